@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+
+/** Exit codes are a contract (DESIGN.md): scripts and CI rely on them. */
+export const ExitCode = {
+  /** Every test passed (or the command did what it was asked). */
+  Ok: 0,
+  /** A test failed: the board misbehaved. */
+  TestFailed: 1,
+  /** Bad input (scenario, rig, flags): nothing was run. */
+  BadInput: 2,
+  /** Infrastructure (port missing, reference unreachable) prevented a verdict. */
+  Infrastructure: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Where a command writes; injectable so tests can capture output without spawning a process. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** True when stdout is a terminal (and not CI): live progress instead of plain lines. */
+  interactive: boolean;
+}
+
+/**
+ * One CLI command per file. `register` adds the command to the program; its action must resolve to
+ * an exit code through `setExit` rather than calling process.exit, so tests can run commands in-process.
+ */
+export interface CliCommand {
+  register(program: Command, io: CliIo, setExit: (code: ExitCode) => void): void;
+}

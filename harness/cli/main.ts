@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { ExitCode, type CliIo } from './command.js';
+import { commands } from './index.js';
+import { errorMessage, InfrastructureError, InputError } from '../core/errors.js';
+
+export function defaultIo(): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    interactive: Boolean(process.stdout.isTTY) && !process.env.CI,
+  };
+}
+
+/** Runs the CLI with `argv` (as process.argv: node, script, args...) and resolves to the exit code. */
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  const program = new Command('qhil')
+    .description('Hardware-in-the-loop tests for Quectel cellular boards over AT and QuecPython REPL')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError();
+  for (const command of commands) {
+    command.register(program, io, (code) => {
+      exitCode = code;
+    });
+  }
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with code 0; any flag error is bad input.
+      return error.exitCode === 0 ? ExitCode.Ok : ExitCode.BadInput;
+    }
+    io.stderr(`qhil: ${errorMessage(error)}\n`);
+    if (error instanceof InputError) return ExitCode.BadInput;
+    if (error instanceof InfrastructureError) return ExitCode.Infrastructure;
+    return ExitCode.Infrastructure;
+  }
+  return exitCode;
+}

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { InputError } from '../core/errors.js';
+import { parseDurationMs } from '../core/duration.js';
+
+const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  try {
+    return parseDurationMs(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** A simulated board's identity and behaviour (fixtures/sim/*.yaml). */
+export const boardProfileSchema = z
+  .object({
+    model: z.string(),
+    /** `ATI` name line, e.g. `EC200U`. */
+    product: z.string(),
+    /** Firmware revision as AT+QGMR and modem.getDevFwVersion() print it. */
+    firmware: z.string(),
+    /** `Revision:` line of ATI. */
+    revision: z.string(),
+    quecpython: z.object({ version: z.string(), buildDate: z.string(), release: z.string(), qpyver: z.string() }),
+    imei: z.string(),
+    sim: z.enum(['ready', 'absent', 'pin']).default('ready'),
+    network: z.enum(['registered', 'roaming', 'searching', 'denied']).default('registered'),
+    csq: z.number().int().min(0).max(99).default(24),
+    apn: z.string().default('internet'),
+    address: z.string().default('10.91.44.177'),
+    dns: z.array(z.string()).default(['58.242.2.2', '218.104.78.2']),
+    /** Clock offset from host UTC at start; positive = board fast. */
+    clockOffset: duration.default(0),
+    /** Clock drift in parts per million; positive = board runs fast. */
+    clockDriftPpm: z.number().default(0),
+    /** Zone in quarter hours that AT+CCLK reports (the network's zone). */
+    zoneQuarterHours: z.number().int().min(-48).max(56).default(0),
+    /** Host names the board resolves, e.g. `ntp.aliyun.com: 127.0.0.1:11123`. Unknown names fail DNS. */
+    hosts: z.record(z.string(), z.string()).default({}),
+    /** How long an automatic dial takes after boot, and an explicit activation. */
+    dialDelay: duration.default(50),
+    /** Per-command AT response delays, by command name (`AT+QIACT`: `300ms`); default 5ms. */
+    atDelays: z.record(z.string(), duration).default({}),
+    /** Whether the REPL answers raw-paste negotiation with R\x01 (true) or R\x00 (false). */
+    rawPaste: z.boolean().default(true),
+    /** REPL protection: the board answers `REPL refuse` to everything. */
+    replProtected: z.boolean().default(false),
+    /** Seconds per NTP server before ntptime gives up on it (the firmware uses 10 s). */
+    ntpTimeout: duration.default(2000),
+  })
+  .strict();
+
+export type BoardProfile = z.infer<typeof boardProfileSchema>;
+export type BoardProfileInput = z.input<typeof boardProfileSchema>;
+
+export function parseBoardProfile(input: unknown, source = 'profile'): BoardProfile {
+  const result = boardProfileSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new InputError(`${source}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`);
+  }
+  return result.data;
+}
+
+export function loadBoardProfile(path: string): BoardProfile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`cannot read board profile ${path}: ${(error as Error).message}`);
+  }
+  return parseBoardProfile(parse(text), path);
+}
