@@ -1,0 +1,157 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LinkClosedError, WaitTimeoutError } from '../../core/errors.js';
+import { memoryLinkPair } from '../../link/memory.js';
+import { AtChannel, type Urc } from './channel.js';
+import { commandKey, maxResponseMs } from './codes.js';
+import { AtCommandError, AtTimeoutError, CmeError } from './errors.js';
+import { loadScript, parseScript, ScriptedPeer, type ScriptedPeerOptions } from './scripted-peer.js';
+
+const TRANSCRIPTS = join(import.meta.dirname, '../../../fixtures/transcripts');
+
+function replay(file: string, options: ScriptedPeerOptions = {}, channelTimeouts?: Record<string, number>) {
+  const pair = memoryLinkPair(file);
+  const peer = new ScriptedPeer(pair.board, loadScript(join(TRANSCRIPTS, file)), options);
+  const channel = new AtChannel(pair.host, { timeoutsMs: channelTimeouts });
+  const urcs: Urc[] = [];
+  channel.onUrc((urc) => urcs.push(urc));
+  return { pair, peer, channel, urcs };
+}
+
+describe('AtChannel replaying recorded transcripts', () => {
+  for (const echo of [true, false]) {
+    it(`reads the PDP address of the EC200U dial transcript (echo ${echo ? 'on' : 'off'})`, async () => {
+      const { peer, channel } = replay('ec200u-dial.txt', { echo });
+      expect((await channel.send('AT+QICSGP=1,1,"CMNET"')).lines).toEqual([]);
+      expect((await channel.send('AT+QIACT=1')).lines).toEqual([]);
+      const read = await channel.send('AT+QIACT?');
+      expect(read.lines).toEqual(['+QIACT: 1,1,1,"10.171.134.243"']);
+      expect(peer.mismatches).toEqual([]);
+      expect(peer.finished).toBe(true);
+    });
+  }
+
+  it('keeps ATI lines in order and drops the echo', async () => {
+    const { channel } = replay('identify-eg25.txt');
+    expect((await channel.send('ATI')).lines).toEqual(['Quectel', 'EG25', 'Revision: EG25GGBR07A08M2G']);
+    expect((await channel.send('AT+QGMR')).lines).toEqual(['EG25GGBR07A08M2G_30.203.30.203']);
+    expect((await channel.send('AT+CGSN')).lines).toEqual(['866425031234567']);
+  });
+
+  it('turns +CME ERROR: 10 into a CmeError meaning "SIM not inserted"', async () => {
+    const { channel } = replay('no-sim.txt');
+    const error = await channel.send('AT+CPIN?').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CmeError);
+    expect((error as CmeError).code).toBe(10);
+    expect((error as CmeError).message).toMatch(/AT\+CPIN\? failed: \+CME ERROR: 10 \(SIM not inserted\)/);
+  });
+
+  it('routes URCs before, inside and after responses, including between echo and OK', async () => {
+    const { channel, urcs, peer } = replay('urc-interleaved.txt', { chunkBytes: 5 });
+    const rdy = await channel.waitForUrc('RDY', 1000, { sinceMonoMs: 0 });
+    expect(rdy.name).toBe('RDY');
+    expect((await channel.send('AT+CEREG?')).lines).toEqual(['+CEREG: 0,1']);
+    expect((await channel.send('AT+CSQ')).lines).toEqual(['+CSQ: 24,99']);
+    expect((await channel.send('AT+QIACT?')).lines).toEqual(['+QIACT: 1,1,1,"10.171.134.243"']);
+    expect(urcs.map((urc) => urc.line)).toEqual([
+      'RDY',
+      '+QIURC: "pdpdeact",1',
+      '+CEREG: 1,"5A1C","01B3C2D4",7',
+      '+CPIN: READY',
+      '+QIND: "csq",20,99',
+    ]);
+    expect(peer.mismatches).toEqual([]);
+  });
+
+  it('hands out a +QNTP URC that came in the same chunk as OK, and a failed one', async () => {
+    const { channel } = replay('qntp-dns-failed.txt');
+    const since = performance.now();
+    await channel.send('AT+QNTP=1,"ntp.invalid",123,1');
+    const urc = await channel.waitForUrc('+QNTP:', 1000, { sinceMonoMs: since });
+    expect(urc.line).toBe('+QNTP: 565');
+  });
+});
+
+describe('AtChannel robustness', () => {
+  it('tolerates bare \\r line endings, NULs and binary garbage', async () => {
+    const pair = memoryLinkPair('garbage');
+    const script = parseScript('AT+QIACT?\n+QIACT: 1,1,1,"10.171.134.243"\n\nOK\n');
+    const peer = new ScriptedPeer(pair.board, script, { lineEnding: '\r', noise: Buffer.from([0, 0xff, 0xfe, 0x0d, 0x00]) });
+    const channel = new AtChannel(pair.host);
+    await peer.inject(Buffer.from([0x00, 0x80, 0x1b, 0x0d, 0x0d, 0x0a]));
+    expect((await channel.send('AT+QIACT?')).lines).toEqual(['+QIACT: 1,1,1,"10.171.134.243"']);
+  });
+
+  it('runs one command at a time and queues the rest in order', async () => {
+    const pair = memoryLinkPair('queue');
+    const script = parseScript('AT+CSQ\n@delay 30ms\n+CSQ: 20,99\nOK\nATI\nQuectel\nOK\n');
+    const peer = new ScriptedPeer(pair.board, script);
+    const channel = new AtChannel(pair.host);
+    const [csq, ati] = await Promise.all([channel.send('AT+CSQ'), channel.send('ATI')]);
+    expect(csq.lines).toEqual(['+CSQ: 20,99']);
+    expect(ati.lines).toEqual(['Quectel']);
+    // ATI was written only after AT+CSQ's OK.
+    expect(ati.hostSendMs).toBeGreaterThanOrEqual(csq.hostReceiveMs);
+    expect(peer.mismatches).toEqual([]);
+  });
+
+  it('gives up on a silent AT+QIACT at its deadline, naming command, limit and transcript tail', async () => {
+    const { channel } = replay('qiact-silent.txt', {}, { '+QIACT=': 150 });
+    const startedAt = performance.now();
+    const error = await channel.send('AT+QIACT=1').catch((e: unknown) => e);
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(140);
+    expect(error).toBeInstanceOf(AtTimeoutError);
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    const timeout = error as AtTimeoutError;
+    expect(timeout.command).toBe('AT+QIACT=1');
+    expect(timeout.limitMs).toBe(150);
+    expect(timeout.message).toContain('AT+QIACT=1');
+    expect(timeout.message).toContain('150ms');
+    expect(timeout.tail).toContain('AT+QIACT=1\r');
+  });
+
+  it('knows Quectel maximum response times and floors short commands', () => {
+    expect(maxResponseMs('AT+QIACT=1')).toBe(150_000);
+    expect(maxResponseMs('AT+QIDEACT=1')).toBe(40_000);
+    expect(maxResponseMs('AT+CPIN?')).toBe(5_000);
+    expect(maxResponseMs('AT+CFUN=1,1')).toBe(15_000);
+    expect(maxResponseMs('AT+CSQ')).toBe(2_000);
+    expect(maxResponseMs('AT+QIACT=1', { '+QIACT=': 10 })).toBe(10);
+    expect(commandKey('at+cereg?')).toBe('+CEREG?');
+    expect(commandKey('ATE0')).toBe('E0');
+  });
+
+  it('parses text CME errors (AT+CMEE=2) back to their code, and plain ERROR', async () => {
+    const pair = memoryLinkPair('cmee2');
+    const script = parseScript('AT+CPIN?\n+CME ERROR: SIM not inserted\nAT+FOO\nERROR\n');
+    new ScriptedPeer(pair.board, script);
+    const channel = new AtChannel(pair.host);
+    const cme = await channel.execute('AT+CPIN?');
+    expect(cme).toMatchObject({ final: 'CME ERROR', code: 10, meaning: 'SIM not inserted' });
+    const plain = await channel.send('AT+FOO').catch((e: unknown) => e);
+    expect(plain).toBeInstanceOf(AtCommandError);
+    expect(plain).not.toBeInstanceOf(CmeError);
+    expect((plain as Error).message).toContain('AT+FOO failed: ERROR');
+  });
+
+  it('fails the running and queued commands and URC waits with LinkClosedError when the port vanishes', async () => {
+    const pair = memoryLinkPair('vanish');
+    const channel = new AtChannel(pair.host);
+    const running = channel.send('AT+QIACT=1').catch((e: unknown) => e);
+    const queued = channel.send('AT').catch((e: unknown) => e);
+    const urc = channel.waitForUrc('RDY', 5000).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    pair.unplug();
+    expect(await running).toBeInstanceOf(LinkClosedError);
+    expect(await queued).toBeInstanceOf(LinkClosedError);
+    expect(await urc).toBeInstanceOf(LinkClosedError);
+  });
+
+  it('times out a URC wait at its deadline', async () => {
+    const pair = memoryLinkPair('urc-timeout');
+    const channel = new AtChannel(pair.host);
+    const error = await channel.waitForUrc('+QNTP:', 50).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    expect((error as Error).message).toContain('+QNTP:');
+  });
+});

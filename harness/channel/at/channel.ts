@@ -1,0 +1,374 @@
+import { InputError, LinkClosedError, WaitTimeoutError } from '../../core/errors.js';
+import type { Link } from '../../link/link.js';
+import { commandKey, maxResponseMs, responsePrefix } from './codes.js';
+import { AtTimeoutError, errorOfFailure } from './errors.js';
+import { parseFinalCode, type AtFailure, type AtOk, type AtResult, type FinalCode } from './result.js';
+
+export interface AtChannelOptions {
+  /** Where the link's transcript is written, named in timeout errors. */
+  transcriptPath?: string;
+  /** Deadline overrides by command key (`+QIACT=`: 5000), ms; see MAX_RESPONSE_MS. */
+  timeoutsMs?: Readonly<Record<string, number>>;
+}
+
+export interface CommandOptions {
+  /** Overrides the table's deadline for the final result code, ms from the write. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** An unsolicited result code. */
+export interface Urc {
+  line: string;
+  /** `+QIURC`, `+CEREG`, `RDY`... */
+  name: string;
+  /** Host wall-clock ms when the line was parsed. */
+  hostWallMs: number;
+  /** Host monotonic ms (performance.now()) when the line was parsed; compare with `since`. */
+  hostMonoMs: number;
+}
+
+export type UrcMatcher = string | ((urc: Urc) => boolean);
+
+export interface UrcWaitOptions {
+  /** Also accept a URC that arrived at or after this host monotonic time (performance.now()), before the call. */
+  sinceMonoMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Bare-word URCs (no `+NAME:`) a module prints on its own. Any other bare line during a command is its output. */
+const BARE_URCS = new Set(['RDY', 'POWERED DOWN', 'NORMAL POWER DOWN', 'CALL READY', 'SMS READY', 'RING']);
+/**
+ * Names that are URCs even while a command of the same name runs: `AT+QNTP=` answers OK and its
+ * `+QNTP:` line always comes later, unsolicited.
+ */
+const URC_EVEN_DURING: Readonly<Record<string, readonly string[]>> = { '+QNTP=': ['+QNTP'] };
+const ALWAYS_URC = new Set(['+QIURC', '+QIND', '+QUSIM', '+CTZE', '+CTZV']);
+
+const TAIL_CHARS = 400;
+const URC_BACKLOG = 100;
+
+interface Running {
+  command: string;
+  key: string;
+  prefix: string | undefined;
+  limitMs: number;
+  limitSource: string;
+  options: CommandOptions;
+  resolve: (result: AtResult) => void;
+  reject: (error: Error) => void;
+  echoSeen: boolean;
+  lines: string[];
+  hostSendMs: number;
+  timer?: NodeJS.Timeout;
+  onAbort?: () => void;
+}
+
+interface UrcWaiter {
+  matcher: UrcMatcher;
+  resolve: (urc: Urc) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Quectel AT commands over one link: one command in flight at a time (others queue), echo on or
+ * off, final result codes as typed results, URCs to subscribers at any time, per-command deadlines
+ * from Quectel's maximum response times. Lines may end in `\r\n` or a bare `\r`; blank lines, NULs and
+ * other non-printable bytes are dropped.
+ */
+export class AtChannel {
+  private buffer = '';
+  private recent = '';
+  private running: Running | undefined;
+  private readonly queue: Running[] = [];
+  private readonly urcListeners = new Set<(urc: Urc) => void>();
+  private readonly urcWaiters = new Set<UrcWaiter>();
+  private readonly backlog: { urc: Urc; consumed: boolean }[] = [];
+  private closedError: LinkClosedError | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    readonly link: Link,
+    private readonly options: AtChannelOptions = {},
+  ) {
+    this.unsubscribe.push(link.onData((bytes) => this.receive(bytes)));
+    this.unsubscribe.push(
+      link.onClose((error) => this.fail(error ?? new LinkClosedError(link.address, 'link was closed'))),
+    );
+  }
+
+  get address(): string {
+    return this.link.address;
+  }
+
+  get transcriptPath(): string | undefined {
+    return this.options.transcriptPath;
+  }
+
+  /** The last few hundred bytes received, for error messages. */
+  get tail(): string {
+    return this.recent;
+  }
+
+  /** Runs a command; resolves on OK, rejects with AtCommandError (CmeError, CmsError) on a board error. */
+  async send(command: string, options: CommandOptions = {}): Promise<AtOk> {
+    const result = await this.execute(command, options);
+    if (result.final === 'OK') return result;
+    throw errorOfFailure(this.address, command, result);
+  }
+
+  /**
+   * Runs a command and resolves with whatever final result code it got; rejects only when no final
+   * code came (AtTimeoutError), the link closed (LinkClosedError) or the signal aborted.
+   */
+  execute(command: string, options: CommandOptions = {}): Promise<AtResult> {
+    const line = command.trim();
+    if (/[\r\n]/.test(line) || !/^AT/i.test(line)) {
+      return Promise.reject(new InputError(`not a single AT command line: ${JSON.stringify(command)}`));
+    }
+    if (this.closedError) return Promise.reject(this.closedError);
+    const key = commandKey(line);
+    const limitMs = options.timeoutMs ?? maxResponseMs(line, this.options.timeoutsMs);
+    const limitSource =
+      options.timeoutMs !== undefined || this.options.timeoutsMs?.[key] !== undefined
+        ? 'overridden limit'
+        : 'Quectel maximum response time, or the short-command floor';
+    return new Promise<AtResult>((resolve, reject) => {
+      this.queue.push({
+        command: line,
+        key,
+        prefix: responsePrefix(line),
+        limitMs,
+        limitSource,
+        options,
+        resolve,
+        reject,
+        echoSeen: false,
+        lines: [],
+        hostSendMs: 0,
+      });
+      this.pump();
+    });
+  }
+
+  /** Every URC, as it arrives, whether or not a command is running. Returns an unsubscribe function. */
+  onUrc(listener: (urc: Urc) => void): () => void {
+    this.urcListeners.add(listener);
+    return () => this.urcListeners.delete(listener);
+  }
+
+  /**
+   * Waits for a URC starting with `matcher` (or satisfying it) for at most `deadlineMs`. With
+   * `sinceMonoMs`, a matching URC that already arrived since then counts too (each one is handed out once),
+   * so a URC that came in the same chunk as a command's OK is not missed.
+   */
+  waitForUrc(matcher: UrcMatcher, deadlineMs: number, options: UrcWaitOptions = {}): Promise<Urc> {
+    if (options.sinceMonoMs !== undefined) {
+      const since = options.sinceMonoMs;
+      const early = this.backlog.find(
+        (entry) => !entry.consumed && entry.urc.hostMonoMs >= since && urcMatches(matcher, entry.urc),
+      );
+      if (early) {
+        early.consumed = true;
+        return Promise.resolve(early.urc);
+      }
+    }
+    if (this.closedError) return Promise.reject(this.closedError);
+    const description = typeof matcher === 'string' ? `URC ${matcher}` : 'matching URC';
+    return new Promise<Urc>((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        this.urcWaiters.delete(waiter);
+      };
+      const onAbort = (): void => {
+        finish();
+        reject(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
+      };
+      const waiter: UrcWaiter = {
+        matcher,
+        resolve: (urc) => {
+          finish();
+          resolve(urc);
+        },
+        reject: (error) => {
+          finish();
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(
+          new WaitTimeoutError(
+            this.address,
+            description,
+            'deadline',
+            deadlineMs,
+            this.recent.slice(-200),
+            this.options.transcriptPath,
+          ),
+        );
+      }, deadlineMs);
+      if (options.signal?.aborted) {
+        onAbort();
+        return;
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.urcWaiters.add(waiter);
+    });
+  }
+
+  /** Stops listening to the link (the link stays open) and fails anything pending. */
+  detach(): void {
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    this.fail(new LinkClosedError(this.address, 'AT channel detached'));
+  }
+
+  async close(): Promise<void> {
+    await this.link.close();
+  }
+
+  private pump(): void {
+    if (this.running) return;
+    const next = this.queue.shift();
+    if (!next) return;
+    if (this.closedError) {
+      next.reject(this.closedError);
+      this.pump();
+      return;
+    }
+    if (next.options.signal?.aborted) {
+      next.reject(abortReason(next.options.signal));
+      this.pump();
+      return;
+    }
+    this.running = next;
+    next.timer = setTimeout(() => {
+      this.finishRunning(next, () =>
+        next.reject(
+          new AtTimeoutError(
+            this.address,
+            next.command,
+            `final result code for ${next.command} (${next.limitSource})`,
+            next.limitMs,
+            this.recent.slice(-200),
+            this.options.transcriptPath,
+          ),
+        ),
+      );
+    }, next.limitMs);
+    if (next.options.signal) {
+      const signal = next.options.signal;
+      next.onAbort = () => this.finishRunning(next, () => next.reject(abortReason(signal)));
+      signal.addEventListener('abort', next.onAbort, { once: true });
+    }
+    next.hostSendMs = Date.now();
+    this.link.write(Buffer.from(`${next.command}\r`, 'latin1')).catch((error: unknown) => {
+      this.finishRunning(next, () => next.reject(error instanceof Error ? error : new Error(String(error))));
+    });
+  }
+
+  /** Ends the running command once (a timer, an abort and a final code may race), then starts the next. */
+  private finishRunning(command: Running, settle: () => void): void {
+    if (this.running !== command) return;
+    clearTimeout(command.timer);
+    if (command.onAbort) command.options.signal?.removeEventListener('abort', command.onAbort);
+    this.running = undefined;
+    settle();
+    this.pump();
+  }
+
+  private receive(bytes: Buffer): void {
+    const text = bytes.toString('latin1');
+    this.recent = (this.recent + text).slice(-TAIL_CHARS);
+    this.buffer += text;
+    for (;;) {
+      const end = this.buffer.search(/[\r\n]/);
+      if (end < 0) break;
+      const raw = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 1);
+      // Garbage bytes (NUL, noise on a re-enumerating port, 8-bit junk) are never part of an AT line.
+      const line = raw.replace(/[^\x20-\x7e]/g, '').trim();
+      if (line) this.handleLine(line);
+    }
+  }
+
+  private handleLine(line: string): void {
+    const running = this.running;
+    if (!running) {
+      // A final code with nothing running is a late answer to a command that already timed out.
+      if (!parseFinalCode(line)) this.emitUrc(line);
+      return;
+    }
+    if (!running.echoSeen && running.lines.length === 0 && isEcho(line, running.command)) {
+      running.echoSeen = true;
+      return;
+    }
+    const final = parseFinalCode(line);
+    if (final) {
+      const hostReceiveMs = Date.now();
+      this.finishRunning(running, () => running.resolve(resultOf(running, final, hostReceiveMs)));
+      return;
+    }
+    if (isResponseLine(line, running)) running.lines.push(line);
+    else this.emitUrc(line);
+  }
+
+  private emitUrc(line: string): void {
+    const urc: Urc = { line, name: urcName(line), hostWallMs: Date.now(), hostMonoMs: performance.now() };
+    const entry = { urc, consumed: false };
+    this.backlog.push(entry);
+    if (this.backlog.length > URC_BACKLOG) this.backlog.shift();
+    for (const listener of [...this.urcListeners]) listener(urc);
+    for (const waiter of [...this.urcWaiters]) {
+      if (!entry.consumed && urcMatches(waiter.matcher, urc)) {
+        entry.consumed = true;
+        waiter.resolve(urc);
+      }
+    }
+  }
+
+  private fail(error: LinkClosedError): void {
+    if (this.closedError) return;
+    this.closedError = error;
+    const running = this.running;
+    if (running) this.finishRunning(running, () => running.reject(error));
+    for (const queued of this.queue.splice(0)) queued.reject(error);
+    for (const waiter of [...this.urcWaiters]) waiter.reject(error);
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+/** The echo is the command line itself; tolerate junk before it (noise when the port opened). */
+function isEcho(line: string, command: string): boolean {
+  return line.toUpperCase().endsWith(command.toUpperCase());
+}
+
+/** `+QIURC: "pdpdeact",1` -> `+QIURC`; `RDY` -> `RDY`. */
+export function urcName(line: string): string {
+  const match = /^([+$^][A-Za-z0-9_]+):/.exec(line);
+  return match?.[1]?.toUpperCase() ?? line.toUpperCase();
+}
+
+function isResponseLine(line: string, running: Running): boolean {
+  const named = /^([+$^][A-Za-z0-9_]+):/.exec(line)?.[1]?.toUpperCase();
+  if (named) {
+    if (ALWAYS_URC.has(named)) return false;
+    if (URC_EVEN_DURING[running.key]?.includes(named)) return false;
+    return named === running.prefix;
+  }
+  return !BARE_URCS.has(line.toUpperCase());
+}
+
+function urcMatches(matcher: UrcMatcher, urc: Urc): boolean {
+  return typeof matcher === 'string' ? urc.line.startsWith(matcher) : matcher(urc);
+}
+
+function resultOf(running: Running, final: FinalCode, hostReceiveMs: number): AtResult {
+  const base = { command: running.command, lines: running.lines, hostSendMs: running.hostSendMs, hostReceiveMs };
+  if (final.final === 'OK') return { ...base, final: 'OK' } satisfies AtOk;
+  return { ...base, ...final } satisfies AtFailure;
+}

@@ -1,0 +1,80 @@
+import { BoardError, WaitTimeoutError } from '../../core/errors.js';
+import type { AtFailure } from './result.js';
+
+/**
+ * The board answered a command with ERROR, +CME ERROR or +CMS ERROR: the board's fault (FAIL).
+ * The message names the port, the command and the code's meaning.
+ */
+export class AtCommandError extends BoardError {
+  constructor(
+    readonly port: string,
+    readonly command: string,
+    readonly result: AtFailure,
+  ) {
+    super(`${port}: ${command} failed: ${describeFailure(result)}`);
+    this.name = 'AtCommandError';
+  }
+
+  /** The intermediate lines that came before the error, in order. */
+  get lines(): string[] {
+    return this.result.lines;
+  }
+}
+
+/** `+CME ERROR: <n>`; `code` is undefined only for a text we do not know. */
+export class CmeError extends AtCommandError {
+  readonly code: number | undefined;
+  readonly meaning: string;
+
+  constructor(port: string, command: string, result: CodedFailure) {
+    super(port, command, result);
+    this.name = 'CmeError';
+    this.code = result.code;
+    this.meaning = result.meaning;
+  }
+}
+
+export class CmsError extends AtCommandError {
+  readonly code: number | undefined;
+  readonly meaning: string;
+
+  constructor(port: string, command: string, result: CodedFailure) {
+    super(port, command, result);
+    this.name = 'CmsError';
+    this.code = result.code;
+    this.meaning = result.meaning;
+  }
+}
+
+type CodedFailure = Extract<AtFailure, { final: 'CME ERROR' | 'CMS ERROR' }>;
+
+/** A command got no final result code within its limit. */
+export class AtTimeoutError extends WaitTimeoutError {
+  constructor(
+    port: string,
+    readonly command: string,
+    waitingFor: string,
+    limitMs: number,
+    tail: string,
+    transcriptPath?: string,
+  ) {
+    super(port, waitingFor, 'deadline', limitMs, tail, transcriptPath);
+    this.name = 'AtTimeoutError';
+  }
+}
+
+export function describeFailure(result: AtFailure): string {
+  switch (result.final) {
+    case 'ERROR':
+      return 'ERROR';
+    case 'CME ERROR':
+    case 'CMS ERROR':
+      return `+${result.final}: ${result.codeText} (${result.meaning})`;
+  }
+}
+
+export function errorOfFailure(port: string, command: string, result: AtFailure): AtCommandError {
+  if (result.final === 'CME ERROR') return new CmeError(port, command, result);
+  if (result.final === 'CMS ERROR') return new CmsError(port, command, result);
+  return new AtCommandError(port, command, result);
+}
