@@ -37,9 +37,9 @@ export function parseScript(text: string): Script {
       script.exchanges.push(current);
       continue;
     }
-    const delay = /^@delay (\d+)ms$/.exec(line);
-    const item = delay
-      ? { delayMs: Number(delay[1]) }
+    const delayMs = /^@delay (\d+)ms$/.exec(line)?.[1];
+    const item = delayMs
+      ? { delayMs: Number(delayMs) }
       : line === '@silent'
         ? ({ silent: true } as const)
         : { line };
