@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { parseDurationMs } from './duration.js';
+
+/** A duration string with a unit (`500ms`, `60s`, `5m`), parsed to milliseconds. */
+export const durationMs = z.string().transform((text, ctx) => {
+  try {
+    return parseDurationMs(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** A non-negative duration. */
+export const positiveDurationMs = durationMs.refine((ms) => ms > 0, 'must be longer than 0');
+
+/** `via: repl | at`. */
+export const via = z.enum(['repl', 'at']);
+
+/** Options every step takes: `timeout` per attempt, `retries` for infrastructure errors only. */
+export const commonStepOptions = {
+  timeout: positiveDurationMs.optional(),
+  retries: z.number().int().min(0).max(10).default(0),
+};
+
+/** Maps the common YAML names to the step options shape. */
+export function withCommon<T extends { timeout?: number | undefined; retries: number }>(args: T): T & { timeoutMs?: number } {
+  return { ...args, timeoutMs: args.timeout };
+}

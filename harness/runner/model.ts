@@ -1,0 +1,177 @@
+import type { SourceLocation } from '../core/errors.js';
+import type { BoardIdentity, Via } from '../board/board.js';
+
+/** PASS / FAIL (the board misbehaved) / ERROR (the rig or harness did) / SKIP; MARGINAL only for measurements. */
+export type Outcome = 'PASS' | 'FAIL' | 'ERROR' | 'SKIP';
+export type MeasurementOutcome = 'PASS' | 'FAIL' | 'MARGINAL' | 'UNSET';
+
+// ---------------------------------------------------------------------------------------------
+// Inputs: scenario and rig files, after loading and validation.
+
+export interface ReferenceKeySpec {
+  id: number;
+  type: 'MD5' | 'SHA1' | 'AES128';
+  hex: string;
+}
+
+export interface ReferenceSpec {
+  servers: string[];
+  samples: number;
+  timeoutMs: number;
+  keys: ReferenceKeySpec[];
+}
+
+export interface StepSpec {
+  /** Step kind as written: `dial`, `sync`, `read-time`, ... */
+  kind: string;
+  /** Arguments after schema validation (the step's own schema gives them their type). */
+  args: Record<string, unknown>;
+  /** Where the step stands in its file, for every error about it. */
+  location: SourceLocation;
+  /** Position in the scenario, from 0. */
+  index: number;
+}
+
+export interface Scenario {
+  name: string;
+  description?: string;
+  tags: string[];
+  timeoutMs: number;
+  reference?: ReferenceSpec;
+  steps: StepSpec[];
+  /** The file it came from. */
+  file: string;
+}
+
+export interface BoardSpec {
+  id: string;
+  model?: string;
+  /** Port addresses: a device path or tcp://host:port. */
+  at?: string;
+  repl?: string;
+  apn?: string;
+  /** A simulated board instead of ports. */
+  sim?: { profile: string; offsetMs: number; faults: string[] };
+  /** Extra fields scenarios may use as `${board.<field>}`. */
+  fields: Record<string, string>;
+  location?: SourceLocation;
+}
+
+export interface Rig {
+  name: string;
+  reference?: ReferenceSpec;
+  boards: BoardSpec[];
+  file?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs: what a run records. result.json is RunResult as JSON.
+
+export interface Measurement {
+  name: string;
+  /** Best estimate (midpoint of the interval). */
+  value: number;
+  unit: string;
+  /** The interval the true value lies in: [low, high]. */
+  low: number;
+  high: number;
+  /** Half the interval's width. */
+  uncertainty: number;
+  /** The limit: the value must lie in [limitLow, limitHigh]. */
+  limitLow: number;
+  limitHigh: number;
+  outcome: MeasurementOutcome;
+  /** How the interval was built, for people. */
+  explanation?: string;
+}
+
+export interface StepResult {
+  index: number;
+  kind: string;
+  /** A one-line description: `sync via repl with pool.ntp.org`. */
+  title: string;
+  outcome: Outcome;
+  /** Host wall-clock ISO time the step started. */
+  startedAt: string;
+  durationMs: number;
+  /** Time the harness spent itself, not waiting on the board, the network or timers. */
+  harnessMs?: number;
+  attempts: number;
+  /** Why it failed or erred, in one readable paragraph. */
+  message?: string;
+  measurements: Measurement[];
+  /** Anything else the step found worth keeping (board answers, server used...). */
+  data: Record<string, unknown>;
+  location: SourceLocation;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  file: string;
+  board: string;
+  outcome: Outcome;
+  startedAt: string;
+  durationMs: number;
+  message?: string;
+  steps: StepResult[];
+}
+
+export interface BoardResult {
+  id: string;
+  model?: string;
+  identity?: BoardIdentity;
+  ports: Partial<Record<Via, string>>;
+  /** Transcript files, relative to the run folder. */
+  transcripts: string[];
+  scenarios: ScenarioResult[];
+}
+
+export interface ReferenceRecord {
+  servers: string[];
+  offsetMs: number;
+  uncertaintyMs: number;
+  measuredAt: string;
+  /** The full answer, server by server. */
+  detail: unknown;
+}
+
+export interface RunResult {
+  runId: string;
+  tool: { name: 'qhil'; version: string };
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  /** True when the run was stopped (SIGINT, SIGTERM) before it finished. */
+  aborted: boolean;
+  outcome: Outcome;
+  /** The process exit code this run maps to (DESIGN.md contract). */
+  exitCode: number;
+  host: { hostname: string; platform: string; node: string };
+  tags: string[];
+  scenarios: { name: string; file: string }[];
+  boards: BoardResult[];
+  references: ReferenceRecord[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events: appended to events.jsonl as they happen and shown live on the terminal.
+
+export type RunEvent =
+  | { type: 'run-start'; at: string; runId: string; scenarios: string[]; boards: string[] }
+  | { type: 'board-ready'; at: string; board: string; identity?: BoardIdentity; ports: Partial<Record<Via, string>> }
+  | { type: 'reference'; at: string; board?: string; record: ReferenceRecord }
+  | { type: 'scenario-start'; at: string; board: string; scenario: string }
+  | { type: 'step-start'; at: string; board: string; scenario: string; index: number; kind: string; title: string }
+  | { type: 'step-retry'; at: string; board: string; scenario: string; index: number; attempt: number; message: string }
+  | { type: 'step-end'; at: string; board: string; scenario: string; result: StepResult }
+  | { type: 'scenario-end'; at: string; board: string; result: ScenarioResult }
+  | { type: 'log'; at: string; board?: string; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'run-end'; at: string; outcome: Outcome; aborted: boolean; exitCode: number };
+
+/** Combines outcomes: any ERROR wins, then FAIL, then PASS; all SKIP is SKIP. */
+export function combineOutcomes(outcomes: Outcome[]): Outcome {
+  if (outcomes.includes('ERROR')) return 'ERROR';
+  if (outcomes.includes('FAIL')) return 'FAIL';
+  if (outcomes.includes('PASS')) return 'PASS';
+  return outcomes.length === 0 ? 'PASS' : 'SKIP';
+}

@@ -1,0 +1,62 @@
+import type { z } from 'zod';
+import type { BoardDriver, BoardIdentity, LocaltimeReading, Via } from '../board/board.js';
+import type { ReferenceResult } from '../clock/reference.js';
+import type { Measurement, Outcome, ReferenceSpec } from '../runner/model.js';
+
+/** The board as steps see it: a driver per port it has, and what is known about it. */
+export interface StepBoard {
+  readonly id: string;
+  /** The driver for a port; throws InputError-like BoardSetupError if the board has no such port. */
+  driver(via: Via): BoardDriver;
+  readonly ports: Via[];
+  identity?: BoardIdentity;
+  /** The board's APN (rig file), used by `dial` when the step names none. */
+  readonly apn?: string;
+}
+
+export interface StepContext {
+  board: StepBoard;
+  /** Named values steps leave for later steps (`read-time: { as: t1 }`, `compare: { read: t1 }`). */
+  values: Map<string, StepValue>;
+  /** Queries the reference clock as configured for this run (scenario, rig or --reference). */
+  queryReference(): Promise<ReferenceResult>;
+  /** The reference servers this run uses, for descriptions. */
+  reference: ReferenceSpec | undefined;
+  /** Aborted when the step's or the scenario's deadline passes, or the run is stopped. */
+  signal: AbortSignal;
+  /** Time left for this attempt, ms. */
+  timeLeftMs(): number;
+  log(message: string): void;
+}
+
+export type StepValue = { kind: 'localtime'; reading: LocaltimeReading } | { kind: 'text'; text: string };
+
+export interface StepReport {
+  /** Defaults to PASS, or FAIL when any measurement FAILs, ERROR/FAIL when the step throws. */
+  outcome?: Outcome;
+  message?: string;
+  measurements?: Measurement[];
+  data?: Record<string, unknown>;
+  /** ms spent waiting on the board, network or timers; the rest of the step's time is the harness's own. */
+  waitedMs?: number;
+}
+
+/** Options every step accepts besides its own. */
+export interface CommonStepOptions {
+  timeoutMs?: number;
+  retries: number;
+}
+
+/**
+ * One step kind: its schema (unknown keys rejected) and what it does. Steps throw BoardError when the
+ * board misbehaves (FAIL) and InfrastructureError when the rig does (ERROR, retried when `retries` > 0).
+ */
+export interface StepDefinition<Args extends CommonStepOptions = CommonStepOptions> {
+  kind: string;
+  summary: string;
+  schema: z.ZodType<Args>;
+  /** Default per-attempt timeout when the step gives none. */
+  defaultTimeoutMs: number;
+  describe(args: Args): string;
+  run(context: StepContext, args: Args): Promise<StepReport>;
+}

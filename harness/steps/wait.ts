@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { formatDurationMs } from '../core/duration.js';
+import { durationMs } from '../core/schema.js';
+import type { StepDefinition } from './step.js';
+
+const schema = z
+  .object({
+    for: durationMs.refine((ms) => ms >= 0, 'must not be negative'),
+    timeout: z.undefined().optional(),
+    retries: z.number().int().min(0).max(0).default(0),
+  })
+  .strict()
+  .transform((args) => ({ forMs: args.for, retries: args.retries, timeoutMs: args.for + 1000 }));
+
+/** `wait: { for: 2s }`: lets time pass on the board (e.g. to see drift between two readings). */
+export const waitStep: StepDefinition<z.output<typeof schema>> = {
+  kind: 'wait',
+  summary: 'pause for a duration',
+  schema,
+  defaultTimeoutMs: 60_000,
+  describe: (args) => `wait ${formatDurationMs(args.forMs)}`,
+  async run(context, args) {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, args.forMs);
+      context.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(context.signal.reason instanceof Error ? context.signal.reason : new Error('aborted'));
+        },
+        { once: true },
+      );
+    });
+    return { waitedMs: args.forMs };
+  },
+};
