@@ -38,13 +38,11 @@ export function parseScript(text: string): Script {
       continue;
     }
     const delayMs = /^@delay (\d+)ms$/.exec(line)?.[1];
-    const item = delayMs
-      ? { delayMs: Number(delayMs) }
-      : line === '@silent'
-        ? ({ silent: true } as const)
-        : { line };
-    if (current) current.output.push(item);
-    else if ('line' in item) script.preamble.push(item.line);
+    if (current) {
+      current.output.push(delayMs ? { delayMs: Number(delayMs) } : line === '@silent' ? { silent: true } : { line });
+    } else if (!delayMs && line !== '@silent') {
+      script.preamble.push(line);
+    }
   }
   return script;
 }
