@@ -14,6 +14,8 @@ export interface AtChannelOptions {
 export interface CommandOptions {
   /** Overrides the table's deadline for the final result code, ms from the write. */
   timeoutMs?: number;
+  /** Says where `timeoutMs` came from in a timeout error (`what was left of the dial's 60s`). */
+  limitSource?: string;
   signal?: AbortSignal;
 }
 
@@ -128,11 +130,12 @@ export class AtChannel {
     }
     if (this.closedError) return Promise.reject(this.closedError);
     const key = commandKey(line);
-    const limitMs = options.timeoutMs ?? maxResponseMs(line, this.options.timeoutsMs);
+    const limitMs = Math.round(options.timeoutMs ?? this.limitMs(line));
     const limitSource =
-      options.timeoutMs !== undefined || this.options.timeoutsMs?.[key] !== undefined
+      options.limitSource ??
+      (options.timeoutMs !== undefined || this.options.timeoutsMs?.[key] !== undefined
         ? 'overridden limit'
-        : 'Quectel maximum response time, or the short-command floor';
+        : 'Quectel maximum response time, or the short-command floor');
     return new Promise<AtResult>((resolve, reject) => {
       this.queue.push({
         command: line,
@@ -149,6 +152,11 @@ export class AtChannel {
       });
       this.pump();
     });
+  }
+
+  /** The deadline this channel gives `command` by default: Quectel's table with this channel's overrides, ms. */
+  limitMs(command: string): number {
+    return maxResponseMs(command, this.options.timeoutsMs);
   }
 
   /** Every URC, as it arrives, whether or not a command is running. Returns an unsubscribe function. */

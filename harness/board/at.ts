@@ -1,0 +1,280 @@
+import { BoardError } from '../core/errors.js';
+import type { AtChannel, CommandOptions, Urc } from '../channel/at/channel.js';
+import { tcpipErrorMeaning } from '../channel/at/codes.js';
+import { describeFailure } from '../channel/at/errors.js';
+import type { AtOk, AtResult } from '../channel/at/result.js';
+import type {
+  BoardDriver,
+  BoardIdentity,
+  DialOptions,
+  DialResult,
+  LocaltimeReading,
+  LocaltimeTuple,
+  ReadOptions,
+  SyncOptions,
+  SyncResult,
+} from './board.js';
+
+export interface AtBoardOptions {
+  /** The board's APN (rig file `apn`), used unless a dial names another. */
+  apn: string;
+  /** PDP context id for AT+QNTP until a dial names one; also the default dial profile. */
+  cid?: number;
+  /** Server for AT+QNTP when a sync names none (QuecPython's ntptime default). */
+  defaultNtpServer?: string;
+  /** Pause between AT+CEREG? polls while waiting for registration, ms. */
+  registrationPollMs?: number;
+}
+
+export interface Readiness {
+  /** `READY`, `SIM PIN`, ... as AT+CPIN? says. */
+  sim: string;
+  /** AT+CSQ: 0-31, 99 unknown. */
+  rssi: number;
+  ber: number;
+  /** AT+CEREG? <stat>: 1 home, 5 roaming. */
+  registrationStat: number;
+}
+
+const REGISTRATION_STATES: Readonly<Record<number, string>> = {
+  0: 'not registered, not searching',
+  1: 'registered, home network',
+  2: 'not registered, searching',
+  3: 'registration denied',
+  4: 'unknown',
+  5: 'registered, roaming',
+};
+
+/**
+ * A Quectel board driven over its AT port: identify, readiness, dial (AT+QICSGP / AT+QIACT), clock
+ * sync (AT+QNTP with autosettime) and local time (AT+CCLK?). Takes its channel; reaches for nothing global.
+ */
+export class AtBoardDriver implements BoardDriver {
+  readonly via = 'at' as const;
+  private cid: number;
+  /** Contexts the network dropped (`+QIURC: "pdpdeact",<cid>`) that still need AT+QIDEACT. */
+  private readonly droppedContexts = new Set<number>();
+  private readonly stopListening: () => void;
+
+  constructor(
+    readonly channel: AtChannel,
+    private readonly options: AtBoardOptions,
+  ) {
+    this.cid = options.cid ?? 1;
+    this.stopListening = channel.onUrc((urc) => this.noticeUrc(urc));
+  }
+
+  /** Stops listening for URCs; the channel stays open. */
+  dispose(): void {
+    this.stopListening();
+  }
+
+  async identify(timeoutMs: number): Promise<BoardIdentity> {
+    const budget = new Budget(timeoutMs);
+    const ati = await this.send('ATI', budget);
+    const firmware = firstLine(await this.send('AT+QGMR', budget));
+    const cgsn = firstLine(await this.send('AT+CGSN', budget));
+    const imei = cgsn.replace(/^\+CGSN:\s*/, '').replace(/"/g, '').trim();
+    const revision = ati.lines.find((line) => line.startsWith('Revision:'))?.replace('Revision:', '').trim();
+    const names = ati.lines.filter((line) => !line.startsWith('Revision:'));
+    const details: Record<string, string> = {};
+    if (names[0]) details.manufacturer = names[0];
+    if (names[1]) details.model = names[1];
+    if (revision) details.revision = revision;
+    if (firmware) details.firmware = firmware;
+    if (imei) details.imei = imei;
+    return { model: names[1], firmware: firmware || revision, imei: imei || undefined, details };
+  }
+
+  /**
+   * SIM ready (AT+CPIN?), signal (AT+CSQ), and registration (AT+CEREG?, polled until home or roaming
+   * or the deadline). A missing SIM fails as `+CME ERROR: 10 (SIM not inserted)`.
+   */
+  async checkReady(timeoutMs: number): Promise<Readiness> {
+    const budget = new Budget(timeoutMs);
+    const cpin = await this.send('AT+CPIN?', budget);
+    const sim = firstLine(cpin).replace(/^\+CPIN:\s*/, '');
+    if (sim !== 'READY') throw new BoardError(`${this.channel.address}: SIM not ready: AT+CPIN? says ${sim}`);
+    const csq = /^\+CSQ:\s*(\d+),(\d+)/.exec(firstLine(await this.send('AT+CSQ', budget)));
+    const rssi = Number(csq?.[1] ?? 99);
+    const ber = Number(csq?.[2] ?? 99);
+    for (;;) {
+      const cereg = firstLine(await this.send('AT+CEREG?', budget));
+      const stat = Number(/^\+CEREG:\s*\d+,(\d+)/.exec(cereg)?.[1] ?? -1);
+      if (stat === 1 || stat === 5) return { sim, rssi, ber, registrationStat: stat };
+      const pollMs = this.options.registrationPollMs ?? 1000;
+      if (budget.remainingMs() <= pollMs) {
+        throw new BoardError(
+          `${this.channel.address}: not registered on the network within ${timeoutMs}ms: ` +
+            `${cereg || 'no +CEREG line'} (${REGISTRATION_STATES[stat] ?? 'unknown state'}; AT+CSQ ${rssi},${ber})`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+
+  async dial(options: DialOptions): Promise<DialResult> {
+    const budget = new Budget(options.timeoutMs);
+    const cid = options.profile;
+    const apn = options.apn ?? this.options.apn;
+    this.cid = cid;
+    await this.checkReady(budget.remainingMs());
+    if (this.droppedContexts.delete(cid)) await this.deactivate(cid, budget);
+    const active = await this.activeAddress(cid, budget);
+    if (active) return { profile: cid, address: active, alreadyUp: true, dns: await this.dns(cid, budget) };
+
+    await this.send(`AT+QICSGP=${cid},1,"${apn}"`, budget);
+    const activation = await this.execute(`AT+QIACT=${cid}`, budget);
+    if (activation.final !== 'OK') {
+      // The network may have dropped the context while we asked: Quectel wants AT+QIDEACT before a retry.
+      if (!this.droppedContexts.delete(cid)) {
+        throw new BoardError(`${this.channel.address}: AT+QIACT=${cid} (APN "${apn}") failed: ${describeFailure(activation)}`);
+      }
+      await this.deactivate(cid, budget);
+      await this.send(`AT+QIACT=${cid}`, budget);
+    }
+    const address = await this.activeAddress(cid, budget);
+    if (!address) {
+      throw new BoardError(`${this.channel.address}: AT+QIACT=${cid} said OK but AT+QIACT? lists no context ${cid}`);
+    }
+    return { profile: cid, address, alreadyUp: false, dns: await this.dns(cid, budget) };
+  }
+
+  /**
+   * AT+QNTP with autosettime, then the `+QNTP: <err>,"<time>"` URC within the sync's deadline. A
+   * board-reported failure is a SyncResult with ok false; no URC at all is a WaitTimeoutError.
+   */
+  async syncClock(options: SyncOptions): Promise<SyncResult> {
+    const budget = new Budget(options.timeoutMs);
+    const requestedServer = options.server ?? this.options.defaultNtpServer ?? 'ntp.aliyun.com';
+    const hostPort = /^(.+?):(\d+)$/.exec(requestedServer);
+    const host = hostPort?.[1] ?? requestedServer;
+    const port = hostPort?.[2] ?? '123';
+    const command = `AT+QNTP=${this.cid},"${host}",${port},1`;
+    const sinceMonoMs = performance.now();
+    const answer = await this.execute(command, budget);
+    if (answer.final !== 'OK') {
+      const boardCode = answer.final === 'ERROR' ? 'ERROR' : (answer.codeText ?? '');
+      return { ok: false, requestedServer, reason: `${command}: ${describeFailure(answer)}`, boardCode };
+    }
+    const urc = await this.channel.waitForUrc('+QNTP:', budget.remainingMs(), { sinceMonoMs });
+    const parsed = parseQntpUrc(urc.line);
+    if (!parsed) return { ok: false, requestedServer, reason: `unreadable URC ${urc.line}`, boardCode: 'unparsed' };
+    const boardCode = String(parsed.code);
+    if (parsed.code !== 0) {
+      return {
+        ok: false,
+        requestedServer,
+        reason: `+QNTP: ${parsed.code} ${tcpipErrorMeaning(parsed.code)}`,
+        boardCode,
+        reportedTime: parsed.time,
+      };
+    }
+    return { ok: true, requestedServer, usedServer: requestedServer, boardCode, reportedTime: parsed.time };
+  }
+
+  /** AT+CCLK?: the board's wall-clock fields and zone, with host send and receive times around it. */
+  async readLocaltime(options: ReadOptions): Promise<LocaltimeReading> {
+    return this.readClockOnce(new Budget(options.timeoutMs));
+  }
+
+  private async readClockOnce(budget: Budget): Promise<LocaltimeReading> {
+    const answer = await this.send('AT+CCLK?', budget);
+    const line = answer.lines.find((candidate) => candidate.startsWith('+CCLK:')) ?? '';
+    const parsed = parseCclk(line);
+    if (!parsed) throw new BoardError(`${this.channel.address}: AT+CCLK? answered ${JSON.stringify(answer.lines)}, not +CCLK: "yy/MM/dd,hh:mm:ss±zz"`);
+    return {
+      via: 'at',
+      localtime: parsed.localtime,
+      zoneQuarterHours: parsed.zoneQuarterHours,
+      hostSendMs: answer.hostSendMs,
+      hostReceiveMs: answer.hostReceiveMs,
+      raw: line,
+    };
+  }
+
+  private async activeAddress(cid: number, budget: Budget): Promise<string | undefined> {
+    const answer = await this.send('AT+QIACT?', budget);
+    for (const line of answer.lines) {
+      const match = /^\+QIACT:\s*(\d+),(\d+),(\d+)(?:,"([^"]*)")?/.exec(line);
+      if (match && Number(match[1]) === cid && match[2] === '1') return match[4] ?? '';
+    }
+    return undefined;
+  }
+
+  private async deactivate(cid: number, budget: Budget): Promise<void> {
+    await this.send(`AT+QIDEACT=${cid}`, budget);
+  }
+
+  /** AT+QIDNSCFG=<cid>; not every firmware has it, so a failure means "unknown", not a failed dial. */
+  private async dns(cid: number, budget: Budget): Promise<string[]> {
+    const answer = await this.execute(`AT+QIDNSCFG=${cid}`, budget);
+    if (answer.final !== 'OK') return [];
+    const line = answer.lines.find((candidate) => candidate.startsWith('+QIDNSCFG:')) ?? '';
+    return [...line.matchAll(/"([^"]+)"/g)].map((match) => match[1] ?? '').filter((address) => address !== '0.0.0.0');
+  }
+
+  private send(command: string, budget: Budget): Promise<AtOk> {
+    return this.channel.send(command, budget.limit(this.channel, command));
+  }
+
+  private execute(command: string, budget: Budget): Promise<AtResult> {
+    return this.channel.execute(command, budget.limit(this.channel, command));
+  }
+
+  private noticeUrc(urc: Urc): void {
+    const drop = /^\+QIURC:\s*"pdpdeact",(\d+)/.exec(urc.line);
+    if (drop) this.droppedContexts.add(Number(drop[1]));
+  }
+}
+
+/** An operation's overall deadline (host monotonic clock), shared by its commands. */
+class Budget {
+  private readonly endsAtMonoMs: number;
+
+  constructor(readonly timeoutMs: number) {
+    this.endsAtMonoMs = performance.now() + timeoutMs;
+  }
+
+  remainingMs(): number {
+    return Math.max(1, this.endsAtMonoMs - performance.now());
+  }
+
+  /** A command's limit: the channel's (Quectel's maximum response time), cut short by what is left of the operation. */
+  limit(channel: AtChannel, command: string): CommandOptions {
+    const ownMs = channel.limitMs(command);
+    const leftMs = Math.round(this.remainingMs());
+    if (ownMs <= leftMs) return { timeoutMs: ownMs, limitSource: `${command}'s limit` };
+    return { timeoutMs: leftMs, limitSource: `what was left of the operation's ${this.timeoutMs}ms` };
+  }
+}
+
+function firstLine(answer: AtOk): string {
+  return answer.lines[0] ?? '';
+}
+
+/** `+QNTP: 0,"2022/06/20,21:32:20-16"` or `+QNTP: 565` -> code and time. */
+export function parseQntpUrc(line: string): { code: number; time?: string } | undefined {
+  const match = /^\+QNTP:\s*(\d+)(?:,"([^"]*)")?/.exec(line);
+  if (!match) return undefined;
+  return { code: Number(match[1]), time: match[2] || undefined };
+}
+
+/**
+ * `+CCLK: "yy/MM/dd,hh:mm:ss±zz"`: 2- or 4-digit year (UNCONFIRMED which EC200U prints), zone in
+ * quarter hours. Returns QuecPython-style fields (weekday 0 = Monday, yearday 1-366).
+ */
+export function parseCclk(line: string): { localtime: LocaltimeTuple; zoneQuarterHours: number } | undefined {
+  const match = /^\+CCLK:\s*"(\d{2}|\d{4})\/(\d{1,2})\/(\d{1,2}),(\d{1,2}):(\d{2}):(\d{2})([+-]\d{1,2})?"/.exec(line);
+  if (!match) return undefined;
+  const [, yearText, month, mday, hour, minute, second, zone] = match;
+  const year = Number(yearText) + (yearText?.length === 2 ? 2000 : 0);
+  const fields = [month, mday, hour, minute, second].map(Number) as [number, number, number, number, number];
+  const dayMs = Date.UTC(year, fields[0] - 1, fields[1]);
+  const weekday = (new Date(dayMs).getUTCDay() + 6) % 7;
+  const yearday = Math.round((dayMs - Date.UTC(year, 0, 1)) / 86_400_000) + 1;
+  return {
+    localtime: [year, ...fields, weekday, yearday],
+    zoneQuarterHours: zone ? Number(zone) : 0,
+  };
+}
