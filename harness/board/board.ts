@@ -74,11 +74,6 @@ export interface LocaltimeReading {
 
 export interface ReadOptions {
   timeoutMs: number;
-  /**
-   * Read at the moment the board's seconds digit changes, narrowing the reading's uncertainty
-   * from one second to the round trip.
-   */
-  edge?: boolean;
 }
 
 export interface BoardDriver {

@@ -1,4 +1,9 @@
 import type { CliCommand } from './command.js';
+import { demoCommand } from './demo.js';
+import { execCommand } from './exec.js';
+import { runCommand } from './run.js';
+import { reportCommand } from './report.js';
+import { validateCommand } from './validate.js';
 
 /** Every CLI command, one file each, listed in one place. */
-export const commands: CliCommand[] = [];
+export const commands: CliCommand[] = [runCommand, demoCommand, execCommand, validateCommand, reportCommand];

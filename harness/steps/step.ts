@@ -1,13 +1,18 @@
 import type { z } from 'zod';
 import type { BoardDriver, BoardIdentity, LocaltimeReading, Via } from '../board/board.js';
+import type { AtChannel } from '../channel/at/channel.js';
+import type { ReplChannel } from '../channel/repl/repl.js';
 import type { ReferenceResult } from '../clock/reference.js';
 import type { Measurement, Outcome, ReferenceSpec } from '../runner/model.js';
 
 /** The board as steps see it: a driver per port it has, and what is known about it. */
 export interface StepBoard {
   readonly id: string;
-  /** The driver for a port; throws InputError-like BoardSetupError if the board has no such port. */
+  /** The driver for a port; throws InfrastructureError naming the board if it has no such port. */
   driver(via: Via): BoardDriver;
+  /** The raw channels, for the `repl` and `at` steps. Same errors as `driver`. */
+  replChannel(): ReplChannel;
+  atChannel(): AtChannel;
   readonly ports: Via[];
   identity?: BoardIdentity;
   /** The board's APN (rig file), used by `dial` when the step names none. */

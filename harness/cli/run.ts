@@ -1,0 +1,164 @@
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { InputError } from '../core/errors.js';
+import { parseDurationMs } from '../core/duration.js';
+import { ProgressReporter } from '../report/index.js';
+import type { BoardSpec, ReferenceSpec, RunEvent, Scenario } from '../runner/model.js';
+import { loadRig } from '../runner/rig.js';
+import { runScenarios, checkRunnable, type RunOutput } from '../runner/run.js';
+import { loadScenario } from '../runner/scenario.js';
+import { startSimWorld, type SimWorld } from '../runner/sim-world.js';
+import { ExitCode, type CliCommand, type CliIo } from './command.js';
+
+export interface RunFlags {
+  rig?: string;
+  board?: string;
+  at?: string;
+  repl?: string;
+  apn?: string;
+  profile?: string;
+  offset?: string;
+  out: string;
+  reference: string[];
+  samples?: string;
+  tag: string[];
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Boards from --rig, --board sim, or --repl/--at flags (exactly one of these ways). */
+export function boardsFromFlags(flags: RunFlags): { boards: BoardSpec[]; rigReference?: ReferenceSpec } {
+  const ways = [flags.rig !== undefined, flags.board !== undefined, flags.at !== undefined || flags.repl !== undefined].filter(Boolean).length;
+  if (ways === 0) throw new InputError('no board: give --rig <rig.yaml>, --board sim, or --repl <port> / --at <port>');
+  if (ways > 1) throw new InputError('give only one of --rig, --board sim, and --repl/--at');
+  if (flags.rig) {
+    const rig = loadRig(flags.rig);
+    return { boards: rig.boards, rigReference: rig.reference };
+  }
+  if (flags.board !== undefined) {
+    if (flags.board !== 'sim') throw new InputError(`--board ${flags.board}: the only built-in board is "sim"`);
+    const offsetMs = flags.offset ? parseFlagDuration('--offset', flags.offset) : 0;
+    return { boards: [{ id: 'sim-1', sim: { profile: flags.profile ?? 'ec200u', offsetMs, faults: [] }, fields: {} }] };
+  }
+  return { boards: [{ id: 'board-1', at: flags.at, repl: flags.repl, apn: flags.apn, fields: {} }] };
+}
+
+function parseFlagDuration(flag: string, text: string): number {
+  try {
+    return parseDurationMs(text);
+  } catch (error) {
+    throw new InputError(`${flag}: ${(error as Error).message}`);
+  }
+}
+
+export function referenceFromFlags(flags: Pick<RunFlags, 'reference' | 'samples'>): ReferenceSpec | undefined {
+  if (flags.reference.length === 0) return undefined;
+  const samples = flags.samples === undefined ? 4 : Number(flags.samples);
+  if (!Number.isInteger(samples) || samples < 1 || samples > 64) throw new InputError(`--samples ${flags.samples}: expected a whole number from 1 to 64`);
+  return { servers: flags.reference, samples, timeoutMs: 5000, keys: [] };
+}
+
+export interface ExecuteRunOptions {
+  scenarios: Scenario[];
+  boards: BoardSpec[];
+  rigReference?: ReferenceSpec;
+  reference?: ReferenceSpec;
+  out: string;
+  tags: string[];
+  json: boolean;
+  io: CliIo;
+}
+
+/**
+ * Runs scenarios with live progress, Ctrl-C handling and, for simulated boards, a local SNTP world;
+ * shared by `qhil run` and `qhil demo`. Resolves to the exit code.
+ */
+export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode: ExitCode; output?: RunOutput }> {
+  let world: SimWorld | undefined;
+  const usesSim = options.boards.some((board) => board.sim);
+  let reference = options.reference;
+  if (usesSim) {
+    world = await startSimWorld(options.scenarios);
+    // Without a reference of its own, a simulated run compares against the same local clock.
+    if (!reference && !options.rigReference && options.scenarios.every((s) => !s.reference)) reference = world.reference;
+  }
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      options.io.stderr(`\nqhil: ${signal} again, leaving now without closing ports\n`);
+      process.exit(ExitCode.Infrastructure);
+    }
+    options.io.stderr(`\nqhil: ${signal}: stopping; closing ports and writing what was measured\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = options.json
+    ? undefined
+    : new ProgressReporter({ write: options.io.stdout, interactive: options.io.interactive, columns: process.stdout.columns });
+  try {
+    checkRunnable({ scenarios: options.scenarios, boards: options.boards, reference, rigReference: options.rigReference });
+    const output = await runScenarios({
+      scenarios: options.scenarios,
+      boards: options.boards,
+      outDir: resolve(options.out),
+      reference,
+      rigReference: options.rigReference,
+      tags: options.tags,
+      signal: controller.signal,
+      simHosts: world?.hosts,
+      onEvent: (event: RunEvent) => progress?.onEvent(event),
+    });
+    if (progress) {
+      progress.finish(output.result);
+      options.io.stdout(`reports: ${output.runDir}\n`);
+    } else {
+      options.io.stdout(`${JSON.stringify({ ...output.result, runDir: output.runDir }, null, 2)}\n`);
+    }
+    return { exitCode: output.result.exitCode as ExitCode, output };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await world?.close();
+  }
+}
+
+export const runCommand: CliCommand = {
+  register(program: Command, io: CliIo, setExit) {
+    program
+      .command('run')
+      .description('run scenarios on boards and write reports')
+      .argument('<scenario...>', 'scenario files (YAML)')
+      .option('--rig <rig.yaml>', 'boards from a rig file')
+      .addOption(new Option('--board <kind>', 'a built-in board').choices(['sim']))
+      .option('--at <port>', "the board's AT port: device path or tcp://host:port")
+      .option('--repl <port>', "the board's QuecPython REPL port: device path or tcp://host:port")
+      .option('--apn <apn>', 'APN for dial steps (with --at/--repl)')
+      .option('--profile <file|name>', 'simulated board profile (with --board sim)')
+      .option('--offset <duration>', "simulated board's clock offset, e.g. 5s (with --board sim)")
+      .option('--out <dir>', 'folder for run folders', 'reports')
+      .option('--reference <host[:port]>', 'reference NTP server (repeatable); wins over scenario and rig', collect, [])
+      .option('--samples <n>', 'reference samples per server')
+      .option('--tag <tag>', 'run only scenarios with this tag (repeatable)', collect, [])
+      .option('--json', 'print the run result as JSON instead of the table')
+      .action(async (files: string[], flags: RunFlags) => {
+        // Everything is validated before any port opens: a typo fails in milliseconds.
+        const scenarios = files.map((file) => loadScenario(file));
+        const { boards, rigReference } = boardsFromFlags(flags);
+        const { exitCode } = await executeRun({
+          scenarios,
+          boards,
+          rigReference,
+          reference: referenceFromFlags(flags),
+          out: flags.out,
+          tags: flags.tag,
+          json: Boolean(flags.json),
+          io,
+        });
+        setExit(exitCode);
+      });
+  },
+};

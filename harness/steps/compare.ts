@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { formatDurationMs } from '../core/duration.js';
+import { InputError } from '../core/errors.js';
+import { commonStepOptions, durationMs } from '../core/schema.js';
+import { boardOffset } from '../clock/board-offset.js';
+import type { StepDefinition } from './step.js';
+
+const schema = z
+  .object({
+    read: z.string().default('time'),
+    timezone: z.number().int().min(-12).max(12).default(0),
+    tolerance: durationMs.refine((ms) => ms > 0, 'must be longer than 0'),
+    /** A reading whose interval straddles the limit cannot be called in tolerance; by default that fails. */
+    marginal: z.enum(['fail', 'pass']).default('fail'),
+    ...commonStepOptions,
+  })
+  .strict()
+  .transform(({ timeout, tolerance, ...rest }) => ({ ...rest, toleranceMs: tolerance, timeoutMs: timeout }));
+
+function signed(ms: number): string {
+  return `${ms >= 0 ? '+' : '-'}${formatDurationMs(Math.abs(ms))}`;
+}
+
+/**
+ * `compare`: the board's offset from UTC, as an interval built from the reading's one-second
+ * resolution, the host's send/receive window and the reference query's uncertainty, against ±tolerance.
+ */
+export const compareStep: StepDefinition<z.output<typeof schema>> = {
+  kind: 'compare',
+  summary: "compare a reading with the reference clock",
+  schema,
+  defaultTimeoutMs: 15_000,
+  describe: (args) => `compare ${args.read} with the reference (±${formatDurationMs(args.toleranceMs)})`,
+  async run(context, args) {
+    const value = context.values.get(args.read);
+    if (!value || value.kind !== 'localtime') {
+      throw new InputError(`no time reading named "${args.read}": add a read-time step with as: ${args.read} before this step`);
+    }
+    const reference = await context.queryReference();
+    const result = boardOffset(value.reading, reference, { timezoneHours: args.timezone, toleranceMs: args.toleranceMs });
+    const m = result.measurement;
+    const verdict = m.outcome === 'MARGINAL' ? (args.marginal === 'pass' ? 'PASS' : 'FAIL') : m.outcome === 'PASS' ? 'PASS' : 'FAIL';
+    return {
+      outcome: verdict,
+      measurements: [m],
+      message:
+        `board offset ${signed(m.value)} ±${formatDurationMs(m.uncertainty)} ` +
+        `(between ${signed(m.low)} and ${signed(m.high)}; limit ±${formatDurationMs(args.toleranceMs)}): ${m.outcome}`,
+      data: {
+        reference: { offsetMs: reference.offsetMs, uncertaintyMs: reference.uncertaintyMs, servers: reference.servers.map((s) => s.server) },
+        zoneMinutes: result.zoneMinutes,
+      },
+    };
+  },
+};
