@@ -1,0 +1,187 @@
+/**
+ * Loads a rig file (DESIGN.md, "Rig file"): which boards there are and how to reach them, checked the
+ * same way as scenarios (every issue, file:line:column), and substitutes `${board.<field>}` in step
+ * arguments once the runner knows which board a scenario runs on.
+ */
+import { isMap, isSeq } from 'yaml';
+import { z } from 'zod';
+import { InputError } from '../core/errors.js';
+import { durationMs } from '../core/schema.js';
+import { parseTcpAddress } from '../link/tcp.js';
+import type { BoardSpec, Rig } from './model.js';
+import { referenceSchema } from './scenario.js';
+import {
+  describeNode,
+  dropEchoes,
+  FIELD_NAME_RE,
+  locateZodIssues,
+  readSourceFile,
+  substituteEnv,
+  ValidationError,
+  YamlSource,
+  type EnvLike,
+} from './yaml-source.js';
+
+export { ValidationError, type ValidationIssue } from './yaml-source.js';
+
+export interface RigLoadOptions {
+  env?: EnvLike;
+}
+
+const PORT_EXAMPLES = 'a device path (/dev/ttyUSB2, /dev/serial/by-id/..., COM5) or tcp://host:port';
+
+/** Why `address` is not a port address (DESIGN.md, CLI), or undefined when it is one. */
+export function portAddressProblem(address: string): string | undefined {
+  if (address.startsWith('tcp://')) {
+    try {
+      const { port } = parseTcpAddress(address);
+      return port >= 1 && port <= 65535 ? undefined : `bad port address "${address}": TCP port must be 1..65535`;
+    } catch {
+      return `bad port address "${address}": expected tcp://host:port`;
+    }
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return `unsupported port address "${address}": expected ${PORT_EXAMPLES}`;
+  if (address.startsWith('/') || /^COM\d+$/i.test(address) || /^\\\\\.\\COM\d+$/i.test(address)) return undefined;
+  return `bad port address "${address}": expected ${PORT_EXAMPLES}`;
+}
+
+const portAddress = z.string().superRefine((address, ctx) => {
+  const problem = portAddressProblem(address);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const BUILT_IN_FIELDS = ['id', 'model', 'at', 'repl', 'apn'] as const;
+
+const boardSchema = z
+  .object({
+    id: z.string().regex(/^[\w.-]+$/, 'expected a board id: letters, digits, _ . - (it names report files)'),
+    model: z.string().min(1).optional(),
+    at: portAddress.optional(),
+    repl: portAddress.optional(),
+    apn: z.string().min(1).optional(),
+    sim: z
+      .object({
+        profile: z.string().min(1),
+        offset: durationMs.default(0),
+        faults: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .optional(),
+    /** Custom fields for `${board.<name>}` in scenarios. */
+    vars: z
+      .record(
+        z
+          .string()
+          .regex(FIELD_NAME_RE, 'expected a field name: a letter or _, then letters, digits, _ or -')
+          .refine((name) => !(BUILT_IN_FIELDS as readonly string[]).includes(name), 'is a built-in board field; choose another name'),
+        z.union([z.string(), z.number(), z.boolean()]),
+      )
+      .default({}),
+  })
+  .strict()
+  .superRefine(
+    (board, ctx) => {
+      if (board.sim !== undefined && (board.at !== undefined || board.repl !== undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['sim'], message: 'a board is either simulated (sim) or reached through ports (at, repl), not both' });
+      } else if (board.sim === undefined && board.at === undefined && board.repl === undefined) {
+        ctx.addIssue({ code: 'custom', message: `board${typeof board.id === 'string' ? ` "${board.id}"` : ''} needs a port (at, repl) or sim` });
+      }
+    },
+    // Only which keys are present matters here, so check even when a value has its own issue.
+    { when: (payload) => payload.value !== null && typeof payload.value === 'object' },
+  );
+
+const rigSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    reference: referenceSchema.optional(),
+    boards: z.array(boardSchema).min(1),
+  })
+  .strict()
+  .superRefine(
+    (rig, ctx) => {
+      const firstIndex = new Map<string, number>();
+      rig.boards.forEach((board: unknown, index) => {
+        const id = board !== null && typeof board === 'object' ? (board as { id?: unknown }).id : undefined;
+        if (typeof id !== 'string') return;
+        const first = firstIndex.get(id);
+        if (first === undefined) firstIndex.set(id, index);
+        else ctx.addIssue({ code: 'custom', path: ['boards', index, 'id'], message: `duplicate board id "${id}" (also board ${first + 1})` });
+      });
+    },
+    // Runs even when other values have issues (so every issue is reported at once); hence the guards.
+    { when: (payload) => Array.isArray((payload.value as { boards?: unknown } | undefined)?.boards) },
+  );
+
+export function loadRig(file: string, options: RigLoadOptions = {}): Rig {
+  return parseRigText(readSourceFile(file, 'rig'), file, options);
+}
+
+export function parseRigText(text: string, file: string, options: RigLoadOptions = {}): Rig {
+  const { source, issues } = YamlSource.parse(text, file);
+  if (issues.length > 0) throw new ValidationError(issues);
+  issues.push(...substituteEnv(source, options.env ?? process.env, { boardFields: false }));
+  const root = source.root;
+  if (!isMap(root)) {
+    throw new ValidationError([
+      { location: source.locate(root), message: `expected a rig: a mapping with name and boards, got ${root ? describeNode(root) : 'an empty file'}` },
+    ]);
+  }
+  const parsed = rigSchema.safeParse(source.doc.toJS());
+  if (!parsed.success) {
+    issues.push(...locateZodIssues({ source, schema: rigSchema, node: root, fallback: root, label: [] }, parsed.error.issues));
+  }
+  if (issues.length > 0 || !parsed.success) throw new ValidationError(dropEchoes(issues));
+
+  const boardsNode = source.walk(root, ['boards']).node;
+  const rig = parsed.data;
+  return {
+    name: rig.name,
+    ...(rig.reference && { reference: rig.reference }),
+    boards: rig.boards.map((board, index): BoardSpec => {
+      const location = isSeq(boardsNode) ? source.locate(source.resolve(boardsNode.items[index])) : undefined;
+      return {
+        id: board.id,
+        ...(board.model !== undefined && { model: board.model }),
+        ...(board.at !== undefined && { at: board.at }),
+        ...(board.repl !== undefined && { repl: board.repl }),
+        ...(board.apn !== undefined && { apn: board.apn }),
+        ...(board.sim && { sim: { profile: board.sim.profile, offsetMs: board.sim.offset, faults: board.sim.faults } }),
+        fields: Object.fromEntries(Object.entries(board.vars).map(([name, value]) => [name, String(value)])),
+        ...(location && { location }),
+      };
+    }),
+    file,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// ${board.<field>}
+
+const BOARD_REFERENCE_RE = /\$\{\s*board\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}/g;
+
+/** The value of `${board.<field>}` for `board`: a built-in field or one of its `vars`. */
+function boardField(board: BoardSpec, field: string): string {
+  if (Object.hasOwn(board.fields, field)) return board.fields[field] as string;
+  if ((BUILT_IN_FIELDS as readonly string[]).includes(field)) {
+    const value = board[field as (typeof BUILT_IN_FIELDS)[number]];
+    if (value !== undefined) return value;
+    throw new InputError(`\${board.${field}}: board "${board.id}" has no ${field}`);
+  }
+  const known = [...BUILT_IN_FIELDS.filter((name) => board[name] !== undefined), ...Object.keys(board.fields)];
+  throw new InputError(`\${board.${field}}: board "${board.id}" has no field "${field}"; it has ${known.join(', ')}`);
+}
+
+/**
+ * Replaces `${board.<field>}` in every string inside `value` (objects and arrays copied, other values
+ * kept). Throws InputError naming the field when the board lacks it.
+ */
+export function substituteBoardFields(value: unknown, board: BoardSpec): unknown {
+  if (typeof value === 'string') return value.replace(BOARD_REFERENCE_RE, (_whole, field: string) => boardField(board, field));
+  if (Array.isArray(value)) return value.map((item: unknown) => substituteBoardFields(item, board));
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteBoardFields(item, board)]));
+  }
+  return value;
+}
