@@ -1,0 +1,154 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InfrastructureError, LinkClosedError } from '../core/errors.js';
+import { skipWithoutSocat, startPtyPair, type PtyPair } from '../testing/socat.js';
+import type { Link } from './link.js';
+import { memoryLinkPair } from './memory.js';
+import { openLink } from './open.js';
+import { SerialLink } from './serial.js';
+import { parseTcpAddress, TcpLink } from './tcp.js';
+import { parseTranscript, TranscriptTap } from './transcript.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+function nextData(link: Link): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = link.onData((bytes) => {
+      stop();
+      resolve(bytes.toString('latin1'));
+    });
+  });
+}
+
+function closed(link: Link): Promise<{ error: LinkClosedError | undefined; atMs: number }> {
+  return new Promise((resolve) => link.onClose((error) => resolve({ error, atMs: performance.now() })));
+}
+
+describe('memory link pair', () => {
+  it('carries bytes both ways and closes both ends on unplug', async () => {
+    const pair = memoryLinkPair('m');
+    const received = nextData(pair.board);
+    await pair.host.write(Buffer.from('ping'));
+    expect(await received).toBe('ping');
+    const hostClosed = closed(pair.host);
+    pair.unplug();
+    expect((await hostClosed).error?.message).toContain('mem://m');
+    await expect(pair.host.write(Buffer.from('x'))).rejects.toBeInstanceOf(LinkClosedError);
+  });
+});
+
+describe.skipIf(skipWithoutSocat)('serial link over a socat pseudo-terminal', () => {
+  let pty: PtyPair;
+
+  it('exchanges bytes both ways', async () => {
+    pty = await startPtyPair();
+    cleanups.push(() => pty.kill());
+    const host = await SerialLink.open(pty.hostPath);
+    const board = await SerialLink.open(pty.boardPath);
+    cleanups.push(() => host.close(), () => board.close());
+    const atBoard = nextData(board);
+    await host.write(Buffer.from('AT\r'));
+    expect(await atBoard).toBe('AT\r');
+    const atHost = nextData(host);
+    await board.write(Buffer.from('\r\nOK\r\n'));
+    expect(await atHost).toBe('\r\nOK\r\n');
+  });
+
+  it('opens a port exclusively', async () => {
+    pty = await startPtyPair();
+    cleanups.push(() => pty.kill());
+    const first = await SerialLink.open(pty.hostPath);
+    cleanups.push(() => first.close());
+    await expect(SerialLink.open(pty.hostPath)).rejects.toThrow(/cannot open serial port .*host/);
+  });
+
+  it('closes within a second, naming the port, when socat is killed', async () => {
+    pty = await startPtyPair();
+    const host = await SerialLink.open(pty.hostPath);
+    cleanups.push(() => host.close());
+    const hostClosed = closed(host);
+    const killedAt = performance.now();
+    await pty.kill();
+    const { error, atMs } = await hostClosed;
+    expect(atMs - killedAt).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(LinkClosedError);
+    expect(error?.message).toContain(pty.hostPath);
+    // A write after the device vanished fails at once instead of never calling back.
+    const writeAt = performance.now();
+    await expect(host.write(Buffer.from('AT\r'))).rejects.toBeInstanceOf(LinkClosedError);
+    expect(performance.now() - writeAt).toBeLessThan(1000);
+  });
+
+  it('reports a missing port as an infrastructure error naming it', async () => {
+    await expect(openLink('/dev/ttyQHIL-none')).rejects.toThrow(InfrastructureError);
+    await expect(openLink('/dev/ttyQHIL-none')).rejects.toThrow(/\/dev\/ttyQHIL-none/);
+  });
+});
+
+describe('TCP link (raw serial over TCP, as ser2net serves it)', () => {
+  async function server(): Promise<{ server: Server; port: number; sockets: Socket[] }> {
+    const sockets: Socket[] = [];
+    const srv = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('data', (bytes) => socket.write(Buffer.concat([Buffer.from('echo:'), bytes])));
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const address = srv.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    cleanups.push(() => new Promise((resolve) => srv.close(resolve)));
+    return { server: srv, port, sockets };
+  }
+
+  it('exchanges bytes and closes within a second when the server resets', async () => {
+    const { port, sockets } = await server();
+    const link = await TcpLink.open(`tcp://127.0.0.1:${port}`);
+    cleanups.push(() => link.close());
+    const reply = nextData(link);
+    await link.write(Buffer.from('\x01raw'));
+    expect(await reply).toBe('echo:\x01raw');
+    const linkClosed = closed(link);
+    const resetAt = performance.now();
+    sockets[0]?.resetAndDestroy();
+    const { error, atMs } = await linkClosed;
+    expect(atMs - resetAt).toBeLessThan(1000);
+    expect(error?.message).toContain(`tcp://127.0.0.1:${port}`);
+  });
+
+  it('fails to connect with an infrastructure error naming the address', async () => {
+    const { server: srv, port } = await server();
+    await new Promise((resolve) => srv.close(resolve));
+    await expect(TcpLink.open(`tcp://127.0.0.1:${port}`)).rejects.toThrow(new RegExp(`tcp://127.0.0.1:${port}`));
+  });
+
+  it('parses addresses, IPv6 included', () => {
+    expect(parseTcpAddress('tcp://[::1]:7001')).toEqual({ host: '::1', port: 7001 });
+    expect(() => parseTcpAddress('tcp://host')).toThrow(/tcp:\/\/host:port/);
+  });
+});
+
+describe('transcript tap', () => {
+  it('records every byte both ways, including bytes nobody waited for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhil-transcript-'));
+    const path = join(dir, 'board-repl.log');
+    const pair = memoryLinkPair('t');
+    const tap = new TranscriptTap(pair.host, path);
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const received = nextData(pair.board);
+    await tap.write(all);
+    await received;
+    await pair.board.write(Buffer.from('\r\n+QIURC: "pdpdeact",1\r\n'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await tap.close();
+    const entries = parseTranscript(readFileSync(path, 'utf8'));
+    expect(entries.map((e) => e.direction)).toEqual(['tx', 'rx']);
+    expect(entries[0]?.bytes).toEqual(all);
+    expect(entries[1]?.bytes.toString()).toBe('\r\n+QIURC: "pdpdeact",1\r\n');
+    expect(Number.isNaN(Date.parse(entries[0]?.hostWallTime ?? ''))).toBe(false);
+  });
+});

@@ -1,0 +1,47 @@
+// Test helper: a real pseudo-terminal pair made by socat, as a user would make one.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+
+export interface PtyPair {
+  /** The path the harness opens (like /dev/ttyUSB6). */
+  hostPath: string;
+  /** The other end, where a (simulated) board sits. */
+  boardPath: string;
+  process: ResultPromise;
+  kill(): Promise<void>;
+}
+
+export function socatAvailable(): boolean {
+  return ['/usr/bin/socat', '/bin/socat', '/usr/local/bin/socat'].some((path) => existsSync(path));
+}
+
+/** Skip socat tests only on a developer machine without socat; in CI a missing socat must fail. */
+export const skipWithoutSocat = !socatAvailable() && !process.env.CI;
+
+export async function startPtyPair(deadlineMs = 5000): Promise<PtyPair> {
+  const dir = mkdtempSync(join(tmpdir(), 'qhil-pty-'));
+  const hostPath = join(dir, 'host');
+  const boardPath = join(dir, 'board');
+  const child = execa('socat', [`pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${boardPath}`], { reject: false });
+  const startedAt = performance.now();
+  while (!(existsSync(hostPath) && existsSync(boardPath))) {
+    if (performance.now() - startedAt > deadlineMs) {
+      child.kill();
+      throw new Error(`socat did not create ${hostPath} within ${deadlineMs}ms`);
+    }
+    if (child.exitCode !== null) throw new Error(`socat exited with ${child.exitCode}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return {
+    hostPath,
+    boardPath,
+    process: child,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await child;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
