@@ -1,0 +1,205 @@
+import { createSocket } from 'node:dgram';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSntpServer, type SntpServer } from '../../clock/sntp/server.js';
+import { AtChannel, type Urc } from '../../channel/at/channel.js';
+import { CmeError } from '../../channel/at/errors.js';
+import { AtBoardDriver } from '../../board/at.js';
+import { memoryLinkPair } from '../../link/memory.js';
+import { ModemModel } from '../modem.js';
+import { parseBoardProfile, type BoardProfileInput } from '../profile.js';
+import { createAtPort, type AtPort } from './port.js';
+
+const SERVER_OFFSET_MS = 3_000;
+const ZONE_QUARTER_HOURS = -16;
+
+/** A firmware-like SNTP query: one v3 request, time at arrival = T3 + half the round trip. */
+function sntpUtcMs(modem: ModemModel, host: string, timeoutMs: number): Promise<number> {
+  const [name = host, portText] = host.split(':');
+  const target = modem.resolve(name, portText ? Number(portText) : 123);
+  if (!target) return Promise.reject(new Error(`cannot resolve ${host}`));
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error('timeout'));
+    }, timeoutMs);
+    const request = Buffer.alloc(48);
+    request[0] = 0x1b;
+    const sentMs = Date.now();
+    socket.on('message', (reply) => {
+      const receivedMs = Date.now();
+      clearTimeout(timer);
+      socket.close();
+      const transmitMs = (reply.readUInt32BE(40) - 2_208_988_800) * 1000 + (reply.readUInt32BE(44) / 2 ** 32) * 1000;
+      resolve(transmitMs + (receivedMs - sentMs) / 2);
+    });
+    socket.send(request, target.port, target.address);
+  });
+}
+
+const PROFILE: BoardProfileInput = {
+  model: 'EC200U-EU',
+  product: 'EC200U',
+  firmware: 'EC200UEUAAR03A01M08_OCPU_QPY',
+  revision: 'EC200UEUAAR03A01M08',
+  quecpython: { version: 'v1.12', buildDate: 'Jan_13_2022', release: '1.12.0', qpyver: 'V0001' },
+  imei: '864430010001234',
+  zoneQuarterHours: ZONE_QUARTER_HOURS,
+  address: '10.171.134.243',
+  dialDelay: 20,
+  ntpTimeout: 300,
+};
+
+describe('sim AT interpreter on the modem model', () => {
+  let server: SntpServer;
+  let modem: ModemModel;
+  let port: AtPort;
+  let channel: AtChannel;
+  let driver: AtBoardDriver;
+  let urcs: Urc[];
+
+  beforeEach(async () => {
+    server = await startSntpServer({ offsetMs: SERVER_OFFSET_MS });
+    modem = new ModemModel(
+      parseBoardProfile({ ...PROFILE, hosts: { 'ntp.test': `127.0.0.1:${server.port}`, 'ntp.dead': '127.0.0.1:9' } }),
+    );
+    const pair = memoryLinkPair('sim-at');
+    port = createAtPort(modem, (bytes) => void pair.board.write(bytes), {
+      ntpQueryUtcMs: (host, timeoutMs) => sntpUtcMs(modem, host, timeoutMs),
+    });
+    pair.board.onData((bytes) => port.receive(bytes));
+    channel = new AtChannel(pair.host);
+    driver = new AtBoardDriver(channel, { apn: 'internet', cid: 1, registrationPollMs: 10 });
+    urcs = [];
+    channel.onUrc((urc) => urcs.push(urc));
+  });
+
+  afterEach(async () => {
+    port.dispose();
+    await server.close();
+  });
+
+  it('configures and activates a context and reports its address', async () => {
+    await channel.send('AT+QICSGP=1,1,"CMNET"');
+    expect(modem.context(1).apn).toBe('CMNET');
+    expect((await channel.send('AT+QIACT?')).lines).toEqual([]);
+    await channel.send('AT+QIACT=1');
+    expect((await channel.send('AT+QIACT?')).lines).toEqual(['+QIACT: 1,1,1,"10.171.134.243"']);
+    expect((await channel.send('AT+CGPADDR=1')).lines).toEqual(['+CGPADDR: 1,"10.171.134.243"']);
+    // A second activation of an active context is refused, as on a real module.
+    expect((await channel.execute('AT+QIACT=1')).final).toBe('ERROR');
+    await channel.send('AT+QIDEACT=1');
+    expect(modem.context(1).active).toBe(false);
+  });
+
+  it('dials through the AtBoardDriver, then says alreadyUp', async () => {
+    expect(await driver.dial({ profile: 1, timeoutMs: 5000 })).toEqual({
+      profile: 1,
+      address: '10.171.134.243',
+      alreadyUp: false,
+      dns: ['58.242.2.2', '218.104.78.2'],
+    });
+    expect((await driver.dial({ profile: 1, timeoutMs: 5000 })).alreadyUp).toBe(true);
+  });
+
+  it('reports the network drop as +QIURC "pdpdeact" and the driver re-dials', async () => {
+    await driver.dial({ profile: 1, timeoutMs: 5000 });
+    modem.dropContext(1);
+    await channel.waitForUrc('+QIURC: "pdpdeact",1', 1000, { sinceMonoMs: 0 });
+    const again = await driver.dial({ profile: 1, timeoutMs: 5000 });
+    expect(again).toMatchObject({ alreadyUp: false, address: '10.171.134.243' });
+  });
+
+  it('reads AT+CCLK? with a 2-digit year and the modem zone', async () => {
+    const reading = await driver.readLocaltime({ timeoutMs: 2000 });
+    expect(reading.raw).toMatch(/^\+CCLK: "\d{2}\/\d{2}\/\d{2},\d{2}:\d{2}:\d{2}-16"$/);
+    expect(reading.zoneQuarterHours).toBe(ZONE_QUARTER_HOURS);
+    const boardUtcMs = Date.UTC(reading.localtime[0], reading.localtime[1] - 1, reading.localtime[2], reading.localtime[3], reading.localtime[4], reading.localtime[5]) - ZONE_QUARTER_HOURS * 15 * 60_000;
+    expect(Math.abs(boardUtcMs - reading.hostSendMs)).toBeLessThan(2000);
+  });
+
+  it('sets the RTC with AT+CCLK= and reads it back', async () => {
+    await channel.send('AT+CCLK="30/01/02,03:04:05+32"');
+    expect((await channel.send('AT+CCLK?')).lines).toEqual(['+CCLK: "30/01/02,03:04:05+32"']);
+    expect(modem.zoneQuarterHours).toBe(32);
+  });
+
+  it('answers without SIM with +CME ERROR: 10 in each CMEE mode', async () => {
+    modem.sim = 'absent';
+    const error = await driver.dial({ profile: 1, timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CmeError);
+    expect((error as Error).message).toContain('+CME ERROR: 10 (SIM not inserted)');
+    await channel.send('AT+CMEE=2');
+    expect(await channel.execute('AT+CPIN?')).toMatchObject({ final: 'CME ERROR', codeText: 'SIM not inserted', code: 10 });
+    await channel.send('AT+CMEE=0');
+    expect((await channel.execute('AT+QIACT=1')).final).toBe('ERROR');
+  });
+
+  it('refuses QIACT with +CME ERROR: 30 when not registered', async () => {
+    modem.network = 'searching';
+    expect(await channel.execute('AT+QIACT=1')).toMatchObject({ final: 'CME ERROR', code: 30 });
+    expect((await channel.send('AT+CEREG?')).lines).toEqual(['+CEREG: 0,2']);
+  });
+
+  it('syncs the modem RTC over real SNTP to within 50 ms of the server (+3 s), keeping the zone', async () => {
+    await driver.dial({ profile: 1, timeoutMs: 5000 });
+    const boardUtcBefore = modem.rtcReadingMs() - ZONE_QUARTER_HOURS * 15 * 60_000;
+    expect(Math.abs(boardUtcBefore - (Date.now() + SERVER_OFFSET_MS))).toBeGreaterThan(2000);
+    const sync = await driver.syncClock({ server: 'ntp.test', timezoneHours: 0, timeoutMs: 5000 });
+    expect(sync).toMatchObject({ ok: true, boardCode: '0' });
+    expect(sync.reportedTime).toMatch(/^\d{4}\/\d{2}\/\d{2},\d{2}:\d{2}:\d{2}-16$/);
+    const boardUtcAfter = modem.rtcReadingMs() - ZONE_QUARTER_HOURS * 15 * 60_000;
+    expect(Math.abs(boardUtcAfter - (Date.now() + SERVER_OFFSET_MS))).toBeLessThan(50);
+    expect(server.requests).toBeGreaterThanOrEqual(1);
+  });
+
+  it('fails QNTP with 561 before a dial, 565 for an unknown name, 569 when the server is silent', async () => {
+    expect(await driver.syncClock({ server: 'ntp.test', timezoneHours: 0, timeoutMs: 2000 })).toMatchObject({
+      ok: false,
+      boardCode: '561',
+      reason: '+QNTP: 561 PDP open failed',
+    });
+    await driver.dial({ profile: 1, timeoutMs: 5000 });
+    expect(await driver.syncClock({ server: 'ntp.nowhere', timezoneHours: 0, timeoutMs: 2000 })).toMatchObject({
+      ok: false,
+      boardCode: '565',
+      reason: '+QNTP: 565 DNS parse failed',
+    });
+    const before = modem.rtcReadingMs();
+    modem.faults.ntpSilent = true;
+    expect(await driver.syncClock({ server: 'ntp.test', timezoneHours: 0, timeoutMs: 2000 })).toMatchObject({
+      ok: false,
+      boardCode: '569',
+    });
+    // A failed sync leaves the clock alone.
+    expect(Math.abs(modem.rtcReadingMs() - before - 300)).toBeLessThan(200);
+  });
+
+  it('turns echo off with ATE0, answers unknown commands with ERROR, identifies itself', async () => {
+    await channel.send('ATE0');
+    const raw: string[] = [];
+    channel.link.onData((bytes) => raw.push(bytes.toString('latin1')));
+    await channel.send('AT');
+    expect(raw.join('')).toBe('\r\nOK\r\n');
+    expect((await channel.execute('AT+NOSUCH')).final).toBe('ERROR');
+    expect(await driver.identify(2000)).toMatchObject({ model: 'EC200U', firmware: 'EC200UEUAAR03A01M08_OCPU_QPY', imei: '864430010001234' });
+  });
+
+  it('reboots on AT+CFUN=1,1: OK, then RDY, echo back on', async () => {
+    await channel.send('ATE0');
+    const since = performance.now();
+    await channel.send('AT+CFUN=1,1');
+    await channel.waitForUrc('RDY', 2000, { sinceMonoMs: since });
+    const raw: string[] = [];
+    channel.link.onData((bytes) => raw.push(bytes.toString('latin1')));
+    await channel.send('AT');
+    expect(raw.join('')).toBe('AT\r\r\nOK\r\n');
+  });
+
+  it('answers AT+QLTS with the network time, or "" when not registered', async () => {
+    const line = (await channel.send('AT+QLTS=2')).lines[0] ?? '';
+    expect(line).toMatch(/^\+QLTS: "\d{4}\/\d{2}\/\d{2},\d{2}:\d{2}:\d{2}-16,0"$/);
+    modem.network = 'denied';
+    expect((await channel.send('AT+QLTS')).lines).toEqual(['+QLTS: ""']);
+  });
+});
