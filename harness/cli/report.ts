@@ -1,0 +1,87 @@
+/**
+ * `qhil report <run-dir...> [--out <dir>]`: re-render junit.xml and summary.md from result.json (after
+ * a harness upgrade, or when a run was killed before it wrote them), or merge several runs into one.
+ */
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { InputError } from '../core/errors.js';
+import type { RunResult } from '../runner/model.js';
+import { mergeRunResults, type RunInput } from '../report/merge.js';
+import { readResultJson, RESULT_JSON } from '../report/json.js';
+import { writeRenderedReports, writeRunReports } from '../report/write.js';
+import { ExitCode, type CliCommand, type CliIo } from './command.js';
+
+interface ReportFlags {
+  out?: string;
+}
+
+export const reportCommand: CliCommand = {
+  register(program: Command, io: CliIo, setExit: (code: ExitCode) => void): void {
+    program
+      .command('report')
+      .description('re-render junit.xml and summary.md from result.json, or merge several runs into one report')
+      .argument('<run-dir...>', 'run folders (reports/<run-id>), each holding a result.json')
+      .option('--out <dir>', 'write the report here (required to merge several runs); default: in place')
+      .action(async (runDirs: string[], flags: ReportFlags) => {
+        setExit(await report(runDirs, flags, io));
+      });
+  },
+};
+
+async function report(args: string[], flags: ReportFlags, io: CliIo): Promise<ExitCode> {
+  // A path to result.json itself is accepted too: it is what tab completion tends to give.
+  const runDirs = args.map((arg) => (basename(arg) === RESULT_JSON ? dirname(arg) : arg));
+  if (runDirs.length > 1 && flags.out === undefined) {
+    io.stderr('qhil report: --out <dir> is required to merge several runs (the inputs are left untouched)\n');
+    return ExitCode.BadInput;
+  }
+  if (flags.out !== undefined && runDirs.length > 1) {
+    const out = resolve(flags.out);
+    // The merged result.json would overwrite that run's own record.
+    const clash = runDirs.find((dir) => resolve(dir) === out);
+    if (clash !== undefined) {
+      io.stderr(`qhil report: --out ${flags.out} is one of the runs being merged; choose another folder\n`);
+      return ExitCode.BadInput;
+    }
+  }
+
+  const inputs: RunInput[] = [];
+  const problems: string[] = [];
+  for (const runDir of runDirs) {
+    try {
+      inputs.push({ runDir, result: await readRun(runDir) });
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push(error.message);
+    }
+  }
+  if (problems.length > 0) {
+    for (const problem of problems) io.stderr(`qhil report: ${problem}\n`);
+    return ExitCode.BadInput;
+  }
+
+  const written = await writeReports(inputs, flags.out);
+  for (const path of written) io.stdout(`wrote ${path}\n`);
+  return ExitCode.Ok;
+}
+
+async function readRun(runDir: string): Promise<RunResult> {
+  const isDir = await stat(runDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) throw new InputError(`${runDir}: not a run folder (no such directory)`);
+  return readResultJson(join(runDir, RESULT_JSON));
+}
+
+async function writeReports(inputs: RunInput[], out: string | undefined): Promise<string[]> {
+  const only = inputs.length === 1 ? inputs[0] : undefined;
+  if (only && (out === undefined || resolve(out) === resolve(only.runDir))) {
+    // In place: result.json is the record and stays as the run wrote it.
+    return writeRenderedReports(only.runDir, only.result);
+  }
+  if (out === undefined) throw new Error('internal: several runs and no output folder');
+  const merged = mergeRunResults(inputs, out);
+  return writeRunReports(out, merged, { parts: inputs.map((input) => input.result) });
+}

@@ -1,0 +1,218 @@
+/**
+ * summary.md: the run for people. A verdict first, a table of results, then what went wrong with the
+ * numbers that prove it, and the firmware each board ran (a release sign-off names firmware).
+ */
+import { formatDurationMs } from '../core/duration.js';
+import { formatLocation } from '../core/errors.js';
+import type { BoardResult, RunResult, ScenarioResult } from '../runner/model.js';
+import {
+  allScenarios,
+  boardModel,
+  countNotRun,
+  countOutcomes,
+  decidingStep,
+  describeCounts,
+  formatMeasurement,
+  formatMeasurementLimit,
+  formatMeasurementValue,
+  keyMeasurement,
+  makeVisible,
+  notRunScenarios,
+  oneLine,
+  stepLabel,
+} from './format.js';
+
+export const SUMMARY_MD = 'summary.md';
+
+export interface SummaryOptions {
+  /**
+   * The runs a merged result was built from: the summary then shows one results table per run,
+   * since a merged RunResult no longer says which run each board came from.
+   */
+  parts?: RunResult[];
+}
+
+/** Renders a run as Markdown (pure: RunResult in, document text out). */
+export function renderSummaryMarkdown(result: RunResult, options: SummaryOptions = {}): string {
+  const out: string[] = [];
+  const counts = countOutcomes(allScenarios(result));
+  out.push(`# qhil ${result.runId}: ${result.aborted ? `${result.outcome} (aborted)` : result.outcome}`, '');
+  const duration = result.durationMs !== undefined ? ` in ${formatDurationMs(result.durationMs)}` : '';
+  out.push(
+    `**${verdictSentence(result)}** ${describeCounts(counts, countNotRun(result))} across ${plural(result.boards.length, 'board')}${duration}.`,
+    '',
+  );
+  if (result.aborted) {
+    out.push('> **The run was aborted** before it finished: results below are incomplete.', '');
+  }
+  out.push(
+    `Started ${result.startedAt}${result.finishedAt ? `, finished ${result.finishedAt}` : ''} on ` +
+      `${text(result.host.hostname)} (${text(result.host.platform)}, Node ${text(result.host.node)}), ` +
+      `qhil ${text(result.tool.version)}, exit code ${result.exitCode}.` +
+      (result.tags.length > 0 ? ` Tags: ${result.tags.map(text).join(', ')}.` : ''),
+    '',
+  );
+
+  out.push('## Results', '');
+  const parts = options.parts && options.parts.length > 1 ? options.parts : [result];
+  for (const part of parts) {
+    if (parts.length > 1) out.push(`### Run ${text(part.runId)}: ${part.outcome}${part.aborted ? ' (aborted)' : ''}`, '');
+    out.push(...resultsTable(part), '');
+  }
+
+  const problems = allScenarios(result).filter((s) => s.outcome === 'FAIL' || s.outcome === 'ERROR');
+  if (problems.length > 0) {
+    out.push('## Failures and errors', '');
+    for (const scenario of problems) {
+      const board = result.boards.find((b) => b.id === scenario.board && b.scenarios.includes(scenario));
+      out.push(...problemSection(scenario, board), '');
+    }
+  }
+
+  out.push('## Boards', '');
+  out.push(...boardsTable(result.boards), '');
+
+  out.push('## Reference servers', '');
+  if (result.references.length === 0) {
+    out.push('No reference time was measured in this run.', '');
+  } else {
+    out.push('| Servers | Host clock offset | Uncertainty | Measured at |', '|---|---:|---:|---|');
+    for (const ref of result.references) {
+      out.push(
+        `| ${text(ref.servers.join(', '))} | ${signedMs(ref.offsetMs)} | ±${ref.uncertaintyMs.toFixed(1)}ms | ${text(ref.measuredAt)} |`,
+      );
+    }
+    out.push('');
+  }
+
+  const transcripts = result.boards.flatMap((board) => board.transcripts.map((path) => ({ board: board.id, path })));
+  out.push('## Transcripts', '');
+  if (transcripts.length === 0) out.push('No transcripts were recorded.');
+  for (const { board, path } of transcripts) out.push(`- ${text(board)}: ${link(path)}`);
+  out.push('');
+  return out.join('\n');
+}
+
+function verdictSentence(result: RunResult): string {
+  switch (result.outcome) {
+    case 'PASS':
+      return 'PASS:';
+    case 'FAIL':
+      return 'FAIL: a board misbehaved.';
+    case 'ERROR':
+      return 'ERROR: the rig or harness failed, so some verdicts are missing.';
+    case 'SKIP':
+      return 'SKIP: nothing was run.';
+  }
+}
+
+function resultsTable(result: RunResult): string[] {
+  const rows = ['| Board | Scenario | Outcome | Duration | Key measurement |', '|---|---|---|---:|---|'];
+  for (const board of result.boards) {
+    for (const scenario of board.scenarios) {
+      const key = keyMeasurement(scenario);
+      rows.push(
+        `| ${text(board.id)} | ${text(scenario.scenario)} | ${outcomeCell(scenario.outcome)} | ` +
+          `${formatDurationMs(scenario.durationMs)} | ${key ? text(`${formatMeasurement(key)} ${key.outcome}`) : ''} |`,
+      );
+    }
+    for (const missing of notRunScenarios(result, board)) {
+      rows.push(`| ${text(board.id)} | ${text(missing.name)} | not run (aborted) | | |`);
+    }
+  }
+  if (rows.length === 2) return ['No scenario ran.'];
+  return rows;
+}
+
+function problemSection(scenario: ScenarioResult, board: BoardResult | undefined): string[] {
+  const out = [`### ${scenario.outcome}: ${text(scenario.board)} / ${text(scenario.scenario)}`, ''];
+  const step = decidingStep(scenario);
+  if (step) {
+    out.push(
+      `Step ${text(stepLabel(step))} (\`${step.kind}\`, ${text(formatLocation(step.location))}) ` +
+        `${step.outcome} after ${formatDurationMs(step.durationMs)}${step.attempts > 1 ? ` and ${step.attempts} attempts` : ''}.`,
+      '',
+    );
+  } else {
+    out.push(`The scenario ${scenario.outcome === 'ERROR' ? 'erred' : 'failed'} outside any step (${text(scenario.file)}).`, '');
+  }
+  const message = step?.message ?? scenario.message;
+  if (message) out.push(...codeBlock(message), '');
+  if (step && step.measurements.length > 0) {
+    out.push('| Measurement | Value | Limit | Outcome |', '|---|---:|---:|---|');
+    for (const m of step.measurements) {
+      out.push(`| ${text(m.name)} | ${text(formatMeasurementValue(m))} | ${text(formatMeasurementLimit(m))} | ${m.outcome} |`);
+    }
+    out.push('');
+    for (const m of step.measurements) if (m.explanation) out.push(`- ${text(m.name)}: ${text(oneLine(m.explanation, 2000))}`);
+    if (step.measurements.some((m) => m.explanation)) out.push('');
+  }
+  if (board && board.transcripts.length > 0) {
+    out.push(`Transcripts: ${board.transcripts.map(link).join(', ')}`, '');
+  }
+  while (out.at(-1) === '') out.pop();
+  return out;
+}
+
+function boardsTable(boards: BoardResult[]): string[] {
+  if (boards.length === 0) return ['No board was used.'];
+  const out = ['| Board | Model | Firmware | QuecPython | IMEI | Ports |', '|---|---|---|---|---|---|'];
+  for (const board of boards) {
+    const ports = Object.entries(board.ports)
+      .map(([via, port]) => `${via} ${port}`)
+      .join(', ');
+    out.push(
+      `| ${text(board.id)} | ${text(boardModel(board) ?? 'unknown')} | ${text(board.identity?.firmware ?? 'unknown')} | ` +
+        `${text(board.identity?.quecpython ?? '')} | ${text(board.identity?.imei ?? '')} | ${text(ports)} |`,
+    );
+  }
+  const details = boards.filter((b) => b.identity && Object.keys(b.identity.details).length > 0);
+  if (details.length > 0) out.push('');
+  for (const board of details) {
+    const fields = Object.entries(board.identity?.details ?? {}).map(([k, v]) => `${text(k)}: ${text(v)}`);
+    out.push(`- ${text(board.id)}: ${fields.join('; ')}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markdown escaping. Board output is untrusted text: it must not break a table or inject HTML.
+
+/** Escapes Markdown and HTML syntax in running text. */
+function text(value: string): string {
+  return (
+    oneLine(value, 2000)
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/([\\`*|[\]~])/g, '\\$1')
+      // An underscore inside a word is not emphasis; leaving it keeps firmware names greppable.
+      .replace(/(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu, '\\_')
+  );
+}
+
+function outcomeCell(outcome: ScenarioResult['outcome']): string {
+  return outcome === 'FAIL' || outcome === 'ERROR' ? `**${outcome}**` : outcome;
+}
+
+/** A fenced block longer than any backtick run inside, so a traceback cannot close it early. */
+function codeBlock(body: string): string[] {
+  const visible = makeVisible(body).replace(/\r\n?/g, '\n');
+  const longestRun = Math.max(0, ...(visible.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(Math.max(3, longestRun + 1));
+  return [fence, ...visible.split('\n'), fence];
+}
+
+/** A relative link to a file in the report folder; angle brackets allow spaces in the path. */
+function link(path: string): string {
+  const target = path.replace(/[<>\n\r]/g, encodeURIComponent);
+  return `[${text(path)}](<${target}>)`;
+}
+
+function signedMs(ms: number): string {
+  return `${ms >= 0 ? '+' : ''}${ms.toFixed(1)}ms`;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,28 @@
+/**
+ * Writes a run's report files into its folder. Rendering is pure (format-specific modules turn a
+ * RunResult into text); this module only decides file names and writes them atomically, so a
+ * reader never sees half a junit.xml.
+ */
+import { join } from 'node:path';
+import type { RunResult } from '../runner/model.js';
+import { writeFileAtomic, writeResultJson } from './json.js';
+import { JUNIT_XML, renderJunitXml } from './junit.js';
+import { renderSummaryMarkdown, SUMMARY_MD, type SummaryOptions } from './markdown.js';
+
+/** Writes junit.xml and summary.md (not result.json) from `result`; returns the paths written. */
+export async function writeRenderedReports(runDir: string, result: RunResult, options: SummaryOptions = {}): Promise<string[]> {
+  const junit = join(runDir, JUNIT_XML);
+  const summary = join(runDir, SUMMARY_MD);
+  // Render both before writing either, so a rendering bug leaves the old pair intact.
+  const junitText = renderJunitXml(result);
+  const summaryText = renderSummaryMarkdown(result, options);
+  await writeFileAtomic(junit, junitText);
+  await writeFileAtomic(summary, summaryText);
+  return [junit, summary];
+}
+
+/** Writes result.json, junit.xml and summary.md into `runDir`; returns the paths written. */
+export async function writeRunReports(runDir: string, result: RunResult, options: SummaryOptions = {}): Promise<string[]> {
+  const json = await writeResultJson(runDir, result);
+  return [json, ...(await writeRenderedReports(runDir, result, options))];
+}
