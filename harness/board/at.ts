@@ -16,7 +16,7 @@ import type {
 } from './board.js';
 
 export interface AtBoardOptions {
-  /** The board's APN (rig file `apn`), used unless a dial names another. */
+  /** The board's APN (rig file `apn`), used unless a dial names another; empty keeps the board's own. */
   apn: string;
   /** PDP context id for AT+QNTP until a dial names one; also the default dial profile. */
   cid?: number;
@@ -123,7 +123,8 @@ export class AtBoardDriver implements BoardDriver {
     const active = await this.activeAddress(cid, budget);
     if (active) return { profile: cid, address: active, alreadyUp: true, dns: await this.dns(cid, budget) };
 
-    await this.send(`AT+QICSGP=${cid},1,"${apn}"`, budget);
+    // No APN from the rig or the step: keep the one already configured on the board.
+    if (apn) await this.send(`AT+QICSGP=${cid},1,"${apn}"`, budget);
     const activation = await this.execute(`AT+QIACT=${cid}`, budget);
     if (activation.final !== 'OK') {
       // The network may have dropped the context while we asked: Quectel wants AT+QIDEACT before a retry.
