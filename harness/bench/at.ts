@@ -1,0 +1,125 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
+import { AtChannel } from '../channel/at/channel.js';
+import type { Link } from '../link/link.js';
+import { memoryLinkPair } from '../link/memory.js';
+import { SerialLink } from '../link/serial.js';
+import { createAtPort } from '../sim/at/port.js';
+import { ModemModel } from '../sim/modem.js';
+import { parseBoardProfile } from '../sim/profile.js';
+
+const WARMUP = 20;
+const SAMPLES = 500;
+const SOCAT_START_DEADLINE_MS = 5000;
+
+interface Rig {
+  transport: string;
+  host: Link;
+  stop(): Promise<void>;
+}
+
+/** A simulated modem whose `AT` answers with no artificial delay, so the figure is transport + channel + interpreter. */
+function benchModem(): ModemModel {
+  return new ModemModel(
+    parseBoardProfile({
+      model: 'EC200U-EU',
+      product: 'EC200U',
+      firmware: 'EC200UEUAAR03A01M08_OCPU_QPY',
+      revision: 'EC200UEUAAR03A01M08',
+      quecpython: { version: 'v1.12', buildDate: 'Jan_13_2022', release: '1.12.0', qpyver: 'V0001' },
+      imei: '864430010001234',
+      atDelays: { AT: 0 },
+    }),
+  );
+}
+
+const noNtp = { ntpQueryUtcMs: () => Promise.reject(new Error('the AT bench does no NTP')) };
+
+function memoryRig(): Rig {
+  const pair = memoryLinkPair('bench-at');
+  const port = createAtPort(benchModem(), (bytes) => void pair.board.write(bytes), noNtp);
+  pair.board.onData((bytes) => port.receive(bytes));
+  return { transport: 'memory pair', host: pair.host, stop: async () => pair.host.close() };
+}
+
+/** The AT interpreter behind a real socat pseudo-terminal pair, as `qhil sim --pty` presents a board. */
+async function ptyRig(): Promise<Rig> {
+  const dir = mkdtempSync(join(tmpdir(), 'qhil-bench-at-'));
+  const hostPath = join(dir, 'host');
+  const boardPath = join(dir, 'board');
+  const socat = execa('socat', [`pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${boardPath}`], { reject: false });
+  const startedAt = performance.now();
+  while (!(existsSync(hostPath) && existsSync(boardPath))) {
+    if (performance.now() - startedAt > SOCAT_START_DEADLINE_MS || socat.exitCode !== null) {
+      socat.kill('SIGKILL');
+      throw new Error(`socat did not create ${hostPath} within ${SOCAT_START_DEADLINE_MS}ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const board = await SerialLink.open(boardPath);
+  const port = createAtPort(benchModem(), (bytes) => void board.write(bytes).catch(() => undefined), noNtp);
+  board.onData((bytes) => port.receive(bytes));
+  const host = await SerialLink.open(hostPath);
+  return {
+    transport: 'socat pty',
+    host,
+    stop: async () => {
+      await host.close();
+      await board.close();
+      socat.kill('SIGKILL');
+      await socat;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function socatAvailable(): boolean {
+  return ['/usr/bin/socat', '/bin/socat', '/usr/local/bin/socat'].some((path) => existsSync(path));
+}
+
+function percentile(sortedMs: number[], fraction: number): number {
+  const index = Math.min(sortedMs.length - 1, Math.ceil(fraction * sortedMs.length) - 1);
+  return sortedMs[Math.max(0, index)] ?? Number.NaN;
+}
+
+/**
+ * AT round-trip latency: `AT` -> `OK` through AtChannel to the simulated board's AT interpreter,
+ * over a socat PTY when socat is installed, else over a memory pair. Host monotonic clock, ms.
+ */
+export async function benchAt(): Promise<Record<string, number | string>> {
+  const rig = socatAvailable() ? await ptyRig() : memoryRig();
+  try {
+    const channel = new AtChannel(rig.host);
+    for (let i = 0; i < WARMUP; i += 1) await channel.send('AT', { timeoutMs: 2000 });
+    const roundTripsMs: number[] = [];
+    for (let i = 0; i < SAMPLES; i += 1) {
+      const startedAt = performance.now();
+      await channel.send('AT', { timeoutMs: 2000 });
+      roundTripsMs.push(performance.now() - startedAt);
+    }
+    roundTripsMs.sort((a, b) => a - b);
+    const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+    return {
+      atTransport: rig.transport,
+      atSamples: SAMPLES,
+      atRoundTripMedianMs: round(percentile(roundTripsMs, 0.5)),
+      atRoundTripP99Ms: round(percentile(roundTripsMs, 0.99)),
+      atRoundTripMaxMs: round(roundTripsMs.at(-1) ?? Number.NaN),
+    };
+  } finally {
+    await rig.stop();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  benchAt().then(
+    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
+    (error: unknown) => {
+      process.stderr.write(`bench at: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 3;
+    },
+  );
+}
