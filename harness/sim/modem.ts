@@ -26,6 +26,12 @@ export interface FaultSet {
   slowOutputMs: number;
   /** A fraction (0..1) of output bytes are replaced by garbage. */
   garbleRate: number;
+  /** The REPL answers `REPL refuse` to everything (QuecPython REPL protection). */
+  replRefused: boolean;
+}
+
+export function defaultFaults(): FaultSet {
+  return { ntpSilent: false, dialRefused: false, slowOutputMs: 0, garbleRate: 0, replRefused: false };
 }
 
 /**
@@ -41,7 +47,12 @@ export class ModemModel extends EventEmitter {
   csq: number;
   zoneQuarterHours: number;
   readonly contexts = new Map<number, PdpContext>();
-  readonly faults: FaultSet = { ntpSilent: false, dialRefused: false, slowOutputMs: 0, garbleRate: 0 };
+  readonly faults: FaultSet = defaultFaults();
+  /**
+   * QuecPython's `utime.setTimeZone()` hours: kept with the modem so it survives a soft reboot, as
+   * the firmware keeps it outside the VM (UNCONFIRMED; a hard reboot resets it to 0).
+   */
+  utimeZoneHours = 0;
   /** Host names the board resolves to `ip` or `ip:port`. */
   readonly hosts: Map<string, string>;
 
@@ -132,6 +143,14 @@ export class ModemModel extends EventEmitter {
     context.active = false;
     context.address = '0.0.0.0';
     this.emit('pdp', cid, false);
+  }
+
+  /** A hard reboot: every data call is gone; the RTC (battery-backed) keeps running. */
+  powerCycle(): void {
+    for (const context of this.contexts.values()) {
+      if (context.active) this.deactivate(context.cid);
+    }
+    this.utimeZoneHours = 0;
   }
 
   /** The network drops a context on its own (AT: `+QIURC: "pdpdeact",<cid>`). */

@@ -24,7 +24,26 @@ export const boardProfileSchema = z
     firmware: z.string(),
     /** `Revision:` line of ATI. */
     revision: z.string(),
-    quecpython: z.object({ version: z.string(), buildDate: z.string(), release: z.string(), qpyver: z.string() }),
+    quecpython: z
+      .object({
+        /** As the banner and uos.uname() print it, e.g. `v1.12`. */
+        version: z.string(),
+        /** The banner's build stamp, e.g. `Thu_Jan_13_2022_4:46:28_PM`. */
+        buildDate: z.string(),
+        release: z.string(),
+        qpyver: z.string(),
+        /** `uos.uname()` sysname; default: the model (`EC200U-EU`). */
+        sysname: z.string().optional(),
+        /** `uos.uname()` nodename; default: the product (`EC200U`). */
+        nodename: z.string().optional(),
+        /** Banner tail and `uos.uname()` machine; default: `<product> with QUECTEL`. */
+        machine: z.string().optional(),
+        /** `uos.uname()` version; default: `<version> on <buildDate>`. */
+        unameVersion: z.string().optional(),
+        /** Banner name: most firmware prints `QuecPython`, some `Quecpython`. */
+        bannerName: z.string().default('QuecPython'),
+      })
+      .strict(),
     imei: z.string(),
     sim: z.enum(['ready', 'absent', 'pin']).default('ready'),
     network: z.enum(['registered', 'roaming', 'searching', 'denied']).default('registered'),
@@ -48,7 +67,13 @@ export const boardProfileSchema = z
     rawPaste: z.boolean().default(true),
     /** REPL protection: the board answers `REPL refuse` to everything. */
     replProtected: z.boolean().default(false),
-    /** Seconds per NTP server before ntptime gives up on it (the firmware uses 10 s). */
+    /** How long a hard reboot (AT+CFUN=1,1, the `reboot` fault) keeps the ports away. */
+    rebootDelay: duration.default(800),
+    /** QuecPython boards dial profile 1 by themselves after boot (the application note waits for it). */
+    autoDial: z.boolean().default(true),
+    /** Lines the REPL prints before the banner at boot, as some firmware logs do. */
+    bootNoise: z.array(z.string()).default([]),
+    /** How long ntptime and AT+QNTP wait for each NTP server before giving up on it (the firmware uses 10 s). */
     ntpTimeout: duration.default(2000),
   })
   .strict();

@@ -1,0 +1,276 @@
+import { loadMicroPython, type MicroPython } from '@micropython/micropython-webassembly-pyscript/micropython.mjs';
+import type { BoardProfile } from '../profile.js';
+import { installerSource, QUECPYTHON_MODULES, TIME_BLOCKER } from './modules.js';
+
+/** Raw-paste flow-control window the sim grants, in bytes (MicroPython's usual stdin buffer). */
+export const RAW_PASTE_WINDOW_BYTES = 256;
+
+const CTRL_A = 0x01;
+const CTRL_D = 0x04;
+const CTRL_E = 0x05;
+const RAW_PROMPT_TEXT = 'raw REPL; CTRL-B to exit\r\n>';
+const FRIENDLY_PROMPT_TEXT = 'for more information.\r\n>>> ';
+/** The VM's own banner line starts so; the rest (version, date, "JS with Emscripten") is replaced. */
+const VM_BANNER_START = 'MicroPython v';
+
+export interface SimReplOptions {
+  profile: BoardProfile;
+  /** Bytes the REPL port sends to the host. */
+  output: (bytes: Buffer) => void;
+  /** `_qsim.call(name, limitMs, argsJson)`: the board's answer as JSON (see modules.ts). Synchronous. */
+  bridge: (name: string, limitMs: number, argsJson: string) => string;
+  /** Whether to negotiate raw-paste (else `R\x00`); defaults to the profile's `rawPaste`. */
+  rawPaste?: boolean;
+}
+
+/** The banner line a QuecPython board prints, from its profile. */
+export function quecPythonBanner(profile: BoardProfile): string {
+  const q = profile.quecpython;
+  const machine = q.machine ?? `${profile.product} with QUECTEL`;
+  return `${q.bannerName} ${q.version} on ${q.buildDate} ; ${machine}`;
+}
+
+/**
+ * The QuecPython REPL personality around one MicroPython VM: the banner rewritten as the board's,
+ * raw-paste negotiated here (the VM's event-driven REPL spins forever on `\x05A\x01`), Ctrl-D at an
+ * empty prompt soft-rebooting with `MPY: soft reboot` and a fresh VM (module state gone, the board's
+ * RTC kept because it lives in the board worker). Input is processed strictly one byte at a time;
+ * the VM's char function is synchronous in this build (no asyncify), so Python that runs blocks the
+ * calling thread until it finishes: run this in its own worker thread.
+ */
+export class SimRepl {
+  private vm: MicroPython | undefined;
+  private readonly queue: number[] = [];
+  private draining: Promise<void> | undefined;
+  private mode: 'friendly' | 'raw' = 'friendly';
+  /** In raw mode, nothing typed since the last `>` prompt: where a raw-paste request may start. */
+  private rawLineEmpty = false;
+  private paste: { stage: 'request'; seen: number } | { stage: 'collect'; code: number[]; sinceGrant: number } | undefined;
+  /** Output bytes to drop (the VM's `OK`, which raw-paste does not print). */
+  private swallow = '';
+  /** Held output that may be the start of the VM's banner. */
+  private held = '';
+  private bannerLine: string | undefined;
+  private tail = '';
+  /** While booting in raw mode the VM's banner must not show. */
+  private muted = false;
+  private readonly outBuffer: number[] = [];
+
+  constructor(private readonly options: SimReplOptions) {}
+
+  /** Power-on (noise lines, then the banner) or soft reboot (`MPY: soft reboot`, then the banner). */
+  async boot(kind: 'power-on' | 'soft' = 'power-on'): Promise<void> {
+    if (kind === 'power-on') {
+      for (const line of this.options.profile.bootNoise) this.emitText(`${line}\r\n`);
+    } else {
+      this.emitText('MPY: soft reboot\r\n');
+    }
+    await this.createVm();
+    this.mode = 'friendly';
+    this.vm?.replInit();
+    this.flushHeld();
+    this.flush();
+  }
+
+  /** Queues host bytes and processes them in order; resolves when the queue is empty. */
+  input(bytes: Uint8Array): Promise<void> {
+    for (const byte of bytes) this.queue.push(byte);
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+    return this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    for (let byte = this.queue.shift(); byte !== undefined; byte = this.queue.shift()) {
+      const softReboot = this.processByte(byte);
+      if (softReboot) await this.softReboot();
+    }
+    this.flushHeld();
+    this.flush();
+  }
+
+  /** One host byte; true when the VM asked for a soft reboot. */
+  private processByte(byte: number): boolean {
+    if (this.paste) return this.processPasteByte(byte);
+    if (this.mode === 'raw' && this.rawLineEmpty && byte === CTRL_E) {
+      this.paste = { stage: 'request', seen: 1 };
+      return false;
+    }
+    if (this.mode === 'raw') this.rawLineEmpty = false;
+    return this.feedVm(byte);
+  }
+
+  private processPasteByte(byte: number): boolean {
+    const paste = this.paste;
+    if (!paste) return false;
+    if (paste.stage === 'request') {
+      const expected = paste.seen === 1 ? 0x41 /* 'A' */ : CTRL_A;
+      if (byte !== expected) {
+        // Not a raw-paste request after all: hand everything to the VM as typed.
+        this.paste = undefined;
+        this.rawLineEmpty = false;
+        const replay = [CTRL_E, ...(paste.seen === 2 ? [0x41] : []), byte];
+        return replay.reduce((reboot, b) => this.feedVm(b) || reboot, false);
+      }
+      if (paste.seen === 1) {
+        paste.seen = 2;
+        return false;
+      }
+      if (this.options.rawPaste ?? this.options.profile.rawPaste) {
+        const window = RAW_PASTE_WINDOW_BYTES;
+        this.emitBytes([0x52 /* R */, 0x01, window & 0xff, window >> 8, 0x01]);
+        this.paste = { stage: 'collect', code: [], sinceGrant: 0 };
+      } else {
+        // Refused: the board stays at the raw prompt, line still empty.
+        this.emitBytes([0x52, 0x00]);
+        this.paste = undefined;
+      }
+      this.flush();
+      return false;
+    }
+    if (byte === CTRL_D) {
+      // End of data: acknowledge, then run the code through plain raw mode without its "OK".
+      this.emitBytes([CTRL_D]);
+      this.flush();
+      const code = paste.code;
+      this.paste = undefined;
+      this.rawLineEmpty = false;
+      let reboot = false;
+      for (const b of code) reboot = this.feedVm(b) || reboot;
+      this.swallow = 'OK';
+      return this.feedVm(CTRL_D) || reboot;
+    }
+    paste.code.push(byte);
+    paste.sinceGrant += 1;
+    if (paste.sinceGrant >= RAW_PASTE_WINDOW_BYTES) {
+      paste.sinceGrant = 0;
+      this.emitBytes([0x01]);
+      this.flush();
+    }
+    return false;
+  }
+
+  private feedVm(byte: number): boolean {
+    const vm = this.vm;
+    if (!vm) return false;
+    return vm.replProcessChar(byte) !== 0;
+  }
+
+  private async softReboot(): Promise<void> {
+    const wasRaw = this.mode === 'raw';
+    this.paste = undefined;
+    this.swallow = '';
+    this.flushHeld();
+    this.emitText('MPY: soft reboot\r\n');
+    await this.createVm();
+    this.mode = 'friendly';
+    if (wasRaw) {
+      // A soft reboot in raw mode comes back at the raw prompt, without a banner (as mpremote expects).
+      this.muted = true;
+      this.vm?.replInit();
+      this.flushHeld();
+      this.muted = false;
+      this.feedVm(CTRL_A);
+    } else {
+      this.vm?.replInit();
+    }
+    this.flushHeld();
+    this.flush();
+  }
+
+  private async createVm(): Promise<void> {
+    const vm = await loadMicroPython({
+      linebuffer: false,
+      stdout: (bytes) => {
+        for (const byte of bytes) this.fromVm(byte);
+      },
+      stderr: (bytes) => {
+        for (const byte of bytes) this.fromVm(byte);
+      },
+    });
+    vm.registerJsModule('_qsim', {
+      call: (name: string, limitMs: number, argsJson: string): string => {
+        // The board must see everything printed before the call (a sleep must not hold back output).
+        this.flushHeld();
+        this.flush();
+        return this.options.bridge(name, limitMs, argsJson);
+      },
+    });
+    vm.FS.mkdir('/qsim');
+    for (const [name, source] of QUECPYTHON_MODULES) vm.FS.writeFile(`/qsim/_qs_${name}.py`, source);
+    vm.FS.mkdir('/lib');
+    vm.FS.writeFile('/lib/time.py', TIME_BLOCKER);
+    vm.runPython(installerSource());
+    this.vm = vm;
+  }
+
+  /** One byte of VM output, through the banner rewrite, the OK swallow and the mode tracker. */
+  private fromVm(byte: number): void {
+    if (this.muted) return;
+    const char = String.fromCharCode(byte);
+    if (this.swallow) {
+      if (char === this.swallow[0]) {
+        this.swallow = this.swallow.slice(1);
+        return;
+      }
+      this.swallow = '';
+    }
+    if (this.bannerLine !== undefined) {
+      this.bannerLine += char;
+      if (this.bannerLine.endsWith('\r\n')) {
+        this.bannerLine = undefined;
+        this.emitText(`${quecPythonBanner(this.options.profile)}\r\n`);
+      }
+      return;
+    }
+    this.held += char;
+    if (this.held === VM_BANNER_START) {
+      this.held = '';
+      this.bannerLine = VM_BANNER_START;
+      return;
+    }
+    if (VM_BANNER_START.startsWith(this.held)) return;
+    this.flushHeld();
+  }
+
+  private flushHeld(): void {
+    if (!this.held) return;
+    const text = this.held;
+    this.held = '';
+    this.emitText(text);
+  }
+
+  private emitText(text: string): void {
+    this.emitBytes(Buffer.from(text, 'latin1'));
+  }
+
+  private emitBytes(bytes: Iterable<number>): void {
+    for (const byte of bytes) {
+      this.outBuffer.push(byte);
+      this.track(String.fromCharCode(byte));
+      if (byte === 0x0a && this.outBuffer.length > 0) this.flush();
+    }
+    if (this.outBuffer.length >= 1024) this.flush();
+  }
+
+  /** Follows the REPL's mode from what it prints. */
+  private track(char: string): void {
+    this.tail = (this.tail + char).slice(-40);
+    if (this.tail.endsWith(RAW_PROMPT_TEXT)) {
+      this.mode = 'raw';
+      this.rawLineEmpty = true;
+    } else if (this.mode === 'raw' && this.tail.endsWith('\x04>')) {
+      this.rawLineEmpty = true;
+    } else if (this.tail.endsWith(FRIENDLY_PROMPT_TEXT)) {
+      this.mode = 'friendly';
+    }
+  }
+
+  flush(): void {
+    if (this.outBuffer.length === 0) return;
+    const bytes = Buffer.from(this.outBuffer);
+    this.outBuffer.length = 0;
+    this.options.output(bytes);
+  }
+}

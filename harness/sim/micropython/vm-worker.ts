@@ -1,0 +1,75 @@
+/**
+ * The VM thread of a simulated board: one MicroPython VM behind the QuecPython REPL personality.
+ * Started by the board worker (harness/sim/worker.ts), which owns the modem; Python reaches the
+ * modem through `_qsim.call`, which posts the request to the board worker and blocks this thread
+ * with Atomics.wait until the answer lands in the shared buffer. Blocking is the only way: this
+ * build of the VM has no asyncify, so Python cannot yield to an event loop (measured: time.sleep_ms
+ * busy-waits and timers never fire while it runs).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { BRIDGE, type FromVm, type ToVm, type VmWorkerData } from '../protocol.js';
+import { SimRepl } from './repl.js';
+
+/** How often a blocked bridge call wakes to check the stop flag and its deadline. */
+const WAIT_SLICE_MS = 100;
+/** Beyond a call's own limit, how long to wait for the board worker before failing the call. */
+const BRIDGE_GRACE_MS = 5000;
+
+const port = parentPort;
+if (!port) throw new Error('harness/sim/micropython/vm-worker.js must run as a worker thread');
+const data = workerData as VmWorkerData;
+const control = new Int32Array(data.bridge, 0, 4);
+const payload = new Uint8Array(data.bridge, BRIDGE.payloadOffset);
+const vmStartedMs = performance.now();
+let lastCallId = 0;
+
+function post(message: FromVm): void {
+  port?.postMessage(message);
+}
+
+function localAnswer(name: string): string | undefined {
+  // Tick counters need no modem: answered here, without a round trip.
+  const elapsedMs = performance.now() - vmStartedMs;
+  if (name === 'ticks_ms') return JSON.stringify({ v: Math.floor(elapsedMs) & 0x3fffffff });
+  if (name === 'ticks_us') return JSON.stringify({ v: Math.floor(elapsedMs * 1000) & 0x3fffffff });
+  return undefined;
+}
+
+function bridge(name: string, limitMs: number, argsJson: string): string {
+  const local = localAnswer(name);
+  if (local !== undefined) return local;
+  const id = ++lastCallId;
+  post({ type: 'bridge', id, name, limitMs, args: argsJson });
+  const deadlineMs = performance.now() + limitMs + BRIDGE_GRACE_MS;
+  for (;;) {
+    const answered = Atomics.load(control, BRIDGE.replyId);
+    if (answered === id) break;
+    if (Atomics.load(control, BRIDGE.stop) === 1) return JSON.stringify({ e: ['OSError', 'board is shutting down'] });
+    if (performance.now() > deadlineMs) {
+      return JSON.stringify({ e: ['OSError', `sim bridge: no answer to ${name} within ${limitMs + BRIDGE_GRACE_MS}ms`] });
+    }
+    Atomics.wait(control, BRIDGE.replyId, answered, WAIT_SLICE_MS);
+  }
+  const length = Atomics.load(control, BRIDGE.replyLength);
+  return Buffer.from(payload.subarray(0, length)).toString('utf8');
+}
+
+const repl = new SimRepl({
+  profile: data.profile,
+  output: (bytes) => post({ type: 'output', bytes }),
+  bridge,
+});
+
+port.on('message', (message: ToVm) => {
+  if (message.type === 'input') {
+    void repl
+      .input(message.bytes)
+      .then(() => post({ type: 'idle', seq: message.seq }))
+      .catch((error: unknown) => post({ type: 'failed', message: `REPL input failed: ${String(error)}` }));
+  }
+});
+
+repl
+  .boot(data.boot)
+  .then(() => post({ type: 'ready' }))
+  .catch((error: unknown) => post({ type: 'failed', message: `MicroPython VM did not start: ${String(error)}` }));

@@ -1,0 +1,134 @@
+import { createSocket } from 'node:dgram';
+import { isIP } from 'node:net';
+import type { ModemModel } from './modem.js';
+import type { NtpQueryResult } from './services.js';
+
+/** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
+const NTP_TO_UNIX_S = 2_208_988_800;
+const NTP_PACKET_BYTES = 48;
+
+/**
+ * NETWORK SAFETY: the simulated board only ever talks to the host it runs on. 127.0.0.0/8 and ::1
+ * pass; every other address, and every name the modem's host map does not know, fails like DNS.
+ */
+export function isLoopbackAddress(address: string): boolean {
+  if (isIP(address) === 4) return address.split('.')[0] === '127';
+  if (isIP(address) === 6) return address === '::1' || /^(0{0,4}:){7}0{0,3}1$/.test(address);
+  return false;
+}
+
+/** Splits `host`, `host:port`, `[v6]:port`; the port defaults to 123. */
+function splitHostPort(text: string): { host: string; port: number | undefined } {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (v6) return { host: v6[1] ?? '', port: v6[2] ? Number(v6[2]) : undefined };
+  const match = /^([^:]+)(?::(\d+))?$/.exec(text);
+  if (match) return { host: match[1] ?? text, port: match[2] ? Number(match[2]) : undefined };
+  return { host: text, port: undefined };
+}
+
+/**
+ * Resolves `host` the way the board's DNS would: through the modem's host map only (never a real
+ * DNS lookup), then refuses anything off loopback. Undefined means "DNS failed".
+ */
+export function resolveLoopback(modem: ModemModel, hostText: string): { address: string; port: number } | undefined {
+  const { host, port } = splitHostPort(hostText.trim());
+  const mapped = modem.hosts.get(host);
+  let target: { address: string; port: number } | undefined;
+  if (mapped !== undefined) {
+    const inner = splitHostPort(mapped);
+    target = { address: inner.host, port: port ?? inner.port ?? 123 };
+  } else if (isIP(host)) {
+    target = { address: host, port: port ?? 123 };
+  }
+  if (!target || !isLoopbackAddress(target.address)) return undefined;
+  return target;
+}
+
+/** Reads a 64-bit NTP timestamp (seconds since 1900, 32.32 fixed point) as Unix ms. */
+export function ntpTimestampToUnixMs(packet: Buffer, offset: number, hostNowMs: number): number {
+  const seconds = packet.readUInt32BE(offset);
+  const fraction = packet.readUInt32BE(offset + 4);
+  // Era: 32-bit seconds wrap in 2036; take the era that lands nearest the host's "now".
+  const eraSeconds = 2 ** 32;
+  const nowNtpSeconds = Math.floor(hostNowMs / 1000) + NTP_TO_UNIX_S;
+  const era = Math.round((nowNtpSeconds - seconds) / eraSeconds);
+  return (seconds + era * eraSeconds - NTP_TO_UNIX_S) * 1000 + (fraction / 2 ** 32) * 1000;
+}
+
+export interface NtpQueryOptions {
+  /** Cancels the wait (a Ctrl-C on the REPL): resolves as a timeout at once. */
+  signal?: AbortSignal;
+  hostNowMs?: () => number;
+}
+
+/**
+ * One SNTP query as QuecPython's ntptime.py makes it: a 48-byte request whose first byte is 0x1b,
+ * then the reply's transmit timestamp (bytes 40..47) taken as the time, with no round-trip
+ * compensation. Needs a registered network and an active data call, as on the module.
+ */
+export async function firmwareNtpQuery(
+  modem: ModemModel,
+  host: string,
+  timeoutMs: number,
+  options: NtpQueryOptions = {},
+): Promise<NtpQueryResult> {
+  const hostNowMs = options.hostNowMs ?? Date.now;
+  const anyCallUp = [...modem.contexts.values()].some((context) => context.active);
+  if (!modem.registered || !anyCallUp) {
+    return { ok: false, code: 'dns', reason: `cannot resolve ${host}: no data call (network ${modem.network}, SIM ${modem.sim})` };
+  }
+  const target = resolveLoopback(modem, host);
+  if (!target) return { ok: false, code: 'dns', reason: `cannot resolve ${host}: unknown to the simulated board's DNS (loopback only)` };
+  const server = `${target.address}:${target.port}`;
+  if (modem.faults.ntpSilent) {
+    await abortableDelay(timeoutMs, options.signal);
+    return { ok: false, code: 'timeout', reason: `no answer from ${host} (${server}) within ${timeoutMs}ms (ntp-silent fault)` };
+  }
+  const socket = createSocket(isIP(target.address) === 6 ? 'udp6' : 'udp4');
+  try {
+    return await new Promise<NtpQueryResult>((resolve) => {
+      const finish = (result: NtpQueryResult): void => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        resolve(result);
+      };
+      const timer = setTimeout(
+        () => finish({ ok: false, code: 'timeout', reason: `no answer from ${host} (${server}) within ${timeoutMs}ms` }),
+        timeoutMs,
+      );
+      const onAbort = (): void => finish({ ok: false, code: 'timeout', reason: `query to ${host} interrupted` });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        finish(
+          error.code === 'ECONNREFUSED'
+            ? { ok: false, code: 'refused', reason: `${host} (${server}) refused the query (port unreachable)` }
+            : { ok: false, code: 'timeout', reason: `query to ${host} (${server}) failed: ${error.message}` },
+        );
+      });
+      socket.on('message', (reply: Buffer) => {
+        // A connected socket only hears from the address and port it asked.
+        if (reply.length < NTP_PACKET_BYTES) return;
+        finish({ ok: true, unixMs: ntpTimestampToUnixMs(reply, 40, hostNowMs()), server });
+      });
+      socket.connect(target.port, target.address, () => {
+        const request = Buffer.alloc(NTP_PACKET_BYTES);
+        request[0] = 0x1b;
+        socket.send(request);
+      });
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

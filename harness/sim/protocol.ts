@@ -1,0 +1,70 @@
+import type { BoardProfile } from './profile.js';
+
+/** The two ports of a simulated board, as on a real QuecPython module's USB interfaces. */
+export type SimPort = 'repl' | 'at';
+export const SIM_PORTS: readonly SimPort[] = ['repl', 'at'];
+
+/** Layout of the SharedArrayBuffer the VM thread blocks on while the board worker answers a bridge call. */
+export const BRIDGE = {
+  /** Int32 index: id of the call the answer in the payload belongs to. */
+  replyId: 0,
+  /** Int32 index: payload length in bytes. */
+  replyLength: 1,
+  /** Int32 index: set to 1 when the VM thread must stop waiting (board closing or rebooting). */
+  stop: 2,
+  /** Byte offset of the JSON payload. */
+  payloadOffset: 16,
+  bytes: 16 + 256 * 1024,
+} as const;
+
+export interface VmWorkerData {
+  profile: BoardProfile;
+  bridge: SharedArrayBuffer;
+  boot: 'power-on' | 'soft';
+}
+
+/** Board worker -> VM thread. */
+export type ToVm = { type: 'input'; seq: number; bytes: Uint8Array };
+
+/** VM thread -> board worker. */
+export type FromVm =
+  | { type: 'ready' }
+  | { type: 'output'; bytes: Uint8Array }
+  | { type: 'idle'; seq: number }
+  | { type: 'bridge'; id: number; name: string; limitMs: number; args: string }
+  | { type: 'failed'; message: string };
+
+export interface BoardWorkerData {
+  profile: BoardProfile;
+  clockOffsetMs?: number;
+  faults: string[];
+  hosts: Record<string, string>;
+  /** Path of the VM thread's script (resolved by board.ts, see there). */
+  vmWorkerPath: string;
+}
+
+export type ControlOp =
+  | { op: 'set-fault'; name: string; value?: string }
+  | { op: 'clear-faults' }
+  | { op: 'step-clock'; ms: number }
+  | { op: 'set-clock-offset'; ms: number }
+  | { op: 'read-rtc' }
+  | { op: 'reboot'; kind: 'soft' | 'hard' }
+  | { op: 'unplug' }
+  | { op: 'replug' }
+  | { op: 'close' };
+
+/** Main thread -> board worker. */
+export type ToBoard =
+  | { type: 'input'; port: SimPort; bytes: Uint8Array }
+  | { type: 'control'; id: number; request: ControlOp };
+
+/** Board worker -> main thread. */
+export type FromBoard =
+  | { type: 'ready' }
+  | { type: 'output'; port: SimPort; bytes: Uint8Array }
+  | { type: 'port'; port: SimPort; up: boolean }
+  | { type: 'reply'; id: number; ok: true; value: number | null }
+  | { type: 'reply'; id: number; ok: false; error: string }
+  | { type: 'log'; message: string }
+  | { type: 'failed'; message: string };

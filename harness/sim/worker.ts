@@ -1,0 +1,588 @@
+/**
+ * The board worker of a simulated Quectel board: the ModemModel both ports share, the AT port (from
+ * harness/sim/at/port.ts), fault injection and output shaping, and the bridge that answers the
+ * QuecPython modules' calls. The MicroPython VM runs in a thread of its own (micropython/vm-worker.ts)
+ * because Python that runs blocks its thread; this thread's event loop stays free, so the AT port
+ * answers, NTP queries go out and a Ctrl-C on the REPL is seen while Python code is running.
+ *
+ * Each board gets its own worker (and so its own JS realm): two VMs in one realm break each other's
+ * JS modules.
+ */
+import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { createAtPort } from './at/port.js';
+import { parseFault, type Fault } from './faults.js';
+import { defaultFaults, ModemError, ModemModel } from './modem.js';
+import { firmwareNtpQuery } from './ntp.js';
+import {
+  BRIDGE,
+  SIM_PORTS,
+  type BoardWorkerData,
+  type ControlOp,
+  type FromBoard,
+  type FromVm,
+  type SimPort,
+  type ToBoard,
+  type VmWorkerData,
+} from './protocol.js';
+import type { SimServices } from './services.js';
+
+const CTRL_C = 0x03;
+/** Deadline for a VM thread to load MicroPython and print its banner. */
+const VM_START_DEADLINE_MS = 10_000;
+/** After AT+CFUN=1,1 answers OK, the module takes a moment before its ports drop. */
+const REBOOT_DROP_AFTER_MS = 100;
+/** How long the `usb-disconnect` fault keeps the ports away when given no duration. */
+const USB_DISCONNECT_DEFAULT_MS = 2000;
+/** checkNet polls the modem this often while it waits. */
+const NET_POLL_MS = 50;
+/** Bridge calls a Ctrl-C from the host may cut short (everything that waits). */
+const INTERRUPTIBLE = new Set(['sleep', 'ntp_settime', 'wait_net', 'datacall_activate']);
+
+const port = parentPort;
+if (!port) throw new Error('harness/sim/worker.js must run as a worker thread');
+const data = workerData as BoardWorkerData;
+const profile = {
+  ...data.profile,
+  hosts: { ...data.profile.hosts, ...data.hosts },
+  clockOffset: data.clockOffsetMs ?? data.profile.clockOffset,
+};
+const modem = new ModemModel(profile);
+modem.faults.replRefused = profile.replProtected;
+
+function post(message: FromBoard): void {
+  port?.postMessage(message);
+}
+
+function log(message: string): void {
+  post({ type: 'log', message });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports and output shaping
+
+let portsUp = false;
+let closing = false;
+const slowQueue: Array<{ port: SimPort; bytes: Buffer }> = [];
+let slowPumping = false;
+
+function setPortsUp(up: boolean): void {
+  if (portsUp === up) return;
+  portsUp = up;
+  if (!up) slowQueue.length = 0;
+  for (const simPort of SIM_PORTS) post({ type: 'port', port: simPort, up });
+}
+
+function emit(simPort: SimPort, bytes: Uint8Array | string): void {
+  if (!portsUp || closing) return;
+  const out = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : Buffer.from(bytes);
+  if (modem.faults.garbleRate > 0) {
+    for (let i = 0; i < out.length; i++) {
+      if (Math.random() < modem.faults.garbleRate) out[i] = Math.floor(Math.random() * 256);
+    }
+  }
+  if (modem.faults.slowOutputMs > 0 || slowPumping) {
+    slowQueue.push({ port: simPort, bytes: out });
+    void pumpSlowOutput();
+    return;
+  }
+  post({ type: 'output', port: simPort, bytes: out });
+}
+
+async function pumpSlowOutput(): Promise<void> {
+  if (slowPumping) return;
+  slowPumping = true;
+  try {
+    for (let chunk = slowQueue.shift(); chunk; chunk = slowQueue.shift()) {
+      await delay(modem.faults.slowOutputMs);
+      if (portsUp) post({ type: 'output', port: chunk.port, bytes: chunk.bytes });
+    }
+  } finally {
+    slowPumping = false;
+  }
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services for the AT port and the bridge
+
+const services: SimServices = {
+  ntpQuery: (host, timeoutMs) => firmwareNtpQuery(modem, host, timeoutMs),
+  ntpQueryUtcMs: async (host, timeoutMs) => {
+    const result = await firmwareNtpQuery(modem, host, timeoutMs);
+    if (!result.ok) throw new Error(result.reason);
+    return result.unixMs;
+  },
+  reboot: () => void hardReboot(),
+  log,
+};
+
+const at = createAtPort(modem, (bytes) => emit('at', bytes), services);
+
+// ---------------------------------------------------------------------------------------------
+// The VM thread
+
+interface PendingCall {
+  id: number;
+  interruptible: boolean;
+  abort: AbortController;
+}
+
+class VmThread {
+  readonly worker: Worker;
+  private readonly control: Int32Array;
+  private readonly payload: Uint8Array;
+  private sentSeq = 0;
+  private idleSeq = 0;
+  private pending: PendingCall | undefined;
+  /** A Ctrl-C arrived while Python was running and no waiting call has taken it yet. */
+  private interruptPending = false;
+  readonly ready: Promise<void>;
+  stopped = false;
+
+  constructor(boot: 'power-on' | 'soft') {
+    const bridge = new SharedArrayBuffer(BRIDGE.bytes);
+    this.control = new Int32Array(bridge, 0, 4);
+    this.payload = new Uint8Array(bridge, BRIDGE.payloadOffset);
+    const vmData: VmWorkerData = { profile, bridge, boot };
+    this.worker = new Worker(data.vmWorkerPath, { workerData: vmData });
+    this.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`MicroPython VM thread not ready within ${VM_START_DEADLINE_MS}ms`)),
+        VM_START_DEADLINE_MS,
+      );
+      this.worker.on('message', (message: FromVm) => {
+        if (message.type === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        } else if (message.type === 'failed') {
+          clearTimeout(timer);
+          reject(new Error(message.message));
+        }
+        this.onMessage(message);
+      });
+      this.worker.on('error', (error) => {
+        clearTimeout(timer);
+        log(`MicroPython VM thread failed: ${error.message}`);
+        reject(error);
+      });
+    });
+    this.ready.catch(() => undefined);
+  }
+
+  get busy(): boolean {
+    return this.sentSeq !== this.idleSeq || this.pending !== undefined;
+  }
+
+  input(bytes: Buffer): void {
+    let forward = bytes;
+    if (this.busy && bytes.includes(CTRL_C)) {
+      // Python is running: Ctrl-C interrupts it instead of reaching the REPL as a keystroke.
+      forward = Buffer.from([...bytes].filter((byte) => byte !== CTRL_C));
+      this.interruptPending = true;
+      if (this.pending?.interruptible) this.interrupt(this.pending);
+    }
+    if (forward.length === 0) return;
+    this.sentSeq += 1;
+    this.worker.postMessage({ type: 'input', seq: this.sentSeq, bytes: forward });
+  }
+
+  stop(): Promise<number> {
+    this.stopped = true;
+    Atomics.store(this.control, BRIDGE.stop, 1);
+    Atomics.notify(this.control, BRIDGE.replyId);
+    this.pending?.abort.abort();
+    return this.worker.terminate();
+  }
+
+  private onMessage(message: FromVm): void {
+    if (this.stopped) return;
+    switch (message.type) {
+      case 'output':
+        emit('repl', message.bytes);
+        break;
+      case 'idle':
+        this.idleSeq = message.seq;
+        if (!this.busy) this.interruptPending = false;
+        break;
+      case 'bridge':
+        void this.answer(message.id, message.name, message.args);
+        break;
+      case 'failed':
+        log(message.message);
+        break;
+      case 'ready':
+        break;
+    }
+  }
+
+  private async answer(id: number, name: string, argsJson: string): Promise<void> {
+    const interruptible = INTERRUPTIBLE.has(name);
+    const call: PendingCall = { id, interruptible, abort: new AbortController() };
+    this.pending = call;
+    if (interruptible && this.interruptPending) {
+      this.interrupt(call);
+      return;
+    }
+    let reply: object;
+    try {
+      const args = JSON.parse(argsJson) as unknown[];
+      reply = { v: await bridgeCall(name, args, call.abort.signal) };
+    } catch (error) {
+      const kind = error instanceof BridgeError ? error.kind : 'OSError';
+      reply = { e: [kind, error instanceof Error ? error.message : String(error)] };
+    }
+    if (this.pending !== call) return;
+    this.pending = undefined;
+    this.reply(id, reply);
+  }
+
+  private interrupt(call: PendingCall): void {
+    this.interruptPending = false;
+    this.pending = undefined;
+    call.abort.abort();
+    this.reply(call.id, { i: 1 });
+  }
+
+  private reply(id: number, answer: object): void {
+    if (this.stopped) return;
+    let bytes = Buffer.from(JSON.stringify(answer), 'utf8');
+    if (bytes.length > this.payload.length) {
+      bytes = Buffer.from(JSON.stringify({ e: ['OSError', `sim bridge: answer to call ${id} too large`] }), 'utf8');
+    }
+    this.payload.set(bytes);
+    Atomics.store(this.control, BRIDGE.replyLength, bytes.length);
+    Atomics.store(this.control, BRIDGE.replyId, id);
+    Atomics.notify(this.control, BRIDGE.replyId);
+  }
+}
+
+let vm: VmThread | undefined;
+
+async function startVm(boot: 'power-on' | 'soft'): Promise<void> {
+  const thread = new VmThread(boot);
+  vm = thread;
+  await thread.ready;
+}
+
+async function stopVm(): Promise<void> {
+  const thread = vm;
+  vm = undefined;
+  await thread?.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bridge calls: what the QuecPython modules ask of the board
+
+class BridgeError extends Error {
+  constructor(
+    readonly kind: 'ValueError' | 'TypeError' | 'OSError',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function int(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new BridgeError('TypeError', `${what} must be an int`);
+  return value;
+}
+
+/** Board RTC reading in whole seconds (as if UTC), the base of utime. */
+function rtcSeconds(): number {
+  return Math.floor(modem.rtcReadingMs() / 1000);
+}
+
+/** `(year, month, mday, hour, minute, second, weekday 0=Monday, yearday)` of a seconds count since 1970. */
+function timeFields(seconds: number): number[] {
+  const date = new Date(seconds * 1000);
+  const year = date.getUTCFullYear();
+  const month = date.getUTCMonth();
+  const day = date.getUTCDate();
+  const yearday = Math.floor((Date.UTC(year, month, day) - Date.UTC(year, 0, 1)) / 86_400_000) + 1;
+  return [year, month + 1, day, date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds(), (date.getUTCDay() + 6) % 7, yearday];
+}
+
+const SIM_STATUS: Record<ModemModel['sim'], number> = { absent: 0, ready: 1, pin: 2 };
+const REG_STAT: Record<ModemModel['network'], number> = { registered: 1, roaming: 5, searching: 2, denied: 3 };
+const MAX_PROFILE_ID = 7;
+
+function contextInfo(profileId: number, ipType: number): unknown {
+  if (profileId < 1 || profileId > MAX_PROFILE_ID) return -1;
+  const context = modem.contexts.get(profileId);
+  const active = context?.active ?? false;
+  const dns = profile.dns;
+  const v4 = active ? [1, 0, context?.address ?? '0.0.0.0', dns[0] ?? '0.0.0.0', dns[1] ?? '0.0.0.0'] : [0, 0, '0.0.0.0', '0.0.0.0', '0.0.0.0'];
+  if (ipType === 2) return [profileId, ipType, v4, [0, 0, '::', '::', '::']];
+  return [profileId, ipType, v4];
+}
+
+async function bridgeCall(name: string, args: unknown[], signal: AbortSignal): Promise<unknown> {
+  const zoneS = modem.utimeZoneHours * 3600;
+  switch (name) {
+    case 'time':
+      return rtcSeconds();
+    case 'localtime':
+      return timeFields((args[0] === null || args[0] === undefined ? rtcSeconds() : int(args[0], 'secs')) + zoneS);
+    case 'gmtime':
+      return timeFields(args[0] === null || args[0] === undefined ? rtcSeconds() : int(args[0], 'secs'));
+    case 'mktime': {
+      const fields = args[0];
+      if (!Array.isArray(fields) || fields.length < 6) throw new BridgeError('TypeError', 'mktime needs a tuple of at least 6 ints');
+      const [year, month, day, hour, minute, second] = fields.map((field, i) => int(field, `field ${i}`)) as number[];
+      return Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute, second) / 1000 - zoneS;
+    }
+    case 'sleep':
+      await delay(Math.max(0, Number(args[0]) || 0), signal);
+      return null;
+    case 'set_tz':
+      modem.utimeZoneHours = int(args[0], 'offset');
+      return null;
+    case 'get_tz':
+      return modem.utimeZoneHours;
+    case 'ntp_settime': {
+      const host = String(args[0]);
+      const zoneHours = int(args[1], 'timezone');
+      const result = await firmwareNtpQuery(modem, host, profile.ntpTimeout, { signal });
+      if (!result.ok) {
+        log(`ntptime: ${result.reason}`);
+        return false;
+      }
+      modem.setRtcReadingMs(result.unixMs + zoneHours * 3_600_000);
+      return true;
+    }
+    case 'wait_net': {
+      const timeoutMs = Math.max(0, Number(args[0]) || 0) * 1000;
+      const startedMs = performance.now();
+      for (;;) {
+        if (modem.sim !== 'ready') return [1, SIM_STATUS[modem.sim]];
+        const callUp = [...modem.contexts.values()].some((context) => context.active);
+        if (modem.registered && callUp) return [3, 1];
+        if (performance.now() - startedMs >= timeoutMs || signal.aborted) {
+          return modem.registered ? [3, 0] : [2, REG_STAT[modem.network]];
+        }
+        await delay(NET_POLL_MS, signal);
+      }
+    }
+    case 'datacall_info':
+      return contextInfo(int(args[0], 'profileID'), int(args[1], 'ipType'));
+    case 'datacall_set': {
+      const [profileId, ipType, apn, user, password, auth] = args;
+      const id = int(profileId, 'profileID');
+      const type = int(ipType, 'ipType');
+      const authType = int(auth, 'authType');
+      if (id < 1 || id > MAX_PROFILE_ID || type < 0 || type > 2 || authType < 0 || authType > 2) return -1;
+      const context = modem.context(id);
+      // QuecPython numbers IP types from 0 (IPv4); the modem model keeps AT+QICSGP's numbering (1 = IPv4).
+      Object.assign(context, { ipType: type + 1, apn: String(apn), user: String(user), password: String(password), auth: authType });
+      return 0;
+    }
+    case 'datacall_activate': {
+      const id = int(args[0], 'profileID');
+      try {
+        await modem.activate(id);
+        return 0;
+      } catch (error) {
+        log(`dataCall.activate(${id}): ${error instanceof ModemError ? error.message : String(error)}`);
+        return -1;
+      }
+    }
+    case 'datacall_deactivate':
+      modem.deactivate(int(args[0], 'profileID'));
+      return 0;
+    case 'sim_status':
+      return SIM_STATUS[modem.sim];
+    case 'csq':
+      return modem.sim !== 'ready' ? -1 : modem.registered ? modem.csq : 99;
+    case 'identity':
+      return { firmware: profile.firmware, imei: profile.imei, model: profile.model };
+    case 'uname': {
+      const q = profile.quecpython;
+      return [
+        `sysname=${q.sysname ?? profile.model}`,
+        `nodename=${q.nodename ?? profile.product}`,
+        `release=${q.release}`,
+        `version=${q.unameVersion ?? `${q.version} on ${q.buildDate}`}`,
+        `machine=${q.machine ?? `${profile.product} with QUECTEL`}`,
+        `qpyver=${q.qpyver}`,
+      ];
+    }
+    default:
+      throw new BridgeError('OSError', `sim bridge: unknown call ${name}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Power, reboot, USB
+
+let generation = 0;
+
+async function powerOn(): Promise<void> {
+  const myGeneration = generation;
+  at.reset();
+  setPortsUp(true);
+  emit('at', '\r\nRDY\r\n');
+  await startVm('power-on');
+  if (myGeneration !== generation) return;
+  if (profile.autoDial && modem.registered) {
+    // QuecPython dials profile 1 by itself after boot; the application note waits for it.
+    modem.activate(1).catch((error: unknown) => log(`auto dial: ${error instanceof Error ? error.message : String(error)}`));
+  }
+}
+
+async function hardReboot(): Promise<void> {
+  if (closing) return;
+  generation += 1;
+  const myGeneration = generation;
+  await delay(REBOOT_DROP_AFTER_MS);
+  setPortsUp(false);
+  await stopVm();
+  modem.powerCycle();
+  at.reset();
+  await delay(profile.rebootDelay);
+  if (closing || myGeneration !== generation) return;
+  await powerOn().catch((error: unknown) => log(`reboot: ${error instanceof Error ? error.message : String(error)}`));
+}
+
+async function softReboot(): Promise<void> {
+  await stopVm();
+  await startVm('soft');
+}
+
+function applyFault(fault: Fault): void {
+  const zoneMs = modem.zoneQuarterHours * 15 * 60_000;
+  switch (fault.name) {
+    case 'no-sim':
+      modem.sim = 'absent';
+      dropAllCalls();
+      break;
+    case 'no-network':
+      modem.network = 'searching';
+      dropAllCalls();
+      break;
+    case 'dial-refused':
+      modem.faults.dialRefused = true;
+      break;
+    case 'ntp-silent':
+      modem.faults.ntpSilent = true;
+      break;
+    case 'clock-offset':
+      modem.setRtcReadingMs(Date.now() + (fault.value ?? 0) + zoneMs);
+      break;
+    case 'clock-drift':
+      modem.setDriftPpm(fault.value ?? 0);
+      break;
+    case 'slow-output':
+      modem.faults.slowOutputMs = fault.value ?? 0;
+      break;
+    case 'garbled-output':
+      modem.faults.garbleRate = fault.value ?? 0;
+      break;
+    case 'repl-refuse':
+      modem.faults.replRefused = true;
+      break;
+    case 'reboot':
+      void hardReboot();
+      break;
+    case 'usb-disconnect': {
+      setPortsUp(false);
+      const timer = setTimeout(() => {
+        if (!closing) setPortsUp(true);
+      }, fault.value ?? USB_DISCONNECT_DEFAULT_MS);
+      timer.unref();
+      break;
+    }
+  }
+}
+
+function dropAllCalls(): void {
+  for (const context of modem.contexts.values()) {
+    if (context.active) modem.dropContext(context.cid);
+  }
+}
+
+function clearFaults(): void {
+  modem.sim = profile.sim;
+  modem.network = profile.network;
+  Object.assign(modem.faults, defaultFaults(), { replRefused: profile.replProtected });
+  modem.setDriftPpm(profile.clockDriftPpm);
+}
+
+async function control(request: ControlOp): Promise<number | null> {
+  switch (request.op) {
+    case 'set-fault':
+      applyFault(parseFault(request.name, request.value));
+      return null;
+    case 'clear-faults':
+      clearFaults();
+      return null;
+    case 'step-clock':
+      modem.stepClockMs(request.ms);
+      return null;
+    case 'set-clock-offset':
+      modem.setRtcReadingMs(Date.now() + request.ms + modem.zoneQuarterHours * 15 * 60_000);
+      return null;
+    case 'read-rtc':
+      return modem.rtcReadingMs();
+    case 'reboot':
+      if (request.kind === 'soft') await softReboot();
+      else void hardReboot();
+      return null;
+    case 'unplug':
+      setPortsUp(false);
+      return null;
+    case 'replug':
+      setPortsUp(true);
+      return null;
+    case 'close':
+      closing = true;
+      generation += 1;
+      setPortsUp(false);
+      at.dispose();
+      await stopVm();
+      return null;
+  }
+}
+
+function replInput(bytes: Buffer): void {
+  if (modem.faults.replRefused) {
+    emit('repl', 'REPL refuse\r\n');
+    return;
+  }
+  vm?.input(bytes);
+}
+
+port.on('message', (message: ToBoard) => {
+  if (message.type === 'input') {
+    if (!portsUp || closing) return;
+    const bytes = Buffer.from(message.bytes);
+    if (message.port === 'at') at.receive(bytes);
+    else replInput(bytes);
+    return;
+  }
+  control(message.request).then(
+    (value) => post({ type: 'reply', id: message.id, ok: true, value }),
+    (error: unknown) => post({ type: 'reply', id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) }),
+  );
+});
+
+const startupFaults = data.faults.map((text) => parseFault(text));
+for (const fault of startupFaults) if (fault.name !== 'reboot' && fault.name !== 'usb-disconnect') applyFault(fault);
+powerOn().then(
+  () => {
+    post({ type: 'ready' });
+    for (const fault of startupFaults) if (fault.name === 'reboot' || fault.name === 'usb-disconnect') applyFault(fault);
+  },
+  (error: unknown) => post({ type: 'failed', message: error instanceof Error ? error.message : String(error) }),
+);
