@@ -3,8 +3,9 @@ import { demoCommand } from './demo.js';
 import { execCommand } from './exec.js';
 import { runCommand } from './run.js';
 import { reportCommand } from './report.js';
+import { simCommand } from './sim.js';
 import { sntpCommand } from './sntp.js';
 import { validateCommand } from './validate.js';
 
 /** Every CLI command, one file each, listed in one place. */
-export const commands: CliCommand[] = [runCommand, demoCommand, execCommand, validateCommand, reportCommand, sntpCommand];
+export const commands: CliCommand[] = [runCommand, demoCommand, execCommand, validateCommand, reportCommand, sntpCommand, simCommand];

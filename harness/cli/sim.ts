@@ -1,0 +1,112 @@
+/**
+ * `qhil sim [--profile <file|name>] [--tcp <port> | --pty] [--offset <duration>] [--fault <name>...]
+ *  [--host <name=ip[:port]>...]`: a simulated Quectel board you can point any serial tool at. Prints
+ * where its ports are, runs until SIGINT/SIGTERM, then stops socat and removes its temp folder.
+ */
+import type { Command } from 'commander';
+import { ExitCode, type CliCommand, type CliIo } from './command.js';
+import { DurationSyntaxError, parseDurationMs } from '../core/duration.js';
+import { InputError } from '../core/errors.js';
+import { startSimBoard } from '../sim/board.js';
+import { parseFault } from '../sim/faults.js';
+import { servePty, serveTcp, type ServedBoard } from '../sim/serve.js';
+
+interface SimFlags {
+  profile: string;
+  tcp?: string;
+  pty?: boolean;
+  offset?: string;
+  fault: string[];
+  host: string[];
+}
+
+export interface SimRunOptions {
+  profile: string;
+  transport: { kind: 'pty' } | { kind: 'tcp'; replPort: number };
+  clockOffsetMs?: number;
+  faults: string[];
+  hosts: Record<string, string>;
+}
+
+/** Flags to options; every mistake is an InputError (exit 2) before anything starts. */
+export function simOptionsFromFlags(flags: SimFlags): SimRunOptions {
+  if (flags.tcp !== undefined && flags.pty) throw new InputError('--tcp and --pty: choose one');
+  let transport: SimRunOptions['transport'] = { kind: 'pty' };
+  if (flags.tcp !== undefined) {
+    const replPort = /^\d+$/.test(flags.tcp) ? Number(flags.tcp) : Number.NaN;
+    if (!(replPort >= 0 && replPort <= 65534)) throw new InputError(`--tcp: expected a port 0-65534 (AT is served on the next one), got "${flags.tcp}"`);
+    transport = { kind: 'tcp', replPort };
+  }
+  let clockOffsetMs: number | undefined;
+  if (flags.offset !== undefined) {
+    try {
+      clockOffsetMs = parseDurationMs(flags.offset);
+    } catch (error) {
+      if (error instanceof DurationSyntaxError) throw new InputError(`--offset: ${error.message}`);
+      throw error;
+    }
+  }
+  flags.fault.forEach((fault) => parseFault(fault));
+  const hosts: Record<string, string> = {};
+  for (const entry of flags.host) {
+    const match = /^([^=\s]+)=(\S+)$/.exec(entry);
+    if (!match) throw new InputError(`--host: expected name=ip[:port], got "${entry}"`);
+    hosts[match[1] ?? ''] = match[2] ?? '';
+  }
+  return { profile: flags.profile, transport, clockOffsetMs, faults: flags.fault, hosts };
+}
+
+/** Runs a simulated board until `stop` aborts; resolves to the exit code. */
+export async function runSim(options: SimRunOptions, io: CliIo, stop: AbortSignal): Promise<ExitCode> {
+  const board = await startSimBoard({
+    profile: options.profile,
+    clockOffsetMs: options.clockOffsetMs,
+    faults: options.faults,
+    hosts: options.hosts,
+    onLog: (message) => io.stderr(`sim: ${message}\n`),
+  });
+  let served: ServedBoard | undefined;
+  try {
+    served =
+      options.transport.kind === 'pty'
+        ? await servePty(board, { onLog: (message) => io.stderr(`sim: ${message}\n`) })
+        : await serveTcp(board, { replPort: options.transport.replPort });
+    io.stdout(`repl: ${served.ports.repl}\n`);
+    io.stdout(`at: ${served.ports.at}\n`);
+    io.stdout(`board: ${board.profile.model}, QuecPython ${board.profile.quecpython.version}, firmware ${board.profile.firmware}\n`);
+    if (!stop.aborted) await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
+  } finally {
+    await served?.close();
+    await board.close();
+  }
+  return ExitCode.Ok;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export const simCommand: CliCommand = {
+  register(program: Command, io: CliIo, setExit: (code: ExitCode) => void): void {
+    program
+      .command('sim')
+      .description('start a simulated Quectel board (QuecPython REPL + AT port) and print where its ports are')
+      .option('--profile <file|name>', 'board profile: a YAML file or a name in fixtures/sim', 'ec200u')
+      .option('--pty', 'serve the ports on pseudo-terminals (socat); the default')
+      .option('--tcp <port>', 'serve the REPL on tcp://127.0.0.1:<port> and AT on the next port (0: any free ports)')
+      .option('--offset <duration>', "the board clock's offset from UTC at start, e.g. -2.5s")
+      .option('--fault <name>', 'inject a fault from power-on (repeatable): no-sim, clock-drift=40, ...', collect, [])
+      .option('--host <name=ip[:port]>', 'a name the board resolves, loopback only (repeatable)', collect, [])
+      .action(async (flags: SimFlags) => {
+        const options = simOptionsFromFlags(flags);
+        const controller = new AbortController();
+        const onSignal = (): void => controller.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          setExit(await runSim(options, io, controller.signal));
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      });
+  },
+};
