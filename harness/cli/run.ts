@@ -113,8 +113,7 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
       onEvent: (event: RunEvent) => progress?.onEvent(event),
     });
     if (progress) {
-      progress.finish(output.result);
-      options.io.stdout(`reports: ${output.runDir}\n`);
+      progress.finish(output.result, output.runDir);
     } else {
       options.io.stdout(`${JSON.stringify({ ...output.result, runDir: output.runDir }, null, 2)}\n`);
     }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatLocation, InputError } from '../core/errors.js';
 import type { Rig, Scenario } from '../runner/model.js';
+import { readingIssues } from '../runner/checks.js';
 import { loadRig, substituteBoardFields } from '../runner/rig.js';
 import { loadScenario, ValidationError, type ValidationIssue } from '../runner/scenario.js';
 import { ExitCode, type CliCommand, type CliIo } from './command.js';
@@ -54,7 +55,7 @@ function validateFiles(scenarioFiles: string[], rigFile: string | undefined, io:
       report(error);
       continue;
     }
-    const fieldIssues = rig ? missingBoardFields(scenario, rig) : [];
+    const fieldIssues = [...readingIssues(scenario), ...(rig ? missingBoardFields(scenario, rig) : [])];
     if (fieldIssues.length > 0) {
       report(new ValidationError(fieldIssues));
       continue;

@@ -3,13 +3,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BoardError, errorMessage, InfrastructureError, InputError, outcomeOfError } from '../core/errors.js';
+import { BoardError, errorMessage, formatLocation, InfrastructureError, InputError, outcomeOfError } from '../core/errors.js';
 import { queryReference, type ReferenceResult } from '../clock/reference.js';
 import { keyFromConfig } from '../clock/sntp/keys.js';
 import { EventLog, writeResultJson, writeRunReports } from '../report/index.js';
 import { stepRegistry } from '../steps/index.js';
 import type { StepContext, StepReport, StepValue } from '../steps/step.js';
 import { openBoard, type OpenBoard } from './boards.js';
+import { readingIssues } from './checks.js';
 import {
   combineOutcomes,
   type BoardResult,
@@ -80,17 +81,12 @@ export function checkRunnable(options: Pick<RunOptions, 'scenarios' | 'reference
   const problems: string[] = [];
   if (options.boards.length === 0) problems.push('no boards: give --rig, --board sim, or --repl/--at ports');
   for (const scenario of options.scenarios) {
-    const named = new Set<string>();
-    for (const step of scenario.steps) {
-      const where = `${step.location.file}:${step.location.line}:${step.location.column}`;
-      if (step.kind === 'read-time') named.add(String(step.args.as ?? 'time'));
-      if (step.kind === 'compare') {
-        const read = String(step.args.read ?? 'time');
-        if (!named.has(read)) problems.push(`${where}: compare reads "${read}", but no earlier read-time step sets it (as: ${read})`);
-        if (!options.reference && !scenario.reference && !options.rigReference) {
-          problems.push(`${where}: compare needs a reference clock: give --reference <server>, or reference: in the scenario or rig file`);
-        }
-      }
+    for (const issue of readingIssues(scenario)) problems.push(`${formatLocation(issue.location)}: ${issue.message}`);
+    const compare = scenario.steps.find((step) => step.kind === 'compare');
+    if (compare && !options.reference && !scenario.reference && !options.rigReference) {
+      problems.push(
+        `${formatLocation(compare.location)}: compare needs a reference clock: give --reference <server>, or reference: in the scenario or rig file`,
+      );
     }
   }
   if (problems.length > 0) throw new InputError(problems.join('\n'));

@@ -1,0 +1,218 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
+import type { BoardSpec, RunResult, Scenario } from '../runner/model.js';
+import { runScenarios } from '../runner/run.js';
+import { loadScenario, parseScenarioText } from '../runner/scenario.js';
+import { startSimWorld, type SimWorld } from '../runner/sim-world.js';
+import { startSimBoard, type SimBoard } from '../sim/board.js';
+import { servePty, serveTcp, type ServedBoard } from '../sim/serve.js';
+import { skipWithoutSocat } from '../testing/socat.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'qhil.js');
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+function scenario(yaml: string): Scenario {
+  return parseScenarioText(yaml, 'inline.yaml');
+}
+
+async function world(scenarios: Scenario[]): Promise<SimWorld> {
+  const w = await startSimWorld(scenarios);
+  cleanups.push(() => w.close());
+  return w;
+}
+
+function simBoard(offsetMs: number, faults: string[] = []): BoardSpec {
+  return { id: 'sim-1', sim: { profile: 'ec200u', offsetMs, faults }, fields: {} };
+}
+
+function outDir(): string {
+  return mkdtempSync(join(tmpdir(), 'qhil-e2e-'));
+}
+
+function steps(result: RunResult): RunResult['boards'][number]['scenarios'][number]['steps'] {
+  return result.boards[0]?.scenarios[0]?.steps ?? [];
+}
+
+const noSync = scenario(`
+name: no-sync
+steps:
+  - read-time: { via: repl, as: t }
+  - compare: { read: t, timezone: 1, tolerance: 2s }
+`);
+
+describe('qhil run against the simulated board', () => {
+  it('FAILs a board 5 s fast that does not sync, with an offset interval containing +5 s', async () => {
+    const w = await world([noSync]);
+    const { result } = await runScenarios({ scenarios: [noSync], boards: [simBoard(5000)], outDir: outDir(), reference: w.reference, simHosts: w.hosts });
+    const compare = steps(result)[1];
+    expect(result.outcome).toBe('FAIL');
+    expect(result.exitCode).toBe(1);
+    const m = compare?.measurements[0];
+    expect(m?.outcome).toBe('FAIL');
+    expect(m?.low).toBeLessThanOrEqual(5000);
+    expect(m?.high).toBeGreaterThanOrEqual(5000);
+    // One second of reading resolution plus the round trip: a narrow interval, not a vague one.
+    expect((m?.high ?? Infinity) - (m?.low ?? 0)).toBeLessThan(1200);
+  });
+
+  it('PASSes a board 0.5 s fast with a 2 s tolerance', async () => {
+    const w = await world([noSync]);
+    const { result } = await runScenarios({ scenarios: [noSync], boards: [simBoard(500)], outDir: outDir(), reference: w.reference, simHosts: w.hosts });
+    expect(result.outcome).toBe('PASS');
+    const m = steps(result)[1]?.measurements[0];
+    expect(m?.low).toBeLessThanOrEqual(500);
+    expect(m?.high).toBeGreaterThanOrEqual(500);
+  });
+
+  it('brings a board a minute off into tolerance by syncing over the REPL, and records the server used', async () => {
+    const demo = loadScenario(join(ROOT, 'scenarios', 'demo.yaml'));
+    const w = await world([demo]);
+    const out = outDir();
+    const { result, runDir } = await runScenarios({ scenarios: [demo], boards: [simBoard(63_400)], outDir: out, reference: w.reference, simHosts: w.hosts });
+    expect(result.outcome).toBe('PASS');
+    const [, , before, sync, , after] = steps(result);
+    expect(before?.measurements[0]?.value).toBeGreaterThan(62_000);
+    expect(before?.measurements[0]?.value).toBeLessThan(65_000);
+    expect(sync?.data.usedServer).toBe('pool.ntp.org');
+    expect(Math.abs(after?.measurements[0]?.value ?? Infinity)).toBeLessThan(1000);
+    expect(result.boards[0]?.identity?.firmware).toBe('EC200UEUAAR03A01M08_OCPU_QPY');
+    for (const file of ['events.jsonl', 'result.json', 'junit.xml', 'summary.md', 'transcripts/sim-1-repl.log']) {
+      expect(existsSync(join(runDir, file)), file).toBe(true);
+    }
+    expect(readFileSync(join(runDir, 'transcripts/sim-1-repl.log'), 'utf8')).toContain('ntptime.settime(0)');
+  });
+
+  it("FAILs sync naming the server and the board's error when no NTP server is reachable", async () => {
+    const syncOnly = scenario(`
+name: sync-unreachable
+steps:
+  - sync: { via: repl, server: ntp.unreachable.example, timeout: 30s }
+`);
+    // No host map: every name fails to resolve on the board, fall-backs included.
+    const { result } = await runScenarios({ scenarios: [syncOnly], boards: [simBoard(0)], outDir: outDir(), simHosts: {} });
+    const sync = steps(result)[0];
+    expect(sync?.outcome).toBe('FAIL');
+    expect(sync?.message).toContain('ntp.unreachable.example');
+    expect(sync?.message).toContain('OSError: Server connection failed!');
+    expect(result.exitCode).toBe(1);
+  });
+
+  it('gives ERROR and exit 3 when the reference is unreachable', async () => {
+    const silent: SntpServer = await startSntpServer({ drop: true });
+    cleanups.push(() => silent.close());
+    const w = await world([noSync]);
+    const { result } = await runScenarios({
+      scenarios: [noSync],
+      boards: [simBoard(0)],
+      outDir: outDir(),
+      reference: { servers: [`127.0.0.1:${silent.port}`], samples: 2, timeoutMs: 800, keys: [] },
+      simHosts: w.hosts,
+    });
+    const compare = steps(result)[1];
+    expect(compare?.outcome).toBe('ERROR');
+    expect(compare?.message).toContain(`127.0.0.1:${silent.port}`);
+    expect(result.exitCode).toBe(3);
+  });
+
+  it('runs two simulated boards of a rig in parallel, each judged on its own clock', async () => {
+    const w = await world([noSync]);
+    const boards: BoardSpec[] = [
+      { id: 'fast', sim: { profile: 'ec200u', offsetMs: 30_000, faults: [] }, fields: {} },
+      { id: 'good', sim: { profile: 'ec200u', offsetMs: 100, faults: [] }, fields: {} },
+    ];
+    const { result } = await runScenarios({ scenarios: [noSync], boards, outDir: outDir(), reference: w.reference, simHosts: w.hosts });
+    expect(result.boards.map((b) => [b.id, b.scenarios[0]?.outcome])).toEqual([
+      ['fast', 'FAIL'],
+      ['good', 'PASS'],
+    ]);
+  });
+});
+
+describe.skipIf(skipWithoutSocat)('the same scenarios over real ports', () => {
+  async function served(kind: 'pty' | 'tcp', offsetMs: number, hosts: Record<string, string>): Promise<ServedBoard> {
+    const board: SimBoard = await startSimBoard({ profile: 'ec200u', clockOffsetMs: offsetMs, hosts });
+    cleanups.push(() => board.close());
+    const ports = kind === 'pty' ? await servePty(board) : await serveTcp(board);
+    cleanups.push(() => ports.close());
+    return ports;
+  }
+
+  for (const kind of ['pty', 'tcp'] as const) {
+    it(`passes ntp-sync-repl over ${kind === 'pty' ? 'a socat pseudo-terminal' : 'TCP'}`, async () => {
+      const ntpSync = loadScenario(join(ROOT, 'scenarios', 'ntp-sync-repl.yaml'));
+      const w = await world([ntpSync]);
+      const ports = await served(kind, 20_000, w.hosts);
+      const { result } = await runScenarios({
+        scenarios: [ntpSync],
+        boards: [{ id: 'board-1', repl: ports.ports.repl, apn: 'internet', fields: {} }],
+        outDir: outDir(),
+        reference: w.reference,
+      });
+      expect(result.boards[0]?.scenarios[0]?.message).toBeUndefined();
+      expect(result.outcome).toBe('PASS');
+    });
+  }
+});
+
+describe('the qhil command', () => {
+  it('exits 2 with file:line:column for a malformed scenario, before opening any port', async () => {
+    const dir = outDir();
+    const file = join(dir, 'bad.yaml');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, 'name: bad\nsteps:\n  - dail: { via: repl }\n');
+    const run = await execa('node', [BIN, 'run', file, '--repl', '/dev/ttyQHIL-none', '--out', dir], { reject: false });
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/bad\.yaml:3:5: .*dail.*dial/);
+    expect(readdirSync(dir)).toEqual(['bad.yaml']);
+  });
+
+  it('exits 3 naming the port when the port cannot be opened', async () => {
+    const dir = outDir();
+    const run = await execa('node', [BIN, 'run', join(ROOT, 'scenarios', 'ntp-sync-repl.yaml'), '--repl', '/dev/ttyQHIL-none', '--reference', '127.0.0.1:9', '--out', dir], {
+      reject: false,
+      env: { CI: 'true' },
+    });
+    expect(run.exitCode).toBe(3);
+    expect(run.stdout).toContain('/dev/ttyQHIL-none');
+  });
+
+  it('on SIGINT closes the ports and leaves events.jsonl and result.json with what completed', async () => {
+    const dir = outDir();
+    const file = join(dir, 'long.yaml');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, 'name: long\nsteps:\n  - read-time: { via: repl, as: t }\n  - wait: { for: 60s }\n  - read-time: { via: repl, as: u }\n');
+    const child = execa('node', [BIN, 'run', file, '--board', 'sim', '--out', dir], { reject: false, env: { CI: 'true' } });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const startedAt = performance.now();
+    while (!output.includes('#1 read the time')) {
+      if (performance.now() - startedAt > 20_000) throw new Error(`run did not start: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.kill('SIGINT');
+    const done = await child;
+    expect(done.exitCode).toBe(3);
+    const runDir = join(dir, readdirSync(dir).find((name) => name !== 'long.yaml') ?? '');
+    const result = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as RunResult;
+    expect(result.aborted).toBe(true);
+    const done0 = result.boards[0]?.scenarios[0]?.steps ?? [];
+    expect(done0[0]?.outcome).toBe('PASS');
+    expect(done0[1]?.outcome).toBe('ERROR');
+    expect(done0[2]?.outcome).toBe('SKIP');
+    const events = readFileSync(join(runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { type: string });
+    expect(events.at(-1)?.type).toBe('run-end');
+    expect(events.some((e) => e.type === 'step-end')).toBe(true);
+  });
+});
