@@ -1,8 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { execa } from 'execa';
 import { AtChannel } from '../channel/at/channel.js';
 import type { Link } from '../link/link.js';
 import { memoryLinkPair } from '../link/memory.js';
@@ -10,10 +7,11 @@ import { SerialLink } from '../link/serial.js';
 import { createAtPort } from '../sim/at/port.js';
 import { ModemModel } from '../sim/modem.js';
 import { parseBoardProfile } from '../sim/profile.js';
+import { resolveBoardProfile, startSimBoard } from '../sim/board.js';
+import { servePty } from '../sim/serve.js';
 
 const WARMUP = 20;
 const SAMPLES = 500;
-const SOCAT_START_DEADLINE_MS = 5000;
 
 interface Rig {
   transport: string;
@@ -45,35 +43,28 @@ function memoryRig(): Rig {
   return { transport: 'memory pair', host: pair.host, stop: async () => pair.host.close() };
 }
 
-/** The AT interpreter behind a real socat pseudo-terminal pair, as `qhil sim --pty` presents a board. */
+/**
+ * The simulated board (worker, shared modem, AT interpreter) served on a socat pseudo-terminal, as
+ * `qhil sim --pty` presents it, with no artificial delay on `AT`.
+ */
 async function ptyRig(): Promise<Rig> {
-  const dir = mkdtempSync(join(tmpdir(), 'qhil-bench-at-'));
-  const hostPath = join(dir, 'host');
-  const boardPath = join(dir, 'board');
-  const socat = execa('socat', [`pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${boardPath}`], { reject: false });
-  const startedAt = performance.now();
-  while (!(existsSync(hostPath) && existsSync(boardPath))) {
-    if (performance.now() - startedAt > SOCAT_START_DEADLINE_MS || socat.exitCode !== null) {
-      socat.kill('SIGKILL');
-      throw new Error(`socat did not create ${hostPath} within ${SOCAT_START_DEADLINE_MS}ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  const board = await startSimBoard({ profile: { ...resolveBoardProfile('ec200u'), atDelays: { AT: 0 } } });
+  try {
+    const served = await servePty(board);
+    const host = await SerialLink.open(served.ports.at);
+    return {
+      transport: 'socat pty to the sim board',
+      host,
+      stop: async () => {
+        await host.close();
+        await served.close();
+        await board.close();
+      },
+    };
+  } catch (error) {
+    await board.close();
+    throw error;
   }
-  const board = await SerialLink.open(boardPath);
-  const port = createAtPort(benchModem(), (bytes) => void board.write(bytes).catch(() => undefined), noNtp);
-  board.onData((bytes) => port.receive(bytes));
-  const host = await SerialLink.open(hostPath);
-  return {
-    transport: 'socat pty',
-    host,
-    stop: async () => {
-      await host.close();
-      await board.close();
-      socat.kill('SIGKILL');
-      await socat;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 function socatAvailable(): boolean {
@@ -86,8 +77,9 @@ function percentile(sortedMs: number[], fraction: number): number {
 }
 
 /**
- * AT round-trip latency: `AT` -> `OK` through AtChannel to the simulated board's AT interpreter,
- * over a socat PTY when socat is installed, else over a memory pair. Host monotonic clock, ms.
+ * AT round-trip latency: `AT` -> `OK` through AtChannel to the simulated board's AT port, over a
+ * socat PTY when socat is installed, else to the interpreter over a memory pair. Host monotonic clock, ms.
+ * Needs `npm run build` (the sim board runs its workers from dist/).
  */
 export async function benchAt(): Promise<Record<string, number | string>> {
   const rig = socatAvailable() ? await ptyRig() : memoryRig();
@@ -105,6 +97,8 @@ export async function benchAt(): Promise<Record<string, number | string>> {
     return {
       atTransport: rig.transport,
       atSamples: SAMPLES,
+      // The sim adds no delay of its own to `AT` (profile atDelays): the figure is transport + channel + interpreter.
+      atSimDelayMs: 0,
       atRoundTripMedianMs: round(percentile(roundTripsMs, 0.5)),
       atRoundTripP99Ms: round(percentile(roundTripsMs, 0.99)),
       atRoundTripMaxMs: round(roundTripsMs.at(-1) ?? Number.NaN),
