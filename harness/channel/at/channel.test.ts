@@ -110,6 +110,16 @@ describe('AtChannel robustness', () => {
     expect(timeout.tail).toContain('AT+QIACT=1\r');
   });
 
+  it('does not take the late OK of a timed-out command for the next command (echo on)', async () => {
+    const pair = memoryLinkPair('late-ok');
+    const script = parseScript('AT+QIACT=1\n@delay 150ms\nOK\nAT+CSQ\n+CSQ: 17,99\nOK\n');
+    const peer = new ScriptedPeer(pair.board, script);
+    const channel = new AtChannel(pair.host, { timeoutsMs: { '+QIACT=': 60 } });
+    await expect(channel.send('AT+QIACT=1')).rejects.toBeInstanceOf(AtTimeoutError);
+    expect((await channel.send('AT+CSQ')).lines).toEqual(['+CSQ: 17,99']);
+    expect(peer.mismatches).toEqual([]);
+  });
+
   it('knows Quectel maximum response times and floors short commands', () => {
     expect(maxResponseMs('AT+QIACT=1')).toBe(150_000);
     expect(maxResponseMs('AT+QIDEACT=1')).toBe(40_000);

@@ -87,6 +87,12 @@ export class AtChannel {
   private readonly urcWaiters = new Set<UrcWaiter>();
   private readonly backlog: { urc: Urc; consumed: boolean }[] = [];
   private closedError: LinkClosedError | undefined;
+  /**
+   * A command timed out after its echo: its final code may still come, and must not be taken for the
+   * next command's. With echo on, the next command's final always follows its echo, so a final code
+   * before that echo is the late one.
+   */
+  private lateFinalExpected = false;
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
@@ -252,6 +258,7 @@ export class AtChannel {
     }
     this.running = next;
     next.timer = setTimeout(() => {
+      this.lateFinalExpected = next.echoSeen;
       this.finishRunning(next, () =>
         next.reject(
           new AtTimeoutError(
@@ -305,14 +312,20 @@ export class AtChannel {
     const running = this.running;
     if (!running) {
       // A final code with nothing running is a late answer to a command that already timed out.
-      if (!parseFinalCode(line)) this.emitUrc(line);
+      if (parseFinalCode(line)) this.lateFinalExpected = false;
+      else this.emitUrc(line);
       return;
     }
     if (!running.echoSeen && running.lines.length === 0 && isEcho(line, running.command)) {
       running.echoSeen = true;
+      this.lateFinalExpected = false;
       return;
     }
     const final = parseFinalCode(line);
+    if (final && this.lateFinalExpected && !running.echoSeen) {
+      this.lateFinalExpected = false;
+      return;
+    }
     if (final) {
       const hostReceiveMs = Date.now();
       this.finishRunning(running, () => running.resolve(resultOf(running, final, hostReceiveMs)));
