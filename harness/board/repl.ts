@@ -74,7 +74,9 @@ export class ReplBoardDriver implements BoardDriver {
     const net = await this.repl.eval(`__import__('checkNet').wait_network_connected(${waitSeconds})`, {
       timeoutMs: left(),
     });
-    if (!Array.isArray(net) || net[0] !== 3 || net[1] !== 1) {
+    // (stage, sub): stage 1 is the SIM, 2 registration, 3 the data call (sub 1 up, 0 not yet): stage 3
+    // means registered, which is all activation needs.
+    if (!Array.isArray(net) || net[0] !== 3) {
       throw new BoardError(`network not ready: checkNet.wait_network_connected(${waitSeconds}) returned ${describeNetState(net)}`);
     }
     const apn = options.apn ?? '';
@@ -182,7 +184,7 @@ function asMap(value: PyValue): Map<unknown, PyValue> {
 function describeNetState(value: PyValue): string {
   if (!Array.isArray(value)) return String(value);
   const [stage, sub] = value;
-  const meaning = stage === 1 && sub === 0 ? ' (no SIM card)' : stage === 2 ? ' (not registered on the network)' : '';
+  const meaning = stage === 1 ? ' (SIM card not ready: no SIM card or PIN needed)' : stage === 2 ? ' (not registered on the network)' : '';
   return `(${String(stage)}, ${String(sub)})${meaning}`;
 }
 

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { BoardError } from '../core/errors.js';
+import { ReplChannel } from '../channel/repl/repl.js';
+import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
+import { resolveBoardProfile, startSimBoard, type SimBoard } from '../sim/board.js';
+import { ReplBoardDriver } from './repl.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+async function driverFor(options: Parameters<typeof startSimBoard>[0]): Promise<{ driver: ReplBoardDriver; board: SimBoard }> {
+  const board = await startSimBoard(options);
+  cleanups.push(() => board.close());
+  return { driver: new ReplBoardDriver(new ReplChannel(board.hostLink('repl'))), board };
+}
+
+async function ntpServer(offsetMs: number): Promise<SntpServer> {
+  const server = await startSntpServer({ offsetMs });
+  cleanups.push(() => server.close());
+  return server;
+}
+
+describe('ReplBoardDriver on the simulated QuecPython board', () => {
+  it('identifies the board: model, firmware, QuecPython version, IMEI', async () => {
+    const { driver } = await driverFor({ profile: 'ec100y' });
+    const identity = await driver.identify(5000);
+    expect(identity.firmware).toBe('EC100YCNAAR01A01M16_OCPU_PY');
+    expect(identity.quecpython).toMatch(/^v\d/);
+    expect(identity.model).toMatch(/EC100Y/);
+  });
+
+  it('reads localtime as an 8-tuple between the host send and receive times', async () => {
+    const { driver } = await driverFor({ profile: { ...resolveBoardProfile('ec200u'), zoneQuarterHours: 0 }, clockOffsetMs: -7000 });
+    const reading = await driver.readLocaltime({ timeoutMs: 5000 });
+    expect(reading.localtime).toHaveLength(8);
+    const [y, mo, d, h, mi, s] = reading.localtime;
+    const boardMs = Date.UTC(y, mo - 1, d, h, mi, s);
+    // The board is 7 s slow: its second lies 7 s behind the host window, give or take the second.
+    expect(boardMs).toBeGreaterThanOrEqual(reading.hostSendMs - 7000 - 1000);
+    expect(boardMs).toBeLessThanOrEqual(reading.hostReceiveMs - 7000);
+  });
+
+  it('dials: reports a call that is already up, and brings one up when it is down', async () => {
+    const { driver } = await driverFor({ profile: 'ec200u' });
+    const up = await driver.dial({ profile: 1, apn: 'internet', timeoutMs: 10_000 });
+    expect(up.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const { driver: cold } = await driverFor({ profile: { ...resolveBoardProfile('ec200u'), autoDial: false } });
+    const dialled = await cold.dial({ profile: 1, apn: 'internet', timeoutMs: 10_000 });
+    expect(dialled.alreadyUp).toBe(false);
+    expect(dialled.address).not.toBe('0.0.0.0');
+  });
+
+  it('fails to dial without a SIM, saying so', async () => {
+    const { driver } = await driverFor({ profile: { ...resolveBoardProfile('ec200u'), autoDial: false }, faults: ['no-sim'] });
+    const error = await driver.dial({ profile: 1, apn: 'internet', timeoutMs: 4000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BoardError);
+    expect((error as Error).message).toMatch(/no SIM/);
+  });
+
+  it('syncs with the server it names and records the server it used', async () => {
+    const server = await ntpServer(3000);
+    const { driver, board } = await driverFor({ profile: 'ec200u', hosts: { 'time.lab.example': `127.0.0.1:${server.port}` } });
+    const result = await driver.syncClock({ server: 'time.lab.example', timezoneHours: 0, timeoutMs: 20_000 });
+    expect(result).toMatchObject({ ok: true, usedServer: 'time.lab.example' });
+    const rtcMs = await board.control.readRtcMs();
+    expect(Math.abs(rtcMs - (Date.now() + 3000))).toBeLessThan(100);
+  });
+
+  it('records the fall-back server when the named one does not resolve', async () => {
+    const server = await ntpServer(0);
+    const { driver } = await driverFor({ profile: 'ec200u', hosts: { 'pool.ntp.org': `127.0.0.1:${server.port}` } });
+    const result = await driver.syncClock({ server: 'ntp.unknown.example', timezoneHours: 0, timeoutMs: 30_000 });
+    expect(result.ok).toBe(true);
+    expect(result.usedServer).toBe('pool.ntp.org');
+  });
+
+  it('treats the OSError after every fall-back as a failed sync with the reason', async () => {
+    const { driver } = await driverFor({ profile: 'ec200u' });
+    const result = await driver.syncClock({ server: 'ntp.unknown.example', timezoneHours: 0, timeoutMs: 30_000 });
+    expect(result.ok).toBe(false);
+    expect(result.reason).toBe('OSError: Server connection failed!');
+  });
+});
