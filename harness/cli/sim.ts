@@ -99,8 +99,11 @@ export const simCommand: CliCommand = {
         const options = simOptionsFromFlags(flags);
         const controller = new AbortController();
         const onSignal = (): void => controller.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
+        // `on`, not `once`: execa's exit hook (signal-exit) re-raises a signal when it finds no other
+        // listener left, and a `once` listener is already gone when it looks; that killed the process
+        // before socat was stopped.
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
         try {
           setExit(await runSim(options, io, controller.signal));
         } finally {
