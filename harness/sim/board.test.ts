@@ -446,6 +446,37 @@ describe('simulated board: isolation, reboot, serving', () => {
     await atRx.waitFor('OK', limits('AT OK over TCP'));
   });
 
+  it('unplug closes the host links; replug brings the ports back with the board still running', async () => {
+    const sim = await board();
+    const repl = sim.hostLink('repl');
+    const rx = new Receiver(repl);
+    await rx.waitFor('>>> ', limits('banner'));
+    await rx.write('kept = 7\r');
+    await rx.waitFor('>>> ', limits('prompt'));
+    const closed = new Promise<unknown>((resolve) => repl.onClose(resolve));
+    await sim.control.unplug();
+    expect(String(await closed)).toContain('/repl');
+    expect(() => sim.hostLink('repl')).toThrow(/not present/);
+    await sim.control.replug();
+    const again = new Receiver(sim.hostLink('repl'));
+    await again.write('kept\r');
+    expect((await again.waitFor('>>> ', limits('prompt'))).text).toContain('7');
+  });
+
+  it('clock faults: clock-offset sets the RTC against UTC, clock-drift makes it run fast', async () => {
+    const sim = await board({ faults: ['clock-offset=-90s'] });
+    const zoneMs = sim.profile.zoneQuarterHours * 15 * 60_000;
+    expect(Math.abs((await sim.control.readRtcMs()) - (Date.now() - 90_000 + zoneMs))).toBeLessThan(200);
+    await sim.control.setFault('clock-drift', '100000');
+    const startRtc = await sim.control.readRtcMs();
+    const startHost = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const gainedMs = (await sim.control.readRtcMs()) - startRtc - (Date.now() - startHost);
+    // 100000 ppm = 10 %: about 50 ms gained in 500 ms.
+    expect(gainedMs).toBeGreaterThan(25);
+    expect(gainedMs).toBeLessThan(100);
+  });
+
   it('rejects unknown faults and profiles before starting', async () => {
     await expect(startSimBoard({ profile: 'ec200u', faults: ['no-such-fault'] })).rejects.toThrow(/unknown sim fault/);
     await expect(startSimBoard({ profile: 'no-such-board' })).rejects.toThrow(/no board profile/);

@@ -185,6 +185,12 @@ class VmThread {
     return this.sentSeq !== this.idleSeq || this.pending !== undefined;
   }
 
+  /**
+   * Host bytes for the REPL. A Ctrl-C while Python runs interrupts the sim's own waits (utime.sleep*,
+   * ntptime, checkNet, dataCall.activate) with KeyboardInterrupt. A loop that never calls into the
+   * board (`while True: pass`) cannot be interrupted: the VM thread has no shared memory to poll
+   * (this VM build has neither threads nor asyncify); only a hard reboot or close ends it.
+   */
   input(bytes: Buffer): void {
     let forward = bytes;
     if (this.busy && bytes.includes(CTRL_C)) {
