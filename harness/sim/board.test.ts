@@ -477,6 +477,24 @@ describe('simulated board: isolation, reboot, serving', () => {
     expect(gainedMs).toBeLessThan(100);
   });
 
+  it('output faults: slow-output delays each chunk, garbled-output corrupts bytes', async () => {
+    const sim = await board();
+    const at = new Receiver(sim.hostLink('at'));
+    await at.waitFor('RDY', limits('RDY'));
+    await sim.control.setFault('slow-output=300ms');
+    const startedMs = performance.now();
+    await at.write('AT\r');
+    await at.waitFor('OK\r\n', limits('slow OK'));
+    expect(performance.now() - startedMs).toBeGreaterThanOrEqual(290);
+    await sim.control.clearFaults();
+    await sim.control.setFault('garbled-output', '1');
+    at.discard();
+    await at.write('ATI\r');
+    const garbled = await at.drain(200, 2000);
+    expect(garbled.length).toBeGreaterThan(10);
+    expect(garbled).not.toContain('Quectel');
+  });
+
   it('rejects unknown faults and profiles before starting', async () => {
     await expect(startSimBoard({ profile: 'ec200u', faults: ['no-such-fault'] })).rejects.toThrow(/unknown sim fault/);
     await expect(startSimBoard({ profile: 'no-such-board' })).rejects.toThrow(/no board profile/);
