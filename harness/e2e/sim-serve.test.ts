@@ -106,8 +106,16 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     const again = await SerialLink.open(served.ports.at);
     links.push(again);
     const rx = new Receiver(again);
-    await rx.write('AT\r');
-    await rx.waitFor('OK', limits('AT after reboot'));
+    // As after a real re-enumeration, the new port may take a moment to carry bytes: ask until it answers.
+    for (let attempt = 1; ; attempt++) {
+      await rx.write('AT\r');
+      try {
+        await rx.waitFor('OK', { waitingFor: 'OK to AT after the reboot', inactivityMs: 500, deadlineMs: 500 });
+        break;
+      } catch (error) {
+        if (attempt >= 10) throw error;
+      }
+    }
   });
 
   it('`qhil sim --pty` prints its ports, serves them, and cleans up on SIGTERM', async () => {
