@@ -147,19 +147,24 @@ describe.skipIf(skipWithoutSocat)('the same scenarios over real ports', () => {
   }
 
   for (const kind of ['pty', 'tcp'] as const) {
-    it(`passes ntp-sync-repl over ${kind === 'pty' ? 'a socat pseudo-terminal' : 'TCP'}`, async () => {
-      const ntpSync = loadScenario(join(ROOT, 'scenarios', 'ntp-sync-repl.yaml'));
-      const w = await world([ntpSync]);
-      const ports = await served(kind, 20_000, w.hosts);
-      const { result } = await runScenarios({
-        scenarios: [ntpSync],
-        boards: [{ id: 'board-1', repl: ports.ports.repl, apn: 'internet', fields: {} }],
-        outDir: outDir(),
-        reference: w.reference,
+    for (const name of ['ntp-sync-repl', 'ntp-sync-at', 'ntp-sync-mixed']) {
+      it(`passes ${name} over ${kind === 'pty' ? 'a socat pseudo-terminal' : 'TCP'}`, async () => {
+        const file = loadScenario(join(ROOT, 'scenarios', `${name}.yaml`));
+        const w = await world([file]);
+        const ports = await served(kind, 20_000, w.hosts);
+        const { result } = await runScenarios({
+          scenarios: [file],
+          boards: [{ id: 'board-1', repl: ports.ports.repl, at: ports.ports.at, apn: 'internet', fields: {} }],
+          outDir: outDir(),
+          reference: w.reference,
+        });
+        expect(result.boards[0]?.scenarios[0]?.message).toBeUndefined();
+        expect(result.outcome).toBe('PASS');
+        // The board was 20 s off before the scenario synced it.
+        const compare = result.boards[0]?.scenarios[0]?.steps.find((step) => step.kind === 'compare');
+        expect(Math.abs(compare?.measurements[0]?.value ?? Infinity)).toBeLessThan(1000);
       });
-      expect(result.boards[0]?.scenarios[0]?.message).toBeUndefined();
-      expect(result.outcome).toBe('PASS');
-    });
+    }
   }
 });
 

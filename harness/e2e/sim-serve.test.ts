@@ -15,9 +15,9 @@ import { SerialLink } from '../link/serial.js';
 import { TcpLink } from '../link/tcp.js';
 import { resolveBoardProfile, startSimBoard, type SimBoard } from '../sim/board.js';
 import { servePty, type ServedBoard } from '../sim/serve.js';
+import { skipWithoutSocat, socatPidsFor } from '../testing/socat.js';
 
-const socatInstalled = ['/usr/bin/socat', '/bin/socat', '/usr/local/bin/socat'].some((path) => existsSync(path));
-const skip = !socatInstalled && !process.env.CI;
+const skip = skipWithoutSocat;
 const bin = fileURLToPath(new URL('../../bin/qhil.js', import.meta.url));
 
 const boards: SimBoard[] = [];
@@ -37,14 +37,6 @@ afterEach(async () => {
 
 const limits = (waitingFor: string, deadlineMs = 5000) => ({ waitingFor, inactivityMs: deadlineMs, deadlineMs });
 
-/** Process ids of socat children of this process whose command line names `path`. */
-async function socatFor(path: string): Promise<number[]> {
-  const { stdout } = await execa('ps', ['-eo', 'pid,ppid,args'], { reject: false });
-  return stdout
-    .split('\n')
-    .filter((line) => line.includes('socat') && line.includes(`link=${path} `))
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
-}
 
 describe.skipIf(skip)('sim served on a PTY (socat)', () => {
   it('talks QuecPython over a real pseudo-terminal, through the harness REPL channel', async () => {
@@ -77,7 +69,7 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     await rx.write('\r');
     await rx.waitFor('>>> ', limits('prompt'));
     const closed = new Promise<LinkClosedError | undefined>((resolve) => link.onClose(resolve));
-    const pids = await socatFor(served.ports.repl);
+    const pids = await socatPidsFor(served.ports.repl);
     expect(pids).toHaveLength(1);
     const killedMs = performance.now();
     process.kill(pids[0] ?? 0, 'SIGKILL');
@@ -146,7 +138,7 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     const result = await child;
     expect(result.exitCode).toBe(0);
     expect(existsSync(dir)).toBe(false);
-    expect(await socatFor(ports.repl ?? '')).toEqual([]);
+    expect(await socatPidsFor(ports.repl ?? '')).toEqual([]);
   });
 });
 

@@ -45,3 +45,12 @@ export async function startPtyPair(deadlineMs = 5000): Promise<PtyPair> {
     },
   };
 }
+
+/** Process ids of the socat serving `path` (a `link=<path>` argument), to kill it as a test would unplug a board. */
+export async function socatPidsFor(path: string): Promise<number[]> {
+  const { stdout } = await execa('ps', ['-eo', 'pid,args'], { reject: false });
+  return stdout
+    .split('\n')
+    .filter((line) => line.includes('socat') && line.includes(`link=${path} `))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
