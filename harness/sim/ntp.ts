@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { ModemModel } from './modem.js';
 import type { NtpQueryResult } from './services.js';
+import { sleep } from '../core/sleep.js';
 
 /** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
 const NTP_TO_UNIX_S = 2_208_988_800;
@@ -81,7 +82,7 @@ export async function firmwareNtpQuery(
   if (!target) return { ok: false, code: 'dns', reason: `cannot resolve ${host}: unknown to the simulated board's DNS (loopback only)` };
   const server = `${target.address}:${target.port}`;
   if (modem.faults.ntpSilent) {
-    await abortableDelay(timeoutMs, options.signal);
+    await sleep(timeoutMs, options.signal);
     return { ok: false, code: 'timeout', reason: `no answer from ${host} (${server}) within ${timeoutMs}ms (ntp-silent fault)` };
   }
   const socket = createSocket(isIP(target.address) === 6 ? 'udp6' : 'udp4');
@@ -121,14 +122,3 @@ export async function firmwareNtpQuery(
   }
 }
 
-function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

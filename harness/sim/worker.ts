@@ -25,6 +25,7 @@ import {
   type VmWorkerData,
 } from './protocol.js';
 import type { SimServices } from './services.js';
+import { sleep } from '../core/sleep.js';
 
 const CTRL_C = 0x03;
 /** Deadline for a VM thread to load MicroPython and print its banner. */
@@ -93,7 +94,7 @@ async function pumpSlowOutput(): Promise<void> {
   slowPumping = true;
   try {
     for (let chunk = slowQueue.shift(); chunk; chunk = slowQueue.shift()) {
-      await delay(modem.faults.slowOutputMs);
+      await sleep(modem.faults.slowOutputMs);
       if (portsUp) post({ type: 'output', port: chunk.port, bytes: chunk.bytes });
     }
   } finally {
@@ -101,18 +102,6 @@ async function pumpSlowOutput(): Promise<void> {
   }
 }
 
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Services for the AT port and the bridge
@@ -350,7 +339,7 @@ async function bridgeCall(name: string, args: unknown[], signal: AbortSignal): P
       return Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute, second) / 1000 - zoneS;
     }
     case 'sleep':
-      await delay(Math.max(0, Number(args[0]) || 0), signal);
+      await sleep(Math.max(0, Number(args[0]) || 0), signal);
       return null;
     case 'set_tz':
       modem.utimeZoneHours = int(args[0], 'offset');
@@ -378,7 +367,7 @@ async function bridgeCall(name: string, args: unknown[], signal: AbortSignal): P
         if (performance.now() - startedMs >= timeoutMs || signal.aborted) {
           return modem.registered ? [3, 0] : [2, REG_STAT[modem.network]];
         }
-        await delay(NET_POLL_MS, signal);
+        await sleep(NET_POLL_MS, signal);
       }
     }
     case 'datacall_info':
@@ -451,12 +440,12 @@ async function hardReboot(): Promise<void> {
   if (closing) return;
   generation += 1;
   const myGeneration = generation;
-  await delay(REBOOT_DROP_AFTER_MS);
+  await sleep(REBOOT_DROP_AFTER_MS);
   setPortsUp(false);
   await stopVm();
   modem.powerCycle();
   at.reset();
-  await delay(profile.rebootDelay);
+  await sleep(profile.rebootDelay);
   if (closing || myGeneration !== generation) return;
   await powerOn().catch((error: unknown) => log(`reboot: ${error instanceof Error ? error.message : String(error)}`));
 }
