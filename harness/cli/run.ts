@@ -82,8 +82,10 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
   let reference = options.reference;
   if (usesSim) {
     world = await startSimWorld(options.scenarios);
-    // Without a reference of its own, a simulated run compares against the same local clock.
-    if (!reference && !options.rigReference && options.scenarios.every((s) => !s.reference)) reference = world.reference;
+    // A simulated board's clock is set against the host's: the local server serving the host's clock
+    // is the only meaningful reference for it, whatever public servers the scenario names.
+    const allSimulated = options.boards.every((board) => board.sim);
+    if (allSimulated && !reference && !options.rigReference) reference = world.reference;
   }
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -139,7 +141,7 @@ export const runCommand: CliCommand = {
       .option('--profile <file|name>', 'simulated board profile (with --board sim)')
       .option('--offset <duration>', "simulated board's clock offset, e.g. 5s (with --board sim)")
       .option('--out <dir>', 'folder for run folders', 'reports')
-      .option('--reference <host[:port]>', 'reference NTP server (repeatable); wins over scenario and rig', collect, [])
+      .option('--reference <host[:port]>', 'reference NTP server (repeatable); wins over rig and scenario', collect, [])
       .option('--samples <n>', 'reference samples per server')
       .option('--tag <tag>', 'run only scenarios with this tag (repeatable)', collect, [])
       .option('--json', 'print the run result as JSON instead of the table')

@@ -70,3 +70,14 @@ describe('boardOffset', () => {
     expect(judge(1500, 2500, 2000)).toBe('MARGINAL');
   });
 });
+
+describe('boardOffset without a tolerance', () => {
+  it('records the interval with no verdict (UNSET) and unbounded limits', () => {
+    const host = Date.UTC(2026, 10, 21, 12, 0, 0);
+    const result = boardOffset(readingAt(host, 63_400, 20), exactReference, { timezoneHours: 0 });
+    expect(result.measurement.outcome).toBe('UNSET');
+    expect(result.measurement.limitHigh).toBe(Infinity);
+    expect(result.lowMs).toBeLessThanOrEqual(63_400);
+    expect(result.highMs).toBeGreaterThanOrEqual(63_400);
+  });
+});

@@ -12,8 +12,8 @@ export interface HostOffset {
 export interface BoardOffsetOptions {
   /** Zone of the board's wall clock in hours east of UTC, for readings that carry none (REPL). */
   timezoneHours: number;
-  /** The board's offset from UTC must lie within ±toleranceMs. */
-  toleranceMs: number;
+  /** The board's offset from UTC must lie within ±toleranceMs; undefined records it without a verdict (UNSET). */
+  toleranceMs?: number;
   /** Worst-case host clock drift between the reference query and the reading (an undisciplined crystal: 100 ppm). */
   hostDriftPpm?: number;
 }
@@ -50,7 +50,8 @@ export function boardOffset(reading: LocaltimeReading, reference: HostOffset, op
   const driftMs = (sinceReferenceMs * (options.hostDriftPpm ?? 100)) / 1e6;
   const lowMs = boardUtcSecondMs - (reading.hostReceiveMs + reference.offsetMs + reference.uncertaintyMs + driftMs);
   const highMs = boardUtcSecondMs + 1000 - (reading.hostSendMs + reference.offsetMs - reference.uncertaintyMs - driftMs);
-  const outcome = judge(lowMs, highMs, options.toleranceMs);
+  const toleranceMs = options.toleranceMs ?? Number.POSITIVE_INFINITY;
+  const outcome = options.toleranceMs === undefined ? 'UNSET' : judge(lowMs, highMs, toleranceMs);
   const round = (ms: number): number => Math.round(ms * 10) / 10;
   return {
     lowMs,
@@ -64,8 +65,8 @@ export function boardOffset(reading: LocaltimeReading, reference: HostOffset, op
       low: round(lowMs),
       high: round(highMs),
       uncertainty: round((highMs - lowMs) / 2),
-      limitLow: -options.toleranceMs,
-      limitHigh: options.toleranceMs,
+      limitLow: -toleranceMs,
+      limitHigh: toleranceMs,
       outcome,
       explanation:
         `board showed ${formatFields(reading.localtime)} (zone ${formatZone(zoneMinutes)}) ` +

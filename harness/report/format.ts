@@ -147,6 +147,9 @@ export function formatMeasurementLimit(measurement: Measurement): string {
 
 /** `offset +0.41s ±0.52s (limit ±2s)`. */
 export function formatMeasurement(measurement: Measurement): string {
+  if (!Number.isFinite(measurement.limitLow) && !Number.isFinite(measurement.limitHigh)) {
+    return `${measurement.name} ${formatMeasurementValue(measurement)} (no limit: recorded only)`;
+  }
   return `${measurement.name} ${formatMeasurementValue(measurement)} (limit ${formatMeasurementLimit(measurement)})`;
 }
 

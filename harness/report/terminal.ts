@@ -292,7 +292,8 @@ export class ProgressReporter {
   }
 
   private blockText(): string {
-    const width = Math.max(20, (this.io.columns ?? 100) - 1);
+    // A terminal that reports no width (0, as under `script`) gets a sensible one.
+    const width = Math.max(20, (this.io.columns || 100) - 1);
     const now = this.nowMs();
     const lines = [...this.boards.values()].map((board) => {
       let text: string;

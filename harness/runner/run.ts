@@ -33,9 +33,9 @@ export interface RunOptions {
   /** Folder that holds run folders (`reports/`). */
   outDir: string;
   runId?: string;
-  /** Reference servers given on the command line; they win over the scenario's and the rig's. */
+  /** Reference servers given on the command line; they win over the rig's and the scenario's. */
   reference?: ReferenceSpec;
-  /** The rig's reference, used when a scenario names none. */
+  /** The rig's reference; wins over a scenario's own. */
   rigReference?: ReferenceSpec;
   /** Only scenarios carrying one of these tags run (all when empty). */
   tags?: string[];
@@ -256,7 +256,8 @@ async function runScenario(open: OpenBoard, scenario: Scenario, boardResult: Boa
   boardResult.scenarios.push(scenarioResult);
   ctx.emit({ type: 'scenario-start', at: scenarioResult.startedAt, board: boardId, scenario: scenario.name });
   const values = new Map<string, StepValue>();
-  const reference = ctx.reference ?? scenario.reference ?? ctx.rigReference;
+  // The command line wins, then the rig (the lab knows its time servers), then the scenario's own.
+  const reference = ctx.reference ?? ctx.rigReference ?? scenario.reference;
   let stopReason: string | undefined;
 
   for (const spec of scenario.steps) {

@@ -9,7 +9,8 @@ const schema = z
   .object({
     read: z.string().default('time'),
     timezone: z.number().int().min(-12).max(12).default(0),
-    tolerance: durationMs.refine((ms) => ms > 0, 'must be longer than 0'),
+    /** Without a tolerance the offset is measured and recorded, not judged (e.g. before a sync). */
+    tolerance: durationMs.refine((ms) => ms > 0, 'must be longer than 0').optional(),
     /** A reading whose interval straddles the limit cannot be called in tolerance; by default that fails. */
     marginal: z.enum(['fail', 'pass']).default('fail'),
     ...commonStepOptions,
@@ -30,7 +31,8 @@ export const compareStep: StepDefinition<z.output<typeof schema>> = {
   summary: "compare a reading with the reference clock",
   schema,
   defaultTimeoutMs: 15_000,
-  describe: (args) => `compare ${args.read} with the reference (±${formatDurationMs(args.toleranceMs)})`,
+  describe: (args) =>
+    `compare ${args.read} with the reference (${args.toleranceMs === undefined ? 'record only' : `±${formatDurationMs(args.toleranceMs)}`})`,
   async run(context, args) {
     const value = context.values.get(args.read);
     if (!value || value.kind !== 'localtime') {
@@ -39,13 +41,15 @@ export const compareStep: StepDefinition<z.output<typeof schema>> = {
     const reference = await context.queryReference();
     const result = boardOffset(value.reading, reference, { timezoneHours: args.timezone, toleranceMs: args.toleranceMs });
     const m = result.measurement;
-    const verdict = m.outcome === 'MARGINAL' ? (args.marginal === 'pass' ? 'PASS' : 'FAIL') : m.outcome === 'PASS' ? 'PASS' : 'FAIL';
+    const verdict = m.outcome === 'FAIL' || (m.outcome === 'MARGINAL' && args.marginal === 'fail') ? 'FAIL' : 'PASS';
+    const limit = args.toleranceMs === undefined ? 'no limit: recorded only' : `limit ±${formatDurationMs(args.toleranceMs)}`;
     return {
       outcome: verdict,
       measurements: [m],
       message:
         `board offset ${signed(m.value)} ±${formatDurationMs(m.uncertainty)} ` +
-        `(between ${signed(m.low)} and ${signed(m.high)}; limit ±${formatDurationMs(args.toleranceMs)}): ${m.outcome}`,
+        `(between ${signed(m.low)} and ${signed(m.high)}; ${limit})` +
+        (m.outcome === 'UNSET' ? '' : `: ${m.outcome}`),
       data: {
         reference: { offsetMs: reference.offsetMs, uncertaintyMs: reference.uncertaintyMs, servers: reference.servers.map((s) => s.server) },
         zoneMinutes: result.zoneMinutes,
