@@ -9,4 +9,8 @@ if (!existsSync(fileURLToPath(entry))) {
   process.exit(2);
 }
 const { main } = await import(entry.href);
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+// Exit as soon as the command is done: a socket still waiting on an unreachable server (a reference
+// query a stopped run gave up on) must not keep the process alive. Flush output first.
+await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))));
+process.exit(code);

@@ -1,6 +1,6 @@
 import { BoardError } from '../core/errors.js';
 import type { ReplChannel } from '../channel/repl/repl.js';
-import { parsePyLiteral, type PyValue } from '../channel/repl/pyliteral.js';
+import type { PyValue } from '../channel/repl/pyliteral.js';
 import { pythonStringLiteral } from '../channel/repl/repl.js';
 import type {
   BoardDriver,
@@ -128,7 +128,7 @@ export class ReplBoardDriver implements BoardDriver {
       "except Exception as e:\n    r['error'] = '%s: %s' % (type(e).__name__, e)\n" +
       "r['host'] = ntptime.host\nprint(repr(r))";
     const { stdout } = await this.repl.exec(code, { timeoutMs: options.timeoutMs });
-    const answer = asMap(parsePyLiteral(stdout));
+    const answer = asMap(this.repl.parseAnswer(stdout, 'ntptime.settime()'));
     const usedServer = typeof answer.get('host') === 'string' ? (answer.get('host') as string) : undefined;
     const error = answer.get('error');
     const settime = answer.get('settime');
@@ -148,7 +148,7 @@ export class ReplBoardDriver implements BoardDriver {
     const hostSendMs = Date.now();
     const { stdout } = await this.repl.exec('print(utime.localtime())', { timeoutMs: options.timeoutMs });
     const hostReceiveMs = Date.now();
-    const value = parsePyLiteral(stdout);
+    const value = this.repl.parseAnswer(stdout, 'utime.localtime()');
     return { via: 'repl', localtime: toLocaltimeTuple(value, stdout), hostSendMs, hostReceiveMs, raw: stdout.trim() };
   }
 }

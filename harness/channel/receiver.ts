@@ -11,6 +11,8 @@ export interface WaitLimits {
   inactivityMs: number;
   /** Fail when the whole wait takes longer than this, however chatty the board. */
   deadlineMs: number;
+  /** The deadline to name in a timeout error when this wait is the last part of a longer one (the caller's whole limit). */
+  reportedDeadlineMs?: number;
   signal?: AbortSignal;
 }
 
@@ -124,7 +126,7 @@ export class Receiver {
               this.link.address,
               limits.waitingFor,
               which,
-              which === 'deadline' ? limits.deadlineMs : limits.inactivityMs,
+              Math.round(which === 'deadline' ? (limits.reportedDeadlineMs ?? limits.deadlineMs) : limits.inactivityMs),
               this.recent.slice(-200),
               this.transcriptPath,
             ),

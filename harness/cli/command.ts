@@ -1,3 +1,5 @@
+import { parseDurationMs } from '../core/duration.js';
+import { InputError } from '../core/errors.js';
 import type { Command } from 'commander';
 
 /** Exit codes are a contract (DESIGN.md): scripts and CI rely on them. */
@@ -27,4 +29,13 @@ export interface CliIo {
  */
 export interface CliCommand {
   register(program: Command, io: CliIo, setExit: (code: ExitCode) => void): void;
+}
+
+/** A duration flag (`--timeout 30s`, `--offset -2.5s`) in ms; a malformed one is bad input (exit 2). */
+export function durationFlagMs(flag: string, text: string): number {
+  try {
+    return parseDurationMs(text);
+  } catch (error) {
+    throw new InputError(`${flag}: ${(error as Error).message}`);
+  }
 }

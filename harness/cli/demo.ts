@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadScenario } from '../runner/scenario.js';
-import type { CliCommand, CliIo } from './command.js';
+import { durationFlagMs, type CliCommand, type CliIo } from './command.js';
 import { executeRun } from './run.js';
 
 const DEMO_SCENARIO = fileURLToPath(new URL('../../scenarios/demo.yaml', import.meta.url));
@@ -17,14 +17,15 @@ export const demoCommand: CliCommand = {
       .command('demo')
       .description('run the demo scenario on a simulated board (no hardware needed)')
       .option('--out <dir>', 'folder for run folders', 'reports')
-      .option('--offset <ms>', "the simulated board's clock offset in ms", '63400')
+      .option('--offset <duration>', "the simulated board's clock offset, e.g. 63.4s or -2m", '63.4s')
       .option('--json', 'print the run result as JSON instead of the table')
       .action(async (flags: { out: string; offset: string; json?: boolean }) => {
+        const offsetMs = durationFlagMs('--offset', flags.offset);
         const scenario = loadScenario(DEMO_SCENARIO);
-        io.stdout(`qhil demo: simulated EC200U-EU with its clock ${(Number(flags.offset) / 1000).toFixed(1)} s off, local SNTP server on 127.0.0.1\n`);
+        io.stdout(`qhil demo: simulated EC200U-EU with its clock ${(offsetMs / 1000).toFixed(1)} s off, local SNTP server on 127.0.0.1\n`);
         const { exitCode } = await executeRun({
           scenarios: [scenario],
-          boards: [{ id: 'sim-ec200u', sim: { profile: 'ec200u', offsetMs: Number(flags.offset), faults: [] }, fields: {} }],
+          boards: [{ id: 'sim-ec200u', sim: { profile: 'ec200u', offsetMs, faults: [] }, fields: {} }],
           out: flags.out,
           tags: [],
           json: Boolean(flags.json),

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { errorMessage, InputError } from '../core/errors.js';
-import { parseDurationMs } from '../core/duration.js';
+import { BoardError, errorMessage, InputError } from '../core/errors.js';
 import { PythonError, ReplChannel } from '../channel/repl/repl.js';
 import { openLink } from '../link/open.js';
-import { ExitCode, type CliCommand, type CliIo } from './command.js';
+import { durationFlagMs, ExitCode, type CliCommand, type CliIo } from './command.js';
 import { execAt } from './exec-at.js';
 
 interface ExecFlags {
@@ -29,7 +28,10 @@ export async function execRepl(address: string, code: string, io: CliIo, options
       return ExitCode.TestFailed;
     }
     io.stderr(`qhil exec: ${errorMessage(error)}\n`);
-    return error instanceof InputError ? ExitCode.BadInput : ExitCode.Infrastructure;
+    // A board that does not answer in time is the board's failure (1), as with --at; a port that
+    // cannot be opened or vanishes is the rig's (3).
+    if (error instanceof InputError) return ExitCode.BadInput;
+    return error instanceof BoardError ? ExitCode.TestFailed : ExitCode.Infrastructure;
   } finally {
     await repl?.close().catch(() => undefined);
   }
@@ -49,13 +51,7 @@ export const execCommand: CliCommand = {
         if ((flags.repl === undefined) === (flags.at === undefined)) {
           throw new InputError('give exactly one of --repl <port> and --at <port>');
         }
-        let timeoutMs: number;
-        try {
-          timeoutMs = parseDurationMs(flags.timeout);
-        } catch (error) {
-          throw new InputError(`--timeout: ${(error as Error).message}`);
-        }
-        const options = { timeoutMs, transcriptPath: flags.transcript };
+        const options = { timeoutMs: durationFlagMs('--timeout', flags.timeout), transcriptPath: flags.transcript };
         setExit(flags.repl !== undefined ? await execRepl(flags.repl, command, io, options) : await execAt(flags.at ?? '', command, io, options));
       });
   },

@@ -1,14 +1,14 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { InputError } from '../core/errors.js';
-import { parseDurationMs } from '../core/duration.js';
+import { DEFAULT_SAMPLES, DEFAULT_TIMEOUT_MS } from '../clock/reference.js';
 import { ProgressReporter } from '../report/index.js';
 import type { BoardSpec, ReferenceSpec, RunEvent, Scenario } from '../runner/model.js';
 import { loadRig } from '../runner/rig.js';
 import { runScenarios, checkRunnable, type RunOutput } from '../runner/run.js';
 import { loadScenario } from '../runner/scenario.js';
 import { startSimWorld, type SimWorld } from '../runner/sim-world.js';
-import { ExitCode, type CliCommand, type CliIo } from './command.js';
+import { durationFlagMs, ExitCode, type CliCommand, type CliIo } from './command.js';
 
 export interface RunFlags {
   rig?: string;
@@ -40,25 +40,17 @@ export function boardsFromFlags(flags: RunFlags): { boards: BoardSpec[]; rigRefe
   }
   if (flags.board !== undefined) {
     if (flags.board !== 'sim') throw new InputError(`--board ${flags.board}: the only built-in board is "sim"`);
-    const offsetMs = flags.offset ? parseFlagDuration('--offset', flags.offset) : 0;
+    const offsetMs = flags.offset ? durationFlagMs('--offset', flags.offset) : 0;
     return { boards: [{ id: 'sim-1', sim: { profile: flags.profile ?? 'ec200u', offsetMs, faults: [] }, fields: {} }] };
   }
   return { boards: [{ id: 'board-1', at: flags.at, repl: flags.repl, apn: flags.apn, fields: {} }] };
 }
 
-function parseFlagDuration(flag: string, text: string): number {
-  try {
-    return parseDurationMs(text);
-  } catch (error) {
-    throw new InputError(`${flag}: ${(error as Error).message}`);
-  }
-}
-
 export function referenceFromFlags(flags: Pick<RunFlags, 'reference' | 'samples'>): ReferenceSpec | undefined {
   if (flags.reference.length === 0) return undefined;
-  const samples = flags.samples === undefined ? 4 : Number(flags.samples);
+  const samples = flags.samples === undefined ? DEFAULT_SAMPLES : Number(flags.samples);
   if (!Number.isInteger(samples) || samples < 1 || samples > 64) throw new InputError(`--samples ${flags.samples}: expected a whole number from 1 to 64`);
-  return { servers: flags.reference, samples, timeoutMs: 5000, keys: [] };
+  return { servers: flags.reference, samples, timeoutMs: DEFAULT_TIMEOUT_MS, keys: [] };
 }
 
 export interface ExecuteRunOptions {
@@ -102,7 +94,7 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
     ? undefined
     : new ProgressReporter({ write: options.io.stdout, interactive: options.io.interactive, columns: process.stdout.columns });
   try {
-    checkRunnable({ scenarios: options.scenarios, boards: options.boards, reference, rigReference: options.rigReference });
+    checkRunnable({ scenarios: options.scenarios, boards: options.boards, reference, rigReference: options.rigReference, tags: options.tags });
     const output = await runScenarios({
       scenarios: options.scenarios,
       boards: options.boards,

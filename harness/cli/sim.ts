@@ -4,8 +4,7 @@
  * where its ports are, runs until SIGINT/SIGTERM, then stops socat and removes its temp folder.
  */
 import type { Command } from 'commander';
-import { ExitCode, type CliCommand, type CliIo } from './command.js';
-import { DurationSyntaxError, parseDurationMs } from '../core/duration.js';
+import { ExitCode, type CliCommand, type CliIo, durationFlagMs } from './command.js';
 import { InputError } from '../core/errors.js';
 import { startSimBoard } from '../sim/board.js';
 import { parseFault } from '../sim/faults.js';
@@ -38,14 +37,7 @@ export function simOptionsFromFlags(flags: SimFlags): SimRunOptions {
     transport = { kind: 'tcp', replPort };
   }
   let clockOffsetMs: number | undefined;
-  if (flags.offset !== undefined) {
-    try {
-      clockOffsetMs = parseDurationMs(flags.offset);
-    } catch (error) {
-      if (error instanceof DurationSyntaxError) throw new InputError(`--offset: ${error.message}`);
-      throw error;
-    }
-  }
+  if (flags.offset !== undefined) clockOffsetMs = durationFlagMs('--offset', flags.offset);
   flags.fault.forEach((fault) => parseFault(fault));
   const hosts: Record<string, string> = {};
   for (const entry of flags.host) {

@@ -137,6 +137,77 @@ steps:
   });
 });
 
+describe('recovery and bad input caught before any port opens', () => {
+  it('reopens the ports after the board reboots (AT+CFUN=1,1): before the next step, and to retry a step that lost its port', async () => {
+    const reboot = scenario(`
+name: reboot
+steps:
+  - at: { command: 'AT+CFUN=1,1' }
+  - wait: { for: 300ms }
+  - read-time: { via: repl, as: t }
+  - at: { command: 'AT+CFUN=1,1' }
+  - repl: { code: "import utime\\nutime.sleep_ms(600)\\nprint('slept')", match: slept, retries: 2 }
+  - compare: { read: t, timezone: 1, tolerance: 2s }
+`);
+    const w = await world([reboot]);
+    const logs: string[] = [];
+    const { result } = await runScenarios({
+      scenarios: [reboot],
+      boards: [simBoard(0)],
+      outDir: outDir(),
+      reference: w.reference,
+      simHosts: w.hosts,
+      onEvent: (event) => {
+        if (event.type === 'log') logs.push(event.message);
+      },
+    });
+    expect(result.boards[0]?.scenarios[0]?.message).toBeUndefined();
+    expect(result.outcome).toBe('PASS');
+    const [, , readTime, , repl] = steps(result);
+    expect(readTime?.attempts).toBe(1);
+    // The port vanished while the code ran: the first attempt erred, the retry met the reopened port.
+    expect(repl?.attempts).toBeGreaterThan(1);
+    expect(logs.filter((line) => line.includes('opening it again')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('fills ${board.<field>} per board, numbers included, and refuses a board that lacks the field', async () => {
+    const zoned = scenario(`
+name: zoned
+steps:
+  - read-time: { via: repl, as: t }
+  - compare: { read: t, timezone: '\${board.zone}', tolerance: 2s }
+`);
+    const w = await world([zoned]);
+    const boards: BoardSpec[] = [
+      { id: 'eu', sim: { profile: 'ec200u', offsetMs: 0, faults: [] }, fields: { zone: '1' } },
+      { id: 'cn', sim: { profile: 'ec100y', offsetMs: 0, faults: [] }, fields: { zone: '8' } },
+    ];
+    const { result } = await runScenarios({ scenarios: [zoned], boards, outDir: outDir(), reference: w.reference, simHosts: w.hosts });
+    expect(result.boards.map((b) => b.scenarios[0]?.outcome)).toEqual(['PASS', 'PASS']);
+    const out = outDir();
+    const lacking: BoardSpec = { id: 'bare', sim: { profile: 'ec200u', offsetMs: 0, faults: [] }, fields: {} };
+    await expect(runScenarios({ scenarios: [zoned], boards: [lacking], outDir: out, reference: w.reference })).rejects.toThrow(
+      /inline\.yaml:5:5: .*board "bare" has no field "zone"/,
+    );
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('refuses a tag filter that keeps no scenario, naming the tags there are', async () => {
+    const w = await world([noSync]);
+    await expect(
+      runScenarios({ scenarios: [loadScenario(join(ROOT, 'scenarios', 'demo.yaml'))], boards: [simBoard(0)], outDir: outDir(), reference: w.reference, tags: ['nighly'] }),
+    ).rejects.toThrow(/no scenario has the tag "nighly"; the scenarios' tags are: demo/);
+  });
+
+  it('exits 1, not 3, when one board fails and another cannot be opened', async () => {
+    const w = await world([noSync]);
+    const boards: BoardSpec[] = [simBoard(30_000), { id: 'gone', repl: '/dev/ttyQHIL-gone', fields: {} }];
+    const { result } = await runScenarios({ scenarios: [noSync], boards, outDir: outDir(), reference: w.reference, simHosts: w.hosts });
+    expect(result.boards.map((b) => b.scenarios[0]?.outcome)).toEqual(['FAIL', 'ERROR']);
+    expect(result.exitCode).toBe(1);
+  });
+});
+
 describe.skipIf(skipWithoutSocat)('the same scenarios over real ports', () => {
   async function served(kind: 'pty' | 'tcp', offsetMs: number, hosts: Record<string, string>): Promise<ServedBoard> {
     const board: SimBoard = await startSimBoard({ profile: 'ec200u', clockOffsetMs: offsetMs, hosts });
@@ -178,6 +249,18 @@ describe('the qhil command', () => {
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toMatch(/bad\.yaml:3:5: .*dail.*dial/);
     expect(readdirSync(dir)).toEqual(['bad.yaml']);
+  });
+
+  it('exits 2 for a malformed port flag, a tag no scenario has, and a bad --offset', async () => {
+    const demo = join(ROOT, 'scenarios', 'demo.yaml');
+    const badPort = await execa('node', [BIN, 'run', demo, '--repl', 'tcp://localhost', '--reference', '127.0.0.1:9'], { reject: false });
+    expect(badPort.exitCode).toBe(2);
+    expect(badPort.stderr).toContain('tcp://localhost');
+    const badTag = await execa('node', [BIN, 'run', demo, '--board', 'sim', '--tag', 'nighly'], { reject: false });
+    expect(badTag.exitCode).toBe(2);
+    const badOffset = await execa('node', [BIN, 'demo', '--offset', 'five seconds'], { reject: false });
+    expect(badOffset.exitCode).toBe(2);
+    expect(badOffset.stderr).toContain('--offset');
   });
 
   it('exits 3 naming the port when the port cannot be opened', async () => {

@@ -26,6 +26,11 @@ export interface StepSpec {
   kind: string;
   /** Arguments after schema validation (the step's own schema gives them their type). */
   args: Record<string, unknown>;
+  /**
+   * The arguments as written, when they use `${board.<field>}`: the runner substitutes each board's
+   * fields and validates them again, so a field can fill a number (`timezone: ${board.zone}`) too.
+   */
+  raw?: Record<string, unknown>;
   /** Where the step stands in its file, for every error about it. */
   location: SourceLocation;
   /** Position in the scenario, from 0. */

@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.js';
 import type { BoardSpec } from './model.js';
@@ -19,12 +19,14 @@ describe('loadRig: the shipped rigs', () => {
   it('reads the simulated bench: offsets in ms, no ports, each board located', () => {
     const rig = loadRig('fixtures/rigs/sim-bench.yaml', { env: {} });
     expect(rig.name).toBe('sim-bench');
-    expect(rig.reference).toEqual({ servers: ['pool.ntp.org'], samples: 4, timeoutMs: 5000, keys: [] });
+    // Simulated boards get the host's clock as reference: the rig names none.
+    expect(rig.reference).toBeUndefined();
+    // Profile paths are relative to the rig file, so the rig works from any folder.
     expect(rig.boards.map((board) => [board.id, board.sim, board.at, board.repl])).toEqual([
-      ['sim-ec200u', { profile: 'fixtures/sim/ec200u.yaml', offsetMs: 0, faults: [] }, undefined, undefined],
-      ['sim-ec100y', { profile: 'fixtures/sim/ec100y.yaml', offsetMs: 37_000, faults: [] }, undefined, undefined],
+      ['sim-ec200u', { profile: resolve('fixtures/sim/ec200u.yaml'), offsetMs: 0, faults: [] }, undefined, undefined],
+      ['sim-ec100y', { profile: resolve('fixtures/sim/ec100y.yaml'), offsetMs: 37_000, faults: [] }, undefined, undefined],
     ]);
-    expect(rig.boards[1]?.location).toEqual({ file: 'fixtures/rigs/sim-bench.yaml', line: 10, column: 5 });
+    expect(rig.boards[1]?.location).toEqual({ file: 'fixtures/rigs/sim-bench.yaml', line: 11, column: 5 });
   });
 
   it('reads the hardware example: device paths, tcp:// ports and custom fields as strings', () => {

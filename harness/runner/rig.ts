@@ -3,6 +3,7 @@
  * same way as scenarios (every issue, file:line:column), and substitutes `${board.<field>}` in step
  * arguments once the runner knows which board a scenario runs on.
  */
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isSeq } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
@@ -114,6 +115,12 @@ const rigSchema = z
     { when: (payload) => Array.isArray((payload.value as { boards?: unknown } | undefined)?.boards) },
   );
 
+/** A profile given as a path (`../sim/ec200u.yaml`) is read relative to the rig file; a bare name (`ec200u`) is kept. */
+function profileRelativeTo(rigFile: string, profile: string): string {
+  if (!/[\\/]|\.ya?ml$/i.test(profile) || isAbsolute(profile)) return profile;
+  return resolve(dirname(rigFile), profile);
+}
+
 export function loadRig(file: string, options: RigLoadOptions = {}): Rig {
   return parseRigText(readSourceFile(file, 'rig'), file, options);
 }
@@ -147,7 +154,7 @@ export function parseRigText(text: string, file: string, options: RigLoadOptions
         ...(board.at !== undefined && { at: board.at }),
         ...(board.repl !== undefined && { repl: board.repl }),
         ...(board.apn !== undefined && { apn: board.apn }),
-        ...(board.sim && { sim: { profile: board.sim.profile, offsetMs: board.sim.offset, faults: board.sim.faults } }),
+        ...(board.sim && { sim: { profile: profileRelativeTo(file, board.sim.profile), offsetMs: board.sim.offset, faults: board.sim.faults } }),
         fields: Object.fromEntries(Object.entries(board.vars).map(([name, value]) => [name, String(value)])),
         ...(location && { location }),
       };
@@ -158,6 +165,12 @@ export function parseRigText(text: string, file: string, options: RigLoadOptions
 
 // ---------------------------------------------------------------------------------------------
 // ${board.<field>}
+
+function retypeScalar(text: string): string | number | boolean {
+  if (/^[-+]?\d+(\.\d+)?$/.test(text.trim())) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  return text;
+}
 
 const BOARD_REFERENCE_RE = /\$\{\s*board\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}/g;
 
@@ -178,7 +191,12 @@ function boardField(board: BoardSpec, field: string): string {
  * kept). Throws InputError naming the field when the board lacks it.
  */
 export function substituteBoardFields(value: unknown, board: BoardSpec): unknown {
-  if (typeof value === 'string') return value.replace(BOARD_REFERENCE_RE, (_whole, field: string) => boardField(board, field));
+  if (typeof value === 'string') {
+    // A value that is one reference takes the field's type, as YAML would have read it in place: `8` is a number.
+    const whole = /^\$\{\s*board\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$/.exec(value.trim());
+    if (whole) return retypeScalar(boardField(board, whole[1] as string));
+    return value.replace(BOARD_REFERENCE_RE, (_whole, field: string) => boardField(board, field));
+  }
   if (Array.isArray(value)) return value.map((item: unknown) => substituteBoardFields(item, board));
   if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteBoardFields(item, board)]));

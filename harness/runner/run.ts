@@ -4,12 +4,14 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BoardError, errorMessage, formatLocation, InfrastructureError, InputError, outcomeOfError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 import { queryReference, type ReferenceResult } from '../clock/reference.js';
 import { keyFromConfig } from '../clock/sntp/keys.js';
 import { EventLog, writeResultJson, writeRunReports } from '../report/index.js';
+import { resolveBoardProfile } from '../sim/board.js';
 import { stepRegistry } from '../steps/index.js';
-import type { StepContext, StepReport, StepValue } from '../steps/step.js';
-import { openBoard, type OpenBoard } from './boards.js';
+import type { StepContext, StepDefinition, StepReport, StepValue } from '../steps/step.js';
+import { BoardSession } from './boards.js';
 import { readingIssues } from './checks.js';
 import {
   combineOutcomes,
@@ -25,7 +27,7 @@ import {
   type StepResult,
   type StepSpec,
 } from './model.js';
-import { substituteBoardFields } from './rig.js';
+import { portAddressProblem, substituteBoardFields } from './rig.js';
 
 export interface RunOptions {
   scenarios: Scenario[];
@@ -45,6 +47,8 @@ export interface RunOptions {
   simHosts?: Record<string, string>;
   /** How long a reference answer may be reused by later compare steps. */
   referenceMaxAgeMs?: number;
+  /** How long a retry waits for a vanished port to come back (USB re-enumeration). */
+  reconnectWaitMs?: number;
 }
 
 export interface RunOutput {
@@ -53,10 +57,14 @@ export interface RunOutput {
   files: string[];
 }
 
-/** Exit code of a run (DESIGN.md): 0 all passed; 1 a test failed; 3 the rig prevented a verdict. */
-export function exitCodeOf(outcome: Outcome, aborted: boolean): number {
-  if (aborted || outcome === 'ERROR') return 3;
-  if (outcome === 'FAIL') return 1;
+/**
+ * Exit code of a run (DESIGN.md): 0 all passed; 1 a test failed; 3 the rig prevented a verdict.
+ * A failure wins over an infrastructure error: it is a firm verdict on the firmware, and a CI that
+ * retries on 3 (only the rig's errors may be retried) must not rerun a real failure.
+ */
+export function exitCodeOf(outcomes: Outcome[], aborted: boolean): number {
+  if (outcomes.includes('FAIL')) return 1;
+  if (aborted || outcomes.includes('ERROR')) return 3;
   return 0;
 }
 
@@ -73,14 +81,59 @@ function toolVersion(): string {
   }
 }
 
+/** The step's arguments on `board`: `${board.<field>}` filled in and checked again by the step's schema. */
+export function resolveStepArgs(step: StepSpec, definition: StepDefinition, board: BoardSpec): Record<string, unknown> {
+  if (!step.raw) return step.args;
+  const where = formatLocation(step.location);
+  let filled: unknown;
+  try {
+    filled = substituteBoardFields(step.raw, board);
+  } catch (error) {
+    throw new InputError(`${where}: ${step.kind}: ${errorMessage(error)}`);
+  }
+  const parsed = definition.schema.safeParse(filled);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${[step.kind, ...issue.path.map(String)].join('.')}: ${issue.message}`);
+    throw new InputError(`${where}: on board ${board.id}: ${problems.join('; ')}`);
+  }
+  return parsed.data as unknown as Record<string, unknown>;
+}
+
+/** The scenarios a tag filter keeps; a filter that keeps none is a typo, not a green run. */
+export function selectScenarios(scenarios: Scenario[], tags: string[]): Scenario[] {
+  if (tags.length === 0) return scenarios;
+  const kept = scenarios.filter((scenario) => scenario.tags.some((tag) => tags.includes(tag)));
+  if (kept.length === 0) {
+    const known = [...new Set(scenarios.flatMap((scenario) => scenario.tags))].sort();
+    throw new InputError(`no scenario has the tag ${tags.map((t) => `"${t}"`).join(' or ')}; the scenarios' tags are: ${known.join(', ') || '(none)'}`);
+  }
+  return kept;
+}
+
 /**
- * Checks what can be checked before any port opens: every scenario has a reference if it compares,
- * and every `compare` reads a name an earlier `read-time` set. Throws InputError (exit 2).
+ * Checks everything that can be checked before a port opens, so bad input exits 2 having run nothing:
+ * boards and their ports and profiles, every compare has a reading and a reference, and every
+ * `${board.<field>}` can be filled on every board.
  */
-export function checkRunnable(options: Pick<RunOptions, 'scenarios' | 'reference' | 'rigReference' | 'boards'>): void {
+export function checkRunnable(options: Pick<RunOptions, 'scenarios' | 'reference' | 'rigReference' | 'boards' | 'tags'>): void {
   const problems: string[] = [];
   if (options.boards.length === 0) problems.push('no boards: give --rig, --board sim, or --repl/--at ports');
-  for (const scenario of options.scenarios) {
+  const scenarios = selectScenarios(options.scenarios, options.tags ?? []);
+  for (const board of options.boards) {
+    for (const via of ['repl', 'at'] as const) {
+      const address = board[via];
+      const problem = address === undefined ? undefined : portAddressProblem(address);
+      if (problem) problems.push(`board ${board.id}: ${via}: ${problem}`);
+    }
+    if (board.sim) {
+      try {
+        resolveBoardProfile(board.sim.profile);
+      } catch (error) {
+        problems.push(`board ${board.id}: ${errorMessage(error)}`);
+      }
+    }
+  }
+  for (const scenario of scenarios) {
     for (const issue of readingIssues(scenario)) problems.push(`${formatLocation(issue.location)}: ${issue.message}`);
     const compare = scenario.steps.find((step) => step.kind === 'compare');
     if (compare && !options.reference && !scenario.reference && !options.rigReference) {
@@ -88,8 +141,22 @@ export function checkRunnable(options: Pick<RunOptions, 'scenarios' | 'reference
         `${formatLocation(compare.location)}: compare needs a reference clock: give --reference <server>, or reference: in the scenario or rig file`,
       );
     }
+    for (const step of scenario.steps) {
+      const definition = stepRegistry.get(step.kind);
+      if (!definition) {
+        problems.push(`${formatLocation(step.location)}: unknown step kind "${step.kind}"`);
+        continue;
+      }
+      for (const board of options.boards) {
+        try {
+          resolveStepArgs(step, definition, board);
+        } catch (error) {
+          problems.push(errorMessage(error));
+        }
+      }
+    }
   }
-  if (problems.length > 0) throw new InputError(problems.join('\n'));
+  if (problems.length > 0) throw new InputError([...new Set(problems)].join('\n'));
 }
 
 /** Runs every scenario on every board (boards in parallel, scenarios in order) and writes the reports. */
@@ -101,7 +168,7 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   const events = new EventLog(runDir);
   const startedAtMs = Date.now();
   const tags = options.tags ?? [];
-  const scenarios = tags.length === 0 ? options.scenarios : options.scenarios.filter((s) => s.tags.some((t) => tags.includes(t)));
+  const scenarios = selectScenarios(options.scenarios, tags);
   const result: RunResult = {
     runId,
     tool: { name: 'qhil', version: toolVersion() },
@@ -116,8 +183,9 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     references: [],
   };
   let writing: Promise<unknown> = Promise.resolve();
+  let eventsOpen = true;
   const emit = (event: RunEvent): void => {
-    events.append(event);
+    if (eventsOpen) events.append(event);
     options.onEvent?.(event);
   };
   /** result.json is rewritten after every step, atomically, so an interrupted run still has one. */
@@ -128,37 +196,51 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   emit({ type: 'run-start', at: result.startedAt, runId, scenarios: scenarios.map((s) => s.name), boards: options.boards.map((b) => b.id) });
   saveResult();
 
-  const references = new ReferenceCache(options.referenceMaxAgeMs ?? 10_000, (record, board) => {
+  const references = new ReferenceCache(options.referenceMaxAgeMs ?? 10_000, options.signal, (record, board) => {
     result.references.push(record);
     emit({ type: 'reference', at: new Date().toISOString(), board, record });
   });
 
-  try {
-    await Promise.all(
-      options.boards.map((spec, index) =>
-        runBoard(spec, result.boards[index] as BoardResult, scenarios, {
-          ...options,
-          runDir,
-          emit,
-          saveResult,
-          references,
-        }),
-      ),
-    );
-  } finally {
-    const all = result.boards.flatMap((b) => b.scenarios.map((s) => s.outcome));
-    result.aborted = options.signal?.aborted ?? false;
-    result.outcome = combineOutcomes(all);
-    if (result.aborted && result.outcome === 'PASS') result.outcome = 'ERROR';
-    result.exitCode = exitCodeOf(result.outcome, result.aborted);
-    result.finishedAt = new Date().toISOString();
-    result.durationMs = Date.now() - startedAtMs;
-    emit({ type: 'run-end', at: result.finishedAt, outcome: result.outcome, aborted: result.aborted, exitCode: result.exitCode });
-    events.close();
-    await writing;
-  }
+  // Every board runs to its end whatever another does; a harness bug on one board is that board's ERROR.
+  const settled = await Promise.allSettled(
+    options.boards.map((spec, index) =>
+      runBoard(spec, result.boards[index] as BoardResult, scenarios, { ...options, runDir, emit, saveResult, references }),
+    ),
+  );
+  settled.forEach((outcome, index) => {
+    if (outcome.status === 'fulfilled') return;
+    const board = result.boards[index] as BoardResult;
+    const message = `harness error on board ${board.id}: ${errorMessage(outcome.reason)}`;
+    emit({ type: 'log', at: new Date().toISOString(), board: board.id, level: 'error', message });
+    for (const scenario of board.scenarios) if (scenario.outcome === 'PASS') scenario.outcome = 'ERROR';
+    if (board.scenarios.length === 0) board.scenarios.push(notRunResult(scenarios[0], board.id, 'ERROR', message));
+  });
+  const all = result.boards.flatMap((b) => b.scenarios.map((s) => s.outcome));
+  result.aborted = options.signal?.aborted ?? false;
+  result.outcome = combineOutcomes(all);
+  if (result.aborted && result.outcome === 'PASS') result.outcome = 'ERROR';
+  result.exitCode = exitCodeOf(all, result.aborted);
+  result.finishedAt = new Date().toISOString();
+  result.durationMs = Date.now() - startedAtMs;
+  emit({ type: 'run-end', at: result.finishedAt, outcome: result.outcome, aborted: result.aborted, exitCode: result.exitCode });
+  eventsOpen = false;
+  events.close();
+  await writing;
   const files = await writeRunReports(runDir, result);
   return { result, runDir, files };
+}
+
+function notRunResult(scenario: Scenario | undefined, board: string, outcome: Outcome, message: string): ScenarioResult {
+  return {
+    scenario: scenario?.name ?? '(none)',
+    file: scenario?.file ?? '',
+    board,
+    outcome,
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    message,
+    steps: [],
+  };
 }
 
 interface BoardRunContext extends RunOptions {
@@ -171,19 +253,9 @@ interface BoardRunContext extends RunOptions {
 async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Scenario[], ctx: BoardRunContext): Promise<void> {
   const notRun = (outcome: Outcome, message: string): void => {
     for (const scenario of scenarios) {
-      const now = new Date().toISOString();
-      const scenarioResult: ScenarioResult = {
-        scenario: scenario.name,
-        file: scenario.file,
-        board: spec.id,
-        outcome,
-        startedAt: now,
-        durationMs: 0,
-        message,
-        steps: [],
-      };
+      const scenarioResult = notRunResult(scenario, spec.id, outcome, message);
       boardResult.scenarios.push(scenarioResult);
-      ctx.emit({ type: 'scenario-end', at: now, board: spec.id, result: scenarioResult });
+      ctx.emit({ type: 'scenario-end', at: scenarioResult.startedAt, board: spec.id, result: scenarioResult });
     }
     ctx.saveResult();
   };
@@ -191,44 +263,43 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
     notRun('SKIP', 'the run was stopped before this board started');
     return;
   }
-  let open: OpenBoard;
+  let session: BoardSession;
   try {
-    open = await openBoard(spec, { runDir: ctx.runDir, simHosts: ctx.simHosts });
+    session = await BoardSession.open(spec, { runDir: ctx.runDir, simHosts: ctx.simHosts });
   } catch (error) {
     ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'error', message: errorMessage(error) });
     notRun('ERROR', `board ${spec.id} could not be opened: ${errorMessage(error)}`);
     return;
   }
-  boardResult.ports = open.ports;
-  boardResult.transcripts = open.transcripts;
+  boardResult.ports = session.ports;
+  boardResult.transcripts = session.transcripts;
   try {
     try {
-      boardResult.identity = await open.board.identify(15_000);
+      boardResult.identity = await session.board.identify(15_000);
       if (boardResult.identity?.model && !boardResult.model) boardResult.model = boardResult.identity.model;
     } catch (error) {
       // A board that cannot say who it is still gets tested; the report says why it is anonymous.
       ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message: `identify failed: ${errorMessage(error)}` });
     }
-    ctx.emit({ type: 'board-ready', at: new Date().toISOString(), board: spec.id, identity: boardResult.identity, ports: open.ports });
+    ctx.emit({ type: 'board-ready', at: new Date().toISOString(), board: spec.id, identity: boardResult.identity, ports: session.ports });
     for (const scenario of scenarios) {
       if (ctx.signal?.aborted) {
-        const now = new Date().toISOString();
-        const skipped: ScenarioResult = { scenario: scenario.name, file: scenario.file, board: spec.id, outcome: 'SKIP', startedAt: now, durationMs: 0, message: 'the run was stopped', steps: [] };
+        const skipped = notRunResult(scenario, spec.id, 'SKIP', 'the run was stopped');
         boardResult.scenarios.push(skipped);
-        ctx.emit({ type: 'scenario-end', at: now, board: spec.id, result: skipped });
+        ctx.emit({ type: 'scenario-end', at: skipped.startedAt, board: spec.id, result: skipped });
         continue;
       }
-      await runScenario(open, scenario, boardResult, ctx);
+      await runScenario(session, scenario, boardResult, ctx);
     }
   } finally {
-    await open.close();
+    await session.close();
     ctx.saveResult();
   }
 }
 
 class StepTimeoutError extends BoardError {
   constructor(what: string, limitMs: number) {
-    super(`${what} did not finish within ${limitMs}ms`);
+    super(`${what} did not finish within ${Math.round(limitMs)}ms`);
     this.name = 'StepTimeoutError';
   }
 }
@@ -240,8 +311,24 @@ class AbortedError extends InfrastructureError {
   }
 }
 
-async function runScenario(open: OpenBoard, scenario: Scenario, boardResult: BoardResult, ctx: BoardRunContext): Promise<void> {
-  const boardId = open.spec.id;
+const TRANSCRIPT_TAIL_LINES = 20;
+
+/** The last lines of a board's transcripts, kept with a failing step so a report shows what was said. */
+function transcriptTail(runDir: string, transcripts: string[]): string {
+  return transcripts
+    .map((relative) => {
+      try {
+        const lines = readFileSync(join(runDir, relative), 'utf8').trimEnd().split('\n');
+        return `--- ${relative} (last ${Math.min(lines.length, TRANSCRIPT_TAIL_LINES)} lines)\n${lines.slice(-TRANSCRIPT_TAIL_LINES).join('\n')}`;
+      } catch {
+        return `--- ${relative}: not readable`;
+      }
+    })
+    .join('\n');
+}
+
+async function runScenario(session: BoardSession, scenario: Scenario, boardResult: BoardResult, ctx: BoardRunContext): Promise<void> {
+  const boardId = session.spec.id;
   const startedAtMs = Date.now();
   const scenarioStart = performance.now();
   const scenarioResult: ScenarioResult = {
@@ -261,15 +348,11 @@ async function runScenario(open: OpenBoard, scenario: Scenario, boardResult: Boa
   let stopReason: string | undefined;
 
   for (const spec of scenario.steps) {
-    const definition = stepRegistry.get(spec.kind);
-    if (!definition) throw new InputError(`unknown step kind ${spec.kind}`, spec.location);
-    const args = substituteBoardFields(spec.args, open.spec) as Record<string, unknown> & { retries?: number; timeoutMs?: number };
-    const title = safeDescribe(definition, args, spec);
     const stepStart = new Date();
     const stepResult: StepResult = {
       index: spec.index,
       kind: spec.kind,
-      title,
+      title: spec.kind,
       outcome: 'SKIP',
       startedAt: stepStart.toISOString(),
       durationMs: 0,
@@ -284,43 +367,55 @@ async function runScenario(open: OpenBoard, scenario: Scenario, boardResult: Boa
       ctx.emit({ type: 'step-end', at: stepResult.startedAt, board: boardId, scenario: scenario.name, result: stepResult });
       continue;
     }
-    ctx.emit({ type: 'step-start', at: stepResult.startedAt, board: boardId, scenario: scenario.name, index: spec.index, kind: spec.kind, title });
-    const retries = typeof args.retries === 'number' ? args.retries : 0;
     const stepT0 = performance.now();
     const elu0 = performance.eventLoopUtilization();
-    for (let attempt = 1; ; attempt++) {
-      stepResult.attempts = attempt;
-      const scenarioLeftMs = scenario.timeoutMs - (performance.now() - scenarioStart);
-      const attemptLimitMs = Math.max(1, Math.min(args.timeoutMs ?? definition.defaultTimeoutMs, scenarioLeftMs));
-      const limitIsScenario = scenarioLeftMs < (args.timeoutMs ?? definition.defaultTimeoutMs);
-      const report = await runAttempt(definition, args, {
-        board: open.board,
-        values,
-        reference,
-        limitMs: attemptLimitMs,
-        limitLabel: limitIsScenario ? `scenario ${scenario.name} (timeout ${scenario.timeoutMs}ms)` : `step ${title}`,
-        runSignal: ctx.signal,
-        references: ctx.references,
-        boardId,
-        log: (message) => ctx.emit({ type: 'log', at: new Date().toISOString(), board: boardId, level: 'info', message }),
-      });
-      stepResult.outcome = report.outcome;
-      stepResult.message = report.message;
-      stepResult.measurements = report.measurements ?? [];
-      stepResult.data = report.data ?? {};
-      if (report.outcome !== 'ERROR' || attempt > retries || ctx.signal?.aborted) break;
-      // Only the rig's errors are retried: a board that answered wrongly would answer wrongly again.
-      ctx.emit({ type: 'step-retry', at: new Date().toISOString(), board: boardId, scenario: scenario.name, index: spec.index, attempt, message: report.message ?? '' });
+    try {
+      const definition = stepRegistry.get(spec.kind);
+      if (!definition) throw new InputError(`unknown step kind ${spec.kind}`, spec.location);
+      const args = resolveStepArgs(spec, definition, session.spec) as Record<string, unknown> & { retries?: number; timeoutMs?: number };
+      stepResult.title = safeDescribe(definition, args, spec);
+      ctx.emit({ type: 'step-start', at: stepResult.startedAt, board: boardId, scenario: scenario.name, index: spec.index, kind: spec.kind, title: stepResult.title });
+      const retries = typeof args.retries === 'number' ? args.retries : 0;
+      for (let attempt = 1; ; attempt++) {
+        stepResult.attempts = attempt;
+        const scenarioLeftMs = scenario.timeoutMs - (performance.now() - scenarioStart);
+        const stepLimitMs = args.timeoutMs ?? definition.defaultTimeoutMs;
+        const attemptLimitMs = Math.max(1, Math.min(stepLimitMs, scenarioLeftMs));
+        const report = await runAttempt(definition, args, {
+          session,
+          values,
+          reference,
+          limitMs: attemptLimitMs,
+          limitLabel: scenarioLeftMs < stepLimitMs ? `scenario ${scenario.name} (timeout ${scenario.timeoutMs}ms)` : `step ${stepResult.title}`,
+          runSignal: ctx.signal,
+          references: ctx.references,
+          boardId,
+          reconnectWaitMs: ctx.reconnectWaitMs ?? 30_000,
+          log: (message) => ctx.emit({ type: 'log', at: new Date().toISOString(), board: boardId, level: 'info', message }),
+        });
+        stepResult.outcome = report.outcome;
+        stepResult.message = report.message;
+        stepResult.measurements = report.measurements ?? [];
+        stepResult.data = report.data ?? {};
+        if (report.outcome !== 'ERROR' || attempt > retries || ctx.signal?.aborted) break;
+        // Only the rig's errors are retried: a board that answered wrongly would answer wrongly again.
+        ctx.emit({ type: 'step-retry', at: new Date().toISOString(), board: boardId, scenario: scenario.name, index: spec.index, attempt, message: report.message ?? '' });
+        await sleep(Math.min(2000, 250 * 2 ** (attempt - 1)), ctx.signal);
+      }
+    } catch (error) {
+      stepResult.outcome = error instanceof InputError ? 'ERROR' : outcomeOfError(error);
+      stepResult.message = errorMessage(error);
     }
     stepResult.durationMs = Math.round(performance.now() - stepT0);
-    // The event loop's busy time is the harness's own work; the simulated board runs in another thread.
+    // The event loop's busy time is the harness's own work; the simulated board runs in other threads.
     stepResult.harnessMs = Math.round(performance.eventLoopUtilization(elu0).active * 100) / 100;
+    if (stepResult.outcome === 'FAIL' || stepResult.outcome === 'ERROR') {
+      stepResult.data.transcriptTail = transcriptTail(ctx.runDir, session.transcripts);
+      stopReason = `step ${spec.index + 1} (${stepResult.title}) ${stepResult.outcome === 'FAIL' ? 'failed' : 'erred'}`;
+    }
     scenarioResult.steps.push(stepResult);
     ctx.emit({ type: 'step-end', at: new Date().toISOString(), board: boardId, scenario: scenario.name, result: stepResult });
     ctx.saveResult();
-    if (stepResult.outcome === 'FAIL' || stepResult.outcome === 'ERROR') {
-      stopReason = `step ${spec.index + 1} (${title}) ${stepResult.outcome === 'FAIL' ? 'failed' : 'erred'}`;
-    }
   }
   scenarioResult.durationMs = Date.now() - startedAtMs;
   scenarioResult.outcome = combineOutcomes(scenarioResult.steps.map((s) => s.outcome).filter((o) => o !== 'SKIP'));
@@ -331,7 +426,7 @@ async function runScenario(open: OpenBoard, scenario: Scenario, boardResult: Boa
   ctx.saveResult();
 }
 
-function safeDescribe(definition: { describe(args: never): string }, args: unknown, spec: StepSpec): string {
+function safeDescribe(definition: StepDefinition, args: unknown, spec: StepSpec): string {
   try {
     return (definition.describe as (a: unknown) => string)(args);
   } catch {
@@ -340,7 +435,7 @@ function safeDescribe(definition: { describe(args: never): string }, args: unkno
 }
 
 interface AttemptContext {
-  board: OpenBoard['board'];
+  session: BoardSession;
   values: Map<string, StepValue>;
   reference: ReferenceSpec | undefined;
   limitMs: number;
@@ -348,17 +443,14 @@ interface AttemptContext {
   runSignal?: AbortSignal;
   references: ReferenceCache;
   boardId: string;
+  reconnectWaitMs: number;
   log: (message: string) => void;
 }
 
 type AttemptOutcome = Required<Pick<StepReport, 'outcome'>> & StepReport;
 
 /** One attempt of a step, bounded by its deadline however the step behaves. */
-async function runAttempt(
-  definition: { run(context: StepContext, args: never): Promise<StepReport> },
-  args: unknown,
-  attempt: AttemptContext,
-): Promise<AttemptOutcome> {
+async function runAttempt(definition: StepDefinition, args: unknown, attempt: AttemptContext): Promise<AttemptOutcome> {
   const controller = new AbortController();
   const startedAt = performance.now();
   const onRunAbort = (): void => controller.abort(new AbortedError());
@@ -370,24 +462,32 @@ async function runAttempt(
       controller.abort(error);
       reject(error);
     }, attempt.limitMs);
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new AbortedError()), { once: true });
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new AbortedError()), {
+      once: true,
+    });
   });
   deadline.catch(() => undefined);
-  const context: StepContext = {
-    board: attempt.board,
-    values: attempt.values,
-    reference: attempt.reference,
-    signal: controller.signal,
-    timeLeftMs: () => Math.max(1, attempt.limitMs - (performance.now() - startedAt)),
-    queryReference: () => {
-      if (!attempt.reference) throw new InputError('no reference servers configured');
-      return attempt.references.get(attempt.reference, attempt.boardId);
-    },
-    log: attempt.log,
-  };
+  const timeLeftMs = (): number => Math.max(1, attempt.limitMs - (performance.now() - startedAt));
   try {
     if (attempt.runSignal?.aborted) throw new AbortedError();
-    const report = await Promise.race([(definition.run as (c: StepContext, a: unknown) => Promise<StepReport>)(context, args), deadline]);
+    // A port that vanished (a reboot re-enumerating USB) is opened again before the step uses it.
+    if (attempt.session.disconnected) {
+      attempt.log(`a port of board ${attempt.boardId} closed; opening it again`);
+      await Promise.race([attempt.session.reconnect(Math.min(attempt.reconnectWaitMs, timeLeftMs())), deadline]);
+    }
+    const context: StepContext = {
+      board: attempt.session.board,
+      values: attempt.values,
+      reference: attempt.reference,
+      signal: controller.signal,
+      timeLeftMs,
+      queryReference: () => {
+        if (!attempt.reference) throw new InputError('no reference servers configured');
+        return attempt.references.get(attempt.reference, attempt.boardId);
+      },
+      log: attempt.log,
+    };
+    const report = await Promise.race([definition.run(context, args as never), deadline]);
     const failedMeasurement = report.measurements?.some((m) => m.outcome === 'FAIL');
     return { ...report, outcome: report.outcome ?? (failedMeasurement ? 'FAIL' : 'PASS') };
   } catch (error) {
@@ -409,6 +509,8 @@ class ReferenceCache {
 
   constructor(
     private readonly maxAgeMs: number,
+    /** The run's own signal, not a step's: the answer is shared by every board, but a stopped run stops asking. */
+    private readonly runSignal: AbortSignal | undefined,
     private readonly record: (record: ReferenceRecord, board: string) => void,
   ) {}
 
@@ -421,7 +523,7 @@ class ReferenceCache {
       samples: spec.samples,
       timeoutMs: spec.timeoutMs,
       keys: spec.keys.map((k) => keyFromConfig(k)),
-      // No per-step signal: the answer is shared by every board's compare; the query has its own deadline.
+      signal: this.runSignal,
     }).then((answer) => {
       this.record(
         {

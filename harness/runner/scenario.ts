@@ -212,14 +212,48 @@ function checkStep(
     issues.push({ location: source.locate(kindNode ?? node), message: `${kind}: cannot check arguments: ${errorMessage(error)}` });
     return undefined;
   }
+  const usesBoardFields = mentionsBoardField(args);
   if (!parsed.success) {
-    issues.push(
-      ...locateZodIssues(
-        { source, schema: definition.schema, node: argsNode, fallback: kindNode ?? node, label: [kind] },
-        parsed.error.issues,
-      ),
-    );
-    return undefined;
+    // A value that is a ${board.<field>} stands for what the board will give: judged per board at run time.
+    const remaining = parsed.error.issues.filter((issue) => !isBoardPlaceholder(valueAt(args, issue.path)));
+    if (remaining.length > 0 || !usesBoardFields) {
+      issues.push(
+        ...locateZodIssues(
+          { source, schema: definition.schema, node: argsNode, fallback: kindNode ?? node, label: [kind] },
+          remaining.length > 0 ? remaining : parsed.error.issues,
+        ),
+      );
+      return undefined;
+    }
   }
-  return { kind, args: parsed.data as unknown as Record<string, unknown>, location, index };
+  const written = args as Record<string, unknown>;
+  return {
+    kind,
+    args: parsed.success ? (parsed.data as unknown as Record<string, unknown>) : written,
+    location,
+    index,
+    ...(usesBoardFields && { raw: written }),
+  };
+}
+
+const BOARD_PLACEHOLDER_RE = /^\$\{\s*board\.[A-Za-z_][A-Za-z0-9_-]*\s*\}$/;
+
+function isBoardPlaceholder(value: unknown): boolean {
+  return typeof value === 'string' && BOARD_PLACEHOLDER_RE.test(value.trim());
+}
+
+function mentionsBoardField(value: unknown): boolean {
+  if (typeof value === 'string') return /\$\{\s*board\./.test(value);
+  if (Array.isArray(value)) return value.some(mentionsBoardField);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(mentionsBoardField);
+  return false;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at: unknown = value;
+  for (const key of path) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
 }

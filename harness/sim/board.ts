@@ -29,6 +29,8 @@ export interface StartSimBoardOptions {
   faults?: string[];
   /** Extra host names the board resolves (`ntp.aliyun.com: 127.0.0.1:11123`); loopback only. */
   hosts?: Record<string, string>;
+  /** What the board is called in its links' addresses (`sim-1/repl`); default `sim-<n>`. */
+  name?: string;
   /** The board's log lines (failed NTP queries, dial errors); default: dropped. */
   onLog?: (message: string) => void;
 }
@@ -142,7 +144,10 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
   const faults = options.faults ?? [];
   for (const fault of faults) parseFault(fault);
   const scripts = workerScripts();
-  const name = `sim-${++boardCounter}`;
+  const name = options.name ?? `sim-${++boardCounter}`;
+  if (options.clockOffsetMs !== undefined && !Number.isFinite(options.clockOffsetMs)) {
+    throw new InputError(`simulated board ${name}: clock offset must be a finite number of ms, got ${options.clockOffsetMs}`);
+  }
   const workerData: BoardWorkerData = {
     profile,
     clockOffsetMs: options.clockOffsetMs,

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { BoardError } from '../core/errors.js';
 import { commonStepOptions } from '../core/schema.js';
-import { parsePyLiteral, type PyValue } from '../channel/repl/pyliteral.js';
+import type { PyValue } from '../channel/repl/pyliteral.js';
 import type { StepDefinition } from './step.js';
 
 const schema = z
@@ -58,7 +58,7 @@ export const replStep: StepDefinition<z.output<typeof schema>> = {
       throw new BoardError(`output ${JSON.stringify(output.slice(0, 300))} does not match /${args.match}/`);
     }
     if (args.equals !== undefined) {
-      const printed = toPlain(parsePyLiteral(output));
+      const printed = toPlain(context.board.replChannel().parseAnswer(output, 'the code'));
       if (!isDeepStrictEqual(printed, args.equals)) {
         throw new BoardError(`output ${JSON.stringify(output.slice(0, 300))} is not the expected ${JSON.stringify(args.equals)}`);
       }

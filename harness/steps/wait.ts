@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { formatDurationMs } from '../core/duration.js';
 import { durationMs } from '../core/schema.js';
+import { sleep } from '../core/sleep.js';
 import type { StepDefinition } from './step.js';
 
 const schema = z
   .object({
     for: durationMs.refine((ms) => ms >= 0, 'must not be negative'),
-    timeout: z.undefined().optional(),
     retries: z.number().int().min(0).max(0).default(0),
   })
   .strict()
@@ -20,17 +20,8 @@ export const waitStep: StepDefinition<z.output<typeof schema>> = {
   defaultTimeoutMs: 60_000,
   describe: (args) => `wait ${formatDurationMs(args.forMs)}`,
   async run(context, args) {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, args.forMs);
-      context.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          reject(context.signal.reason instanceof Error ? context.signal.reason : new Error('aborted'));
-        },
-        { once: true },
-      );
-    });
+    // The runner ends the step when its signal aborts; the sleep just stops early.
+    await sleep(args.forMs, context.signal);
     return { waitedMs: args.forMs };
   },
 };

@@ -117,7 +117,21 @@ export class ReplChannel {
   /** Evaluates one expression on the board and parses its repr into a JS value. */
   async eval(expression: string, options: ExecOptions = {}): Promise<PyValue> {
     const { stdout } = await this.exec(`print(repr(${expression}))`, options);
-    return parsePyLiteral(stdout);
+    return this.parseAnswer(stdout, expression);
+  }
+
+  /**
+   * Parses what the board printed last (a line of its own): anything the firmware printed before it
+   * is chatter. An answer that is not a Python value is the board's fault: garbled output, a changed API.
+   */
+  parseAnswer(stdout: string, what: string): PyValue {
+    const lines = stdout.trimEnd().split('\n');
+    const last = lines[lines.length - 1] ?? '';
+    try {
+      return parsePyLiteral(last);
+    } catch (error) {
+      throw new BoardError(`${this.port}: ${what} printed ${JSON.stringify(last.slice(0, 200))}, which is not a Python value: ${(error as Error).message}`);
+    }
   }
 
   /** Leaves raw mode (Ctrl-B) so the board is back at its friendly prompt, as a person left it. */
@@ -149,10 +163,10 @@ export class ReplChannel {
     const source = code.trim() ? code : 'pass';
     if (this.modeInUse === undefined) await this.enter(options.signal);
     try {
-      if (this.modeInUse === 'friendly') return await this.execFriendly(source, left(), options);
+      if (this.modeInUse === 'friendly') return await this.execFriendly(source, left(), deadlineMs, options);
       if (this.modeInUse === 'raw' || this.modeInUse === 'raw-paste') {
         const sent = await this.sendRaw(source, options.signal);
-        return await this.readRawOutput(sent, left(), options);
+        return await this.readRawOutput(sent, left(), deadlineMs, options);
       }
       throw new Error('unreachable: no REPL mode');
     } catch (error) {
@@ -266,11 +280,12 @@ export class ReplChannel {
     await this.receiver.waitFor(CTRL_D, this.handshake('raw-paste end acknowledgement', undefined, signal));
   }
 
-  private async readRawOutput(mode: ReplMode, deadlineMs: number, options: ExecOptions): Promise<ExecResult> {
+  private async readRawOutput(mode: ReplMode, deadlineMs: number, wholeDeadlineMs: number, options: ExecOptions): Promise<ExecResult> {
     const limits: WaitLimits = {
       waitingFor: 'end of the output (\\x04)',
       inactivityMs: options.inactivityMs ?? deadlineMs,
       deadlineMs,
+      reportedDeadlineMs: wholeDeadlineMs,
       signal: options.signal,
     };
     const stdout = await this.receiver.waitFor(CTRL_D, limits);
@@ -284,14 +299,15 @@ export class ReplChannel {
   }
 
   /** Friendly REPL: one line `exec('...')`, its echo, the output, the next `>>> ` prompt. */
-  private async execFriendly(code: string, deadlineMs: number, options: ExecOptions): Promise<ExecResult> {
+  private async execFriendly(code: string, deadlineMs: number, wholeDeadlineMs: number, options: ExecOptions): Promise<ExecResult> {
     const line = `exec(${pythonStringLiteral(code)})`;
     this.receiver.discard();
     await this.receiver.write(`${line}\r`);
     const limits: WaitLimits = {
-      waitingFor: 'the ">>> " prompt after the output',
+      waitingFor: '">>> " prompt after the output',
       inactivityMs: options.inactivityMs ?? deadlineMs,
       deadlineMs,
+      reportedDeadlineMs: wholeDeadlineMs,
       signal: options.signal,
     };
     const received = await this.receiver.waitFor(FRIENDLY_PROMPT, limits);

@@ -28,6 +28,7 @@ import {
   type NtpPacket,
   type NtpTimestamp,
 } from './packet.js';
+import { sleep } from '../../core/sleep.js';
 
 export const DEFAULT_NTP_PORT = 123;
 /** chrony's default maxdistance: root delay / 2 + root dispersion above this is not believed. */
@@ -265,20 +266,6 @@ export interface ServerQueryOutcome {
   ignored: Record<string, number>;
 }
 
-function sleepMs(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Resolves a name, giving up at the deadline (dns.lookup cannot be cancelled; we just stop waiting). */
 async function resolveWithDeadline(
@@ -378,7 +365,7 @@ export async function queryServer(spec: ServerSpec, opts: ServerQueryOptions): P
         lastRejection ??= 'kiss RATE';
         break;
       }
-      await sleepMs(notBeforeMonoMs - performance.now(), opts.signal);
+      await sleep(notBeforeMonoMs - performance.now(), opts.signal);
       const remainingMs = opts.deadlineMonoMs - performance.now();
       // Node's timers run on a millisecond loop clock and may fire up to ~1 ms early: a timer set for
       // the deadline can leave a sliver of time that is no use to anyone.
@@ -414,7 +401,7 @@ export async function queryServer(spec: ServerSpec, opts: ServerQueryOptions): P
       if (verdict.kind === 'error') {
         lastError = verdict.reason;
         // A send error (e.g. no route) will not heal within one query: wait out the request timeout.
-        await sleepMs(Math.min(opts.requestTimeoutMs, opts.deadlineMonoMs - performance.now()), opts.signal);
+        await sleep(Math.min(opts.requestTimeoutMs, opts.deadlineMonoMs - performance.now()), opts.signal);
         continue;
       }
       answered++;
