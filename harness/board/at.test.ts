@@ -113,4 +113,18 @@ describe('parseCclk', () => {
     expect(parseCclk('+CCLK: "80/01/06,00:00:00+00"')?.localtime).toEqual([2080, 1, 6, 0, 0, 0, 5, 6]);
     expect(parseCclk('+CCLK: garbage')).toBeUndefined();
   });
+
+  it('leaves the zone undefined (the scenario timezone applies) when +CCLK has no zone field', () => {
+    const parsed = parseCclk('+CCLK: "24/03/01,12:00:00"');
+    expect(parsed?.localtime).toEqual([2024, 3, 1, 12, 0, 0, 4, 61]);
+    expect(parsed?.zoneQuarterHours).toBeUndefined();
+    expect(parseCclk('+CCLK: "24/03/01,12:00:00+00"')?.zoneQuarterHours).toBe(0);
+  });
+
+  it('reads AT+CCLK? without a zone as a reading with no zone', async () => {
+    const { driver } = board('AT+CCLK?\n+CCLK: "24/03/01,12:00:00"\n\nOK\n');
+    const reading = await driver.readLocaltime({ timeoutMs: 2000 });
+    expect(reading.localtime).toEqual([2024, 3, 1, 12, 0, 0, 4, 61]);
+    expect(reading.zoneQuarterHours).toBeUndefined();
+  });
 });

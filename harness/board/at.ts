@@ -263,9 +263,10 @@ export function parseQntpUrc(line: string): { code: number; time?: string } | un
 
 /**
  * `+CCLK: "yy/MM/dd,hh:mm:ss±zz"`: 2- or 4-digit year (UNCONFIRMED which EC200U prints), zone in
- * quarter hours. Returns QuecPython-style fields (weekday 0 = Monday, yearday 1-366).
+ * quarter hours, undefined when the line has none. Returns QuecPython-style fields (weekday 0 = Monday,
+ * yearday 1-366).
  */
-export function parseCclk(line: string): { localtime: LocaltimeTuple; zoneQuarterHours: number } | undefined {
+export function parseCclk(line: string): { localtime: LocaltimeTuple; zoneQuarterHours: number | undefined } | undefined {
   const match = /^\+CCLK:\s*"(\d{2}|\d{4})\/(\d{1,2})\/(\d{1,2}),(\d{1,2}):(\d{2}):(\d{2})([+-]\d{1,2})?"/.exec(line);
   if (!match) return undefined;
   const [, yearText, month, mday, hour, minute, second, zone] = match;
@@ -276,6 +277,7 @@ export function parseCclk(line: string): { localtime: LocaltimeTuple; zoneQuarte
   const yearday = Math.round((dayMs - Date.UTC(year, 0, 1)) / 86_400_000) + 1;
   return {
     localtime: [year, ...fields, weekday, yearday],
-    zoneQuarterHours: zone ? Number(zone) : 0,
+    // No zone field: unknown, not UTC; the scenario's `timezone` applies (see clock/board-offset.ts).
+    zoneQuarterHours: zone === undefined ? undefined : Number(zone),
   };
 }

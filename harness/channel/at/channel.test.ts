@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LinkClosedError, WaitTimeoutError } from '../../core/errors.js';
 import { memoryLinkPair } from '../../link/memory.js';
-import { AtChannel, type Urc } from './channel.js';
+import { AtChannel, RESYNC_PROBE, type Urc } from './channel.js';
 import { commandKey, maxResponseMs } from './codes.js';
-import { AtCommandError, AtTimeoutError, CmeError } from './errors.js';
+import { AtCommandError, AtResyncError, AtTimeoutError, CmeError } from './errors.js';
 import { loadScript, parseScript, ScriptedPeer, type ScriptedPeerOptions } from './scripted-peer.js';
 
 const TRANSCRIPTS = join(import.meta.dirname, '../../../fixtures/transcripts');
@@ -118,6 +118,88 @@ describe('AtChannel robustness', () => {
     await expect(channel.send('AT+QIACT=1')).rejects.toBeInstanceOf(AtTimeoutError);
     expect((await channel.send('AT+CSQ')).lines).toEqual(['+CSQ: 17,99']);
     expect(peer.mismatches).toEqual([]);
+  });
+
+  it('does not take the late OK of a timed-out command for the next command (echo off): resyncs first', async () => {
+    const pair = memoryLinkPair('late-ok-echo-off');
+    // The board answers in order: AT+QIACT=1's OK comes after the next thing the host wrote.
+    const script = parseScript(
+      'AT+QIACT=1\n@delay 150ms\nOK\nAT+CMEE?\n+CMEE: 1\n\nOK\nAT+QIACT?\n+QIACT: 1,1,1,"10.171.134.243"\n\nOK\n',
+    );
+    const peer = new ScriptedPeer(pair.board, script, { echo: false });
+    const channel = new AtChannel(pair.host, { timeoutsMs: { '+QIACT=': 60 } });
+    const urcs: Urc[] = [];
+    channel.onUrc((urc) => urcs.push(urc));
+    await expect(channel.send('AT+QIACT=1')).rejects.toBeInstanceOf(AtTimeoutError);
+    const read = await channel.send('AT+QIACT?');
+    expect(read.lines).toEqual(['+QIACT: 1,1,1,"10.171.134.243"']);
+    expect(peer.received).toEqual(['AT+QIACT=1', RESYNC_PROBE, 'AT+QIACT?']);
+    expect(peer.mismatches).toEqual([]);
+    expect(channel.notes.some((note) => note.startsWith('dropped OK while resynchronising after AT+QIACT=1'))).toBe(true);
+    expect(urcs).toEqual([]);
+    expect(peer.finished).toBe(true);
+  });
+
+  it('gives up a resync the board never answers at its own deadline, naming the port', async () => {
+    const pair = memoryLinkPair('resync-silent');
+    const peer = new ScriptedPeer(pair.board, parseScript('AT+QIACT=1\n@silent\nAT+CMEE?\n@silent\n'), { echo: false });
+    const channel = new AtChannel(pair.host, { timeoutsMs: { '+QIACT=': 60 }, resyncTimeoutMs: 80 });
+    await expect(channel.send('AT+QIACT=1')).rejects.toBeInstanceOf(AtTimeoutError);
+    const startedAt = performance.now();
+    const error = await channel.send('AT+CSQ').catch((e: unknown) => e);
+    const elapsed = performance.now() - startedAt;
+    expect(elapsed).toBeGreaterThanOrEqual(70);
+    expect(elapsed).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(AtResyncError);
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    const resync = error as AtResyncError;
+    expect(resync.command).toBe('AT+CSQ');
+    expect(resync.limitMs).toBe(80);
+    expect(resync.message).toContain('mem://resync-silent');
+    expect(resync.message).toContain(RESYNC_PROBE);
+    expect(resync.message).toContain('AT+QIACT=1');
+    // AT+CSQ itself was never written.
+    expect(peer.received).toEqual(['AT+QIACT=1', RESYNC_PROBE]);
+  });
+
+  it('drops the late answer of a resync that timed out when it arrives during a later command (echo off)', async () => {
+    const pair = memoryLinkPair('resync-late');
+    const script = parseScript(
+      'AT+QIACT=1\n@silent\nAT+CMEE?\n@delay 150ms\n+CMEE: 1\n\nOK\nAT+CMEE?\n+CMEE: 1\n\nOK\nAT+CSQ\n+CSQ: 17,99\n\nOK\n',
+    );
+    const peer = new ScriptedPeer(pair.board, script, { echo: false });
+    const channel = new AtChannel(pair.host, { timeoutsMs: { '+QIACT=': 60 }, resyncTimeoutMs: 80 });
+    await expect(channel.send('AT+QIACT=1')).rejects.toBeInstanceOf(AtTimeoutError);
+    await expect(channel.send('AT+CSQ')).rejects.toBeInstanceOf(AtResyncError);
+    // The second probe takes the first probe's answer; its own answer comes while AT+CSQ runs.
+    expect((await channel.send('AT+CSQ')).lines).toEqual(['+CSQ: 17,99']);
+    expect(peer.received).toEqual(['AT+QIACT=1', RESYNC_PROBE, RESYNC_PROBE, 'AT+CSQ']);
+    expect(peer.mismatches).toEqual([]);
+    expect(channel.notes).toContain(`dropped OK: the final code of an earlier ${RESYNC_PROBE}`);
+  });
+
+  it('keeps URCs that arrive during a resync, and drops the late output of the unanswered command', async () => {
+    const pair = memoryLinkPair('resync-urc');
+    const script = parseScript(
+      'ATI\n@delay 100ms\nQuectel\nEG25\nOK\nAT+CMEE?\n+CMEE: 1\nOK\nAT+CSQ\n+CSQ: 17,99\nOK\n',
+    );
+    const peer = new ScriptedPeer(pair.board, script, { echo: false });
+    const channel = new AtChannel(pair.host, { timeoutsMs: { I: 40 } });
+    const urcs: string[] = [];
+    channel.onUrc((urc) => urcs.push(urc.line));
+    await expect(channel.send('ATI')).rejects.toBeInstanceOf(AtTimeoutError);
+    const csq = channel.send('AT+CSQ');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await peer.inject('\r\n+QIURC: "pdpdeact",1\r\n');
+    expect((await csq).lines).toEqual(['+CSQ: 17,99']);
+    expect(urcs).toEqual(['+QIURC: "pdpdeact",1']);
+    expect(channel.notes).toEqual(
+      expect.arrayContaining([
+        'dropped Quectel while resynchronising after ATI: its late output',
+        'dropped EG25 while resynchronising after ATI: its late output',
+        'dropped OK while resynchronising after ATI: a late final code',
+      ]),
+    );
   });
 
   it('knows Quectel maximum response times and floors short commands', () => {

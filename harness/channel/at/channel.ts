@@ -1,7 +1,7 @@
 import { InputError, LinkClosedError, WaitTimeoutError } from '../../core/errors.js';
 import type { Link } from '../../link/link.js';
 import { commandKey, maxResponseMs, responsePrefix } from './codes.js';
-import { AtTimeoutError, errorOfFailure } from './errors.js';
+import { AtResyncError, AtTimeoutError, errorOfFailure } from './errors.js';
 import { parseFinalCode, type AtFailure, type AtOk, type AtResult, type FinalCode } from './result.js';
 
 export interface AtChannelOptions {
@@ -9,6 +9,11 @@ export interface AtChannelOptions {
   transcriptPath?: string;
   /** Deadline overrides by command key (`+QIACT=`: 5000), ms; see MAX_RESPONSE_MS. */
   timeoutsMs?: Readonly<Record<string, number>>;
+  /**
+   * Deadline for the resynchronising `AT+CMEE?` sent after a command got no final code without its
+   * echo, ms (default RESYNC_TIMEOUT_MS, and never more than the next command's own limit).
+   */
+  resyncTimeoutMs?: number;
 }
 
 export interface CommandOptions {
@@ -49,6 +54,19 @@ const ALWAYS_URC = new Set(['+QIURC', '+QIND', '+QUSIM', '+CTZE', '+CTZV']);
 
 const TAIL_CHARS = 400;
 const URC_BACKLOG = 100;
+const NOTES_KEPT = 100;
+
+/**
+ * The probe sent to resynchronise after a command timed out without its echo. Not a bare `AT`: with
+ * echo off its `OK` cannot be told from the timed-out command's late `OK` (the board answers that one
+ * first, after the probe was written), so the probe must name itself. `AT+CMEE?` is a 300 ms read with
+ * no side effect that every Quectel module (and the simulator) answers `+CMEE: <n>` then `OK`, and no
+ * other command or URC prints `+CMEE:`.
+ */
+export const RESYNC_PROBE = 'AT+CMEE?';
+const RESYNC_MARKER = '+CMEE';
+/** Default deadline of the resync probe, ms: the short-command floor (USB and a busy module). */
+export const RESYNC_TIMEOUT_MS = 2_000;
 
 interface Running {
   command: string;
@@ -66,6 +84,16 @@ interface Running {
   onAbort?: () => void;
 }
 
+/** A resync in progress: the probe is written, its `+CMEE:` line and final code awaited. */
+interface Resync {
+  /** The command that waits for the resync; undefined once it was aborted. */
+  owner: Running | undefined;
+  limitMs: number;
+  markerSeen: boolean;
+  timer?: NodeJS.Timeout;
+  onAbort?: () => void;
+}
+
 interface UrcWaiter {
   matcher: UrcMatcher;
   resolve: (urc: Urc) => void;
@@ -76,7 +104,9 @@ interface UrcWaiter {
  * Quectel AT commands over one link: one command in flight at a time (others queue), echo on or
  * off, final result codes as typed results, URCs to subscribers at any time, per-command deadlines
  * from Quectel's maximum response times. Lines may end in `\r\n` or a bare `\r`; blank lines, NULs and
- * other non-printable bytes are dropped.
+ * other non-printable bytes are dropped. A command given up on (deadline, abort) may still be answered:
+ * with its echo seen, a final code before the next command's echo is dropped; without (echo off), the
+ * channel resynchronises with RESYNC_PROBE before the next command.
  */
 export class AtChannel {
   private buffer = '';
@@ -88,11 +118,27 @@ export class AtChannel {
   private readonly backlog: { urc: Urc; consumed: boolean }[] = [];
   private closedError: LinkClosedError | undefined;
   /**
-   * A command timed out after its echo: its final code may still come, and must not be taken for the
-   * next command's. With echo on, the next command's final always follows its echo, so a final code
-   * before that echo is the late one.
+   * A command timed out (or was aborted) after its echo: its final code may still come, and must not
+   * be taken for the next command's. With echo on, the next command's final always follows its echo,
+   * so a final code before that echo is the late one.
    */
   private lateFinalExpected = false;
+  /**
+   * A command timed out (or was aborted) without its echo (echo off, or a silent board): nothing tells
+   * its late final code from the next command's, so before the next command the channel writes
+   * RESYNC_PROBE and drops everything up to the final code that follows the probe's `+CMEE:` line.
+   */
+  private resyncNeeded = false;
+  /** The command whose late answer a resync drops: its response lines are not URCs. */
+  private unanswered: { command: string; prefix: string | undefined } | undefined;
+  private resync: Resync | undefined;
+  /**
+   * Probes written whose answer was not consumed yet (a resync that timed out leaves one behind). A
+   * `+CMEE:` line outside a resync is such an answer: it and the final code after it are dropped.
+   */
+  private probesOutstanding = 0;
+  private dropNextFinal = false;
+  private readonly noteList: string[] = [];
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
@@ -116,6 +162,11 @@ export class AtChannel {
   /** The last few hundred bytes received, for error messages. */
   get tail(): string {
     return this.recent;
+  }
+
+  /** What the channel dropped as a late or stray answer (resyncs, late final codes), oldest first; the last 100. */
+  get notes(): readonly string[] {
+    return this.noteList;
   }
 
   /** Runs a command; resolves on OK, rejects with AtCommandError (CmeError, CmsError) on a board error. */
@@ -243,7 +294,7 @@ export class AtChannel {
   }
 
   private pump(): void {
-    if (this.running) return;
+    if (this.running || this.resync) return;
     const next = this.queue.shift();
     if (!next) return;
     if (this.closedError) {
@@ -256,9 +307,13 @@ export class AtChannel {
       this.pump();
       return;
     }
+    if (this.resyncNeeded) {
+      this.startResync(next);
+      return;
+    }
     this.running = next;
     next.timer = setTimeout(() => {
-      this.lateFinalExpected = next.echoSeen;
+      this.expectLateAnswer(next);
       this.finishRunning(next, () =>
         next.reject(
           new AtTimeoutError(
@@ -274,13 +329,85 @@ export class AtChannel {
     }, next.limitMs);
     if (next.options.signal) {
       const signal = next.options.signal;
-      next.onAbort = () => this.finishRunning(next, () => next.reject(abortReason(signal)));
+      next.onAbort = () => {
+        if (this.running === next) this.expectLateAnswer(next);
+        this.finishRunning(next, () => next.reject(abortReason(signal)));
+      };
       signal.addEventListener('abort', next.onAbort, { once: true });
     }
     next.hostSendMs = Date.now();
     this.link.write(Buffer.from(`${next.command}\r`, 'latin1')).catch((error: unknown) => {
       this.finishRunning(next, () => next.reject(error instanceof Error ? error : new Error(String(error))));
     });
+  }
+
+  /** `command` was given up while the board may still answer it. */
+  private expectLateAnswer(command: Running): void {
+    if (command.echoSeen) {
+      this.lateFinalExpected = true;
+      return;
+    }
+    this.resyncNeeded = true;
+    this.unanswered = { command: command.command, prefix: command.prefix };
+  }
+
+  /** Writes RESYNC_PROBE before `owner`; `owner` runs once the probe's answer came, or fails if it did not in time. */
+  private startResync(owner: Running): void {
+    const limitMs = Math.max(1, Math.min(this.options.resyncTimeoutMs ?? RESYNC_TIMEOUT_MS, owner.limitMs));
+    const resync: Resync = { owner, limitMs, markerSeen: false };
+    this.resync = resync;
+    // A stray probe answer still in flight now arrives before this probe's marker and is dropped there.
+    this.dropNextFinal = false;
+    this.probesOutstanding += 1;
+    const after = this.unanswered?.command ?? 'a command';
+    resync.timer = setTimeout(() => {
+      this.endResync(
+        resync,
+        new AtResyncError(
+          this.address,
+          owner.command,
+          `answer to ${RESYNC_PROBE} (resynchronising after ${after} got no final result code, before ${owner.command}; resync deadline)`,
+          limitMs,
+          this.recent.slice(-200),
+          this.options.transcriptPath,
+        ),
+      );
+    }, limitMs);
+    const signal = owner.options.signal;
+    if (signal) {
+      resync.onAbort = () => {
+        resync.owner = undefined;
+        owner.reject(abortReason(signal));
+      };
+      signal.addEventListener('abort', resync.onAbort, { once: true });
+    }
+    this.link.write(Buffer.from(`${RESYNC_PROBE}\r`, 'latin1')).catch((error: unknown) => {
+      this.probesOutstanding = Math.max(0, this.probesOutstanding - 1);
+      this.endResync(resync, error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  /** Ends a resync once: on success its command goes first in the queue; on failure that command fails with `error`. */
+  private endResync(resync: Resync, error: Error | undefined): void {
+    if (this.resync !== resync) return;
+    clearTimeout(resync.timer);
+    const owner = resync.owner;
+    if (resync.onAbort) owner?.options.signal?.removeEventListener('abort', resync.onAbort);
+    this.resync = undefined;
+    if (error) {
+      owner?.reject(error);
+    } else {
+      this.resyncNeeded = false;
+      this.lateFinalExpected = false;
+      this.unanswered = undefined;
+      if (owner) this.queue.unshift(owner);
+    }
+    this.pump();
+  }
+
+  private note(text: string): void {
+    this.noteList.push(text);
+    if (this.noteList.length > NOTES_KEPT) this.noteList.shift();
   }
 
   /** Ends the running command once (a timer, an abort and a final code may race), then starts the next. */
@@ -309,11 +436,29 @@ export class AtChannel {
   }
 
   private handleLine(line: string): void {
+    if (this.resync) {
+      this.handleResyncLine(this.resync, line);
+      return;
+    }
     const running = this.running;
+    if (this.dropNextFinal && parseFinalCode(line)) {
+      this.dropNextFinal = false;
+      this.note(`dropped ${line}: the final code of an earlier ${RESYNC_PROBE}`);
+      return;
+    }
+    if (this.probesOutstanding > 0 && isResyncMarker(line) && running?.prefix !== RESYNC_MARKER) {
+      // An earlier probe's answer, late: the board answers in order, so the next final code is its too.
+      this.probesOutstanding -= 1;
+      this.dropNextFinal = true;
+      this.note(`dropped ${line}: the answer of an earlier ${RESYNC_PROBE}`);
+      return;
+    }
     if (!running) {
       // A final code with nothing running is a late answer to a command that already timed out.
-      if (parseFinalCode(line)) this.lateFinalExpected = false;
-      else this.emitUrc(line);
+      if (parseFinalCode(line)) {
+        this.lateFinalExpected = false;
+        this.note(`dropped ${line}: no command was running`);
+      } else this.emitUrc(line);
       return;
     }
     if (!running.echoSeen && running.lines.length === 0 && isEcho(line, running.command)) {
@@ -324,6 +469,7 @@ export class AtChannel {
     const final = parseFinalCode(line);
     if (final && this.lateFinalExpected && !running.echoSeen) {
       this.lateFinalExpected = false;
+      this.note(`dropped ${line}: came before the echo of ${running.command}, so the late answer of an earlier command`);
       return;
     }
     if (final) {
@@ -333,6 +479,35 @@ export class AtChannel {
     }
     if (isResponseLine(line, running)) running.lines.push(line);
     else this.emitUrc(line);
+  }
+
+  /**
+   * During a resync: the probe's `+CMEE:` line, then the final code after it, end it. Final codes before
+   * that line, and output of the command that went unanswered, are its late answer: dropped and noted.
+   * URCs still go to subscribers.
+   */
+  private handleResyncLine(resync: Resync, line: string): void {
+    if (isEcho(line, RESYNC_PROBE)) return;
+    if (isResyncMarker(line)) {
+      resync.markerSeen = true;
+      return;
+    }
+    const after = this.unanswered?.command ?? 'a command';
+    if (parseFinalCode(line)) {
+      if (resync.markerSeen) {
+        this.probesOutstanding = Math.max(0, this.probesOutstanding - 1);
+        this.endResync(resync, undefined);
+      } else {
+        this.note(`dropped ${line} while resynchronising after ${after}: a late final code`);
+      }
+      return;
+    }
+    const named = /^([+$^][A-Za-z0-9_]+):/.exec(line)?.[1]?.toUpperCase();
+    const isUrc = named
+      ? ALWAYS_URC.has(named) || named !== this.unanswered?.prefix
+      : BARE_URCS.has(line.toUpperCase());
+    if (isUrc) this.emitUrc(line);
+    else this.note(`dropped ${line} while resynchronising after ${after}: its late output`);
   }
 
   private emitUrc(line: string): void {
@@ -352,6 +527,7 @@ export class AtChannel {
   private fail(error: LinkClosedError): void {
     if (this.closedError) return;
     this.closedError = error;
+    if (this.resync) this.endResync(this.resync, error);
     const running = this.running;
     if (running) this.finishRunning(running, () => running.reject(error));
     for (const queued of this.queue.splice(0)) queued.reject(error);
@@ -366,6 +542,10 @@ function abortReason(signal: AbortSignal): Error {
 /** The echo is the command line itself; tolerate junk before it (noise when the port opened). */
 function isEcho(line: string, command: string): boolean {
   return line.toUpperCase().endsWith(command.toUpperCase());
+}
+
+function isResyncMarker(line: string): boolean {
+  return line.toUpperCase().startsWith(`${RESYNC_MARKER}:`);
 }
 
 /** `+QIURC: "pdpdeact",1` -> `+QIURC`; `RDY` -> `RDY`. */

@@ -63,6 +63,17 @@ export class AtTimeoutError extends WaitTimeoutError {
   }
 }
 
+/**
+ * The probe the channel sends to resynchronise after a command got no final code (RESYNC_PROBE) got
+ * no answer in time either; `command` is the command that was to run after it, and did not.
+ */
+export class AtResyncError extends AtTimeoutError {
+  constructor(port: string, command: string, waitingFor: string, limitMs: number, tail: string, transcriptPath?: string) {
+    super(port, command, waitingFor, limitMs, tail, transcriptPath);
+    this.name = 'AtResyncError';
+  }
+}
+
 export function describeFailure(result: AtFailure): string {
   switch (result.final) {
     case 'ERROR':
