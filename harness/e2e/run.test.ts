@@ -273,6 +273,30 @@ describe('the qhil command', () => {
     expect(run.stdout).toContain('/dev/ttyQHIL-none');
   });
 
+  it('on SIGINT stops at once even while the reference query waits on a silent server', async () => {
+    const dir = outDir();
+    const file = join(dir, 'ref.yaml');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, 'name: ref\nsteps:\n  - read-time: { via: repl, as: t }\n  - compare: { read: t, timezone: 1, tolerance: 2s }\n');
+    // Nothing answers on the discard port: the query would wait for its whole 5 s deadline.
+    const child = execa('node', [BIN, 'run', file, '--board', 'sim', '--reference', '127.0.0.1:9', '--out', dir], { reject: false, env: { CI: 'true' } });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const startedAt = performance.now();
+    while (!output.includes('#1 read the time')) {
+      if (performance.now() - startedAt > 20_000) throw new Error(`run did not start: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stoppedAt = performance.now();
+    child.kill('SIGINT');
+    const done = await child;
+    expect(performance.now() - stoppedAt).toBeLessThan(3000);
+    expect(done.exitCode).toBe(3);
+  });
+
   it('on SIGINT closes the ports and leaves events.jsonl and result.json with what completed', async () => {
     const dir = outDir();
     const file = join(dir, 'long.yaml');

@@ -18,7 +18,7 @@ describe('server names', () => {
     expect(parseServerSpec(text)).toEqual({ text, host, port });
   });
 
-  it.each(['', 'host:0', 'host:70000', 'host:x', '[notv6]:123', ':123', 'a b'])('rejects "%s"', (text) => {
+  it.each(['', 'host:0', 'host:70000', 'host:x', '[notv6]:123', ':123', 'a b', '[::1', '::1]'])('rejects "%s"', (text) => {
     expect(() => parseServerSpec(text)).toThrow(InputError);
   });
 });

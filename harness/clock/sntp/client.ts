@@ -65,7 +65,8 @@ export function parseServerSpec(text: string): ServerSpec {
   } else {
     host = trimmed;
   }
-  if (host === '' || /\s/.test(host)) throw new InputError(`bad NTP server "${text}": empty or malformed host`);
+  // A host name never holds brackets; an unbalanced one is a typo of the [IPv6]:port form.
+  if (host === '' || /[\s[\]]/.test(host)) throw new InputError(`bad NTP server "${text}": empty or malformed host`);
   if (bracketed && isIP(host) !== 6) throw new InputError(`bad NTP server "${text}": brackets must hold an IPv6 address`);
   let port = DEFAULT_NTP_PORT;
   if (portText !== undefined) {
