@@ -10,7 +10,7 @@ export interface HostOffset {
 }
 
 export interface BoardOffsetOptions {
-  /** Zone of the board's wall clock in hours east of UTC, for readings that carry none (REPL). */
+  /** Zone of the board's wall clock in hours east of UTC (quarter hours allowed), for readings that carry none (REPL). */
   timezoneHours: number;
   /** The board's offset from UTC must lie within ±toleranceMs; undefined records it without a verdict (UNSET). */
   toleranceMs?: number;
@@ -41,7 +41,7 @@ export function wallFieldsToMs(fields: readonly number[]): number {
  * [S - (b + θ + u), S + 1 s - (a + θ - u)], widened by the host's drift since the reference query.
  */
 export function boardOffset(reading: LocaltimeReading, reference: HostOffset, options: BoardOffsetOptions): BoardOffset {
-  const zoneMinutes = reading.zoneQuarterHours !== undefined ? reading.zoneQuarterHours * 15 : options.timezoneHours * 60;
+  const zoneMinutes = reading.zoneQuarterHours !== undefined ? reading.zoneQuarterHours * 15 : Math.round(options.timezoneHours * 60);
   const boardUtcSecondMs = wallFieldsToMs(reading.localtime) - zoneMinutes * 60_000;
   const sinceReferenceMs = Math.max(
     Math.abs(reading.hostSendMs - reference.measuredAtHostMs),

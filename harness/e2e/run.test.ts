@@ -123,6 +123,20 @@ steps:
     expect(result.exitCode).toBe(3);
   });
 
+  it('compares a REPL reading after an AT sync in the zone AT+CCLK states, on boards in different zones', async () => {
+    const mixed = loadScenario(join(ROOT, 'scenarios', 'ntp-sync-mixed.yaml'));
+    const w = await world([mixed]);
+    const boards: BoardSpec[] = [
+      { id: 'eu', sim: { profile: 'ec200u', offsetMs: 20_000, faults: [] }, fields: {} },
+      { id: 'cn', sim: { profile: 'ec100y', offsetMs: -20_000, faults: [] }, fields: {} },
+    ];
+    const { result } = await runScenarios({ scenarios: [mixed], boards, outDir: outDir(), reference: w.reference, simHosts: w.hosts });
+    expect(result.boards.map((b) => [b.id, b.scenarios[0]?.outcome, b.scenarios[0]?.message])).toEqual([
+      ['eu', 'PASS', undefined],
+      ['cn', 'PASS', undefined],
+    ]);
+  });
+
   it('runs two simulated boards of a rig in parallel, each judged on its own clock', async () => {
     const w = await world([noSync]);
     const boards: BoardSpec[] = [

@@ -18,6 +18,13 @@ export function readingIssues(scenario: Scenario): ValidationIssue[] {
           message: `compare reads "${read}", but no earlier read-time step sets it (add read-time with as: ${read})`,
         });
       }
+      const zoneFrom = step.args.zoneFrom;
+      if (typeof zoneFrom === 'string' && !named.has(zoneFrom)) {
+        issues.push({
+          location: step.location,
+          message: `compare takes its zone from "${zoneFrom}", but no earlier read-time step sets it (add read-time with via: at, as: ${zoneFrom})`,
+        });
+      }
     }
   }
   return issues;

@@ -8,7 +8,10 @@ import type { StepDefinition } from './step.js';
 const schema = z
   .object({
     read: z.string().default('time'),
+    /** Zone of a reading that states none (the REPL's), in hours east of UTC. */
     timezone: z.number().int().min(-12).max(12).default(0),
+    /** Take the zone from another reading that states one (AT+CCLK), e.g. when the RTC was set over AT. */
+    'zone-from': z.string().optional(),
     /** Without a tolerance the offset is measured and recorded, not judged (e.g. before a sync). */
     tolerance: durationMs.refine((ms) => ms > 0, 'must be longer than 0').optional(),
     /** A reading whose interval straddles the limit cannot be called in tolerance; by default that fails. */
@@ -16,7 +19,7 @@ const schema = z
     ...commonStepOptions,
   })
   .strict()
-  .transform(({ timeout, tolerance, ...rest }) => ({ ...rest, toleranceMs: tolerance, timeoutMs: timeout }));
+  .transform(({ timeout, tolerance, 'zone-from': zoneFrom, ...rest }) => ({ ...rest, zoneFrom, toleranceMs: tolerance, timeoutMs: timeout }));
 
 function signed(ms: number): string {
   return `${ms >= 0 ? '+' : '-'}${formatDurationMs(Math.abs(ms))}`;
@@ -38,8 +41,19 @@ export const compareStep: StepDefinition<z.output<typeof schema>> = {
     if (!value || value.kind !== 'localtime') {
       throw new InputError(`no time reading named "${args.read}": add a read-time step with as: ${args.read} before this step`);
     }
+    let timezoneHours = args.timezone;
+    if (args.zoneFrom !== undefined) {
+      const source = context.values.get(args.zoneFrom);
+      if (!source || source.kind !== 'localtime') {
+        throw new InputError(`zone-from: no time reading named "${args.zoneFrom}": add a read-time step with as: ${args.zoneFrom} before this step`);
+      }
+      if (source.reading.zoneQuarterHours === undefined) {
+        throw new InputError(`zone-from: reading "${args.zoneFrom}" (via ${source.reading.via}) states no zone; read it via at (AT+CCLK?)`);
+      }
+      timezoneHours = source.reading.zoneQuarterHours / 4;
+    }
     const reference = await context.queryReference();
-    const result = boardOffset(value.reading, reference, { timezoneHours: args.timezone, toleranceMs: args.toleranceMs });
+    const result = boardOffset(value.reading, reference, { timezoneHours, toleranceMs: args.toleranceMs });
     const m = result.measurement;
     const verdict = m.outcome === 'FAIL' || (m.outcome === 'MARGINAL' && args.marginal === 'fail') ? 'FAIL' : 'PASS';
     const limit = args.toleranceMs === undefined ? 'no limit: recorded only' : `limit ±${formatDurationMs(args.toleranceMs)}`;
