@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ReplChannel } from '../channel/repl/repl.js';
 import { LinkClosedError } from '../core/errors.js';
 import { SerialLink } from '../link/serial.js';
+import { startSntpServer } from '../clock/sntp/server.js';
 import { startSimBoard, type SimBoard } from '../sim/board.js';
 import { servePty, serveTcp, type ServedBoard } from '../sim/serve.js';
 import { skipWithoutSocat, socatPidsFor } from '../testing/socat.js';
@@ -18,12 +19,12 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-async function served(kind: 'pty' | 'tcp'): Promise<ServedBoard> {
-  const board: SimBoard = await startSimBoard({ profile: 'ec200u', clockOffsetMs: 0 });
+async function served(kind: 'pty' | 'tcp', hosts: Record<string, string> = {}): Promise<ServedBoard & { board: SimBoard }> {
+  const board: SimBoard = await startSimBoard({ profile: 'ec200u', clockOffsetMs: 0, hosts });
   cleanups.push(() => board.close());
   const ports = kind === 'pty' ? await servePty(board) : await serveTcp(board);
   cleanups.push(() => ports.close());
-  return ports;
+  return Object.assign(ports, { board });
 }
 
 function qhil(...args: string[]): ReturnType<typeof execa> {
@@ -43,6 +44,21 @@ describe.skipIf(skipWithoutSocat)('qhil exec --repl', () => {
       expect(failed.exitCode).toBe(1);
       expect(failed.stderr).toContain('Traceback (most recent call last):');
       expect(failed.stderr).toContain('ZeroDivisionError: divide by zero');
+    });
+  }
+
+  for (const kind of ['pty', 'tcp'] as const) {
+    it(`ntptime.settime() over ${kind} sets the board's clock within 50 ms of the server, and raises OSError when nothing answers`, async () => {
+      const server = await startSntpServer({ offsetMs: 3000 });
+      cleanups.push(() => server.close());
+      const ports = await served(kind, { 'ntp.aliyun.com': `127.0.0.1:${server.port}` });
+      const synced = await qhil('exec', '--repl', ports.ports.repl, 'import ntptime\nprint(ntptime.settime())');
+      expect(synced.stdout).toBe('0');
+      // The server is 3 s ahead of the host; settime(0) sets the RTC to its UTC: an unset clock could not be this close.
+      expect(Math.abs((await ports.board.control.readRtcMs()) - (Date.now() + 3000))).toBeLessThan(50);
+      const unreachable = await qhil('exec', '--repl', ports.ports.repl, "import ntptime\nntptime.sethost('ntp.nowhere.example')\nntptime.settime()");
+      expect(unreachable.exitCode).toBe(1);
+      expect(unreachable.stderr).toContain('OSError: Server connection failed!');
     });
   }
 
