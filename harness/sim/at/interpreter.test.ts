@@ -6,7 +6,10 @@ import { CmeError } from '../../channel/at/errors.js';
 import { AtBoardDriver } from '../../board/at.js';
 import { memoryLinkPair } from '../../link/memory.js';
 import { ModemModel } from '../modem.js';
+import { firmwareNtpQuery } from '../ntp.js';
 import { parseBoardProfile, type BoardProfileInput } from '../profile.js';
+import type { NtpFailureCode } from '../services.js';
+import type { AtServices } from './interpreter.js';
 import { createAtPort, type AtPort } from './port.js';
 
 const SERVER_OFFSET_MS = 3_000;
@@ -50,6 +53,29 @@ const PROFILE: BoardProfileInput = {
   ntpTimeout: 300,
 };
 
+/** Local wall time in a `+QNTP`/`+QLTS` time (`YYYY/MM/DD,hh:mm:ss±zz`) back to UTC ms. */
+function boardTimeToUtcMs(text: string): number {
+  const match = /^(\d{4})\/(\d{2})\/(\d{2}),(\d{2}):(\d{2}):(\d{2})([+-]\d{2})$/.exec(text);
+  if (!match) throw new Error(`not a board time: ${text}`);
+  const [year, month, day, hour, minute, second, zone] = match.slice(1).map(Number) as [
+    number, number, number, number, number, number, number,
+  ];
+  return Date.UTC(year, month - 1, day, hour, minute, second) - zone * 15 * 60_000;
+}
+
+/** An AT port fed raw bytes, its output collected: for what the channel would never send. */
+function rawPort(modem: ModemModel, services: AtServices): { port: AtPort; output: () => string; settle: (ms?: number) => Promise<void> } {
+  const chunks: string[] = [];
+  const port = createAtPort(modem, (bytes) => chunks.push(bytes.toString('latin1')), services);
+  return {
+    port,
+    output: () => chunks.join(''),
+    settle: (ms = 60) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+}
+
+const NO_NTP: AtServices = { ntpQueryUtcMs: () => Promise.reject(new Error('no NTP here')) };
+
 describe('sim AT interpreter on the modem model', () => {
   let server: SntpServer;
   let modem: ModemModel;
@@ -65,6 +91,8 @@ describe('sim AT interpreter on the modem model', () => {
     );
     const pair = memoryLinkPair('sim-at');
     port = createAtPort(modem, (bytes) => void pair.board.write(bytes), {
+      // The worker's own query (uncompensated, failure codes), as the sim board gives it.
+      ntpQuery: (host, timeoutMs) => firmwareNtpQuery(modem, host, timeoutMs),
       ntpQueryUtcMs: (host, timeoutMs) => sntpUtcMs(modem, host, timeoutMs),
     });
     pair.board.onData((bytes) => port.receive(bytes));
@@ -201,5 +229,123 @@ describe('sim AT interpreter on the modem model', () => {
     expect(line).toMatch(/^\+QLTS: "\d{4}\/\d{2}\/\d{2},\d{2}:\d{2}:\d{2}-16,0"$/);
     modem.network = 'denied';
     expect((await channel.send('AT+QLTS')).lines).toEqual(['+QLTS: ""']);
+  });
+  it('QNTP reports the time the server gave, with autosettime 0 leaving the RTC alone', async () => {
+    const hourAhead = await startSntpServer({ offsetMs: 3_600_000 });
+    try {
+      modem.hosts.set('ntp.aliyun.com', `127.0.0.1:${hourAhead.port}`);
+      await driver.dial({ profile: 1, timeoutMs: 5000 });
+      const rtcBefore = modem.rtcReadingMs();
+      const since = performance.now();
+      await channel.send('AT+QNTP=1,"ntp.aliyun.com",123,0');
+      const urc = await channel.waitForUrc((u) => u.name === '+QNTP', 2000, { sinceMonoMs: since });
+      const match = /^\+QNTP: 0,"(.*)"$/.exec(urc.line);
+      expect(match).not.toBeNull();
+      expect(match?.[1]).toMatch(/-16$/);
+      // The server's time (+1 h), not the board's own.
+      expect(Math.abs(boardTimeToUtcMs(match?.[1] ?? '') - (Date.now() + 3_600_000))).toBeLessThan(2000);
+      // autosettime 0: the RTC keeps running where it was.
+      expect(Math.abs(modem.rtcReadingMs() - rtcBefore)).toBeLessThan(1000);
+
+      // autosettime 1 (the default) sets the RTC and reports the same server time.
+      const again = performance.now();
+      await channel.send('AT+QNTP=1,"ntp.aliyun.com"');
+      const set = await channel.waitForUrc((u) => u.name === '+QNTP', 2000, { sinceMonoMs: again });
+      const reported = boardTimeToUtcMs(/"(.*)"/.exec(set.line)?.[1] ?? '');
+      expect(Math.abs(reported - (Date.now() + 3_600_000))).toBeLessThan(2000);
+      const boardUtc = modem.rtcReadingMs() - ZONE_QUARTER_HOURS * 15 * 60_000;
+      expect(Math.abs(boardUtc - (Date.now() + 3_600_000))).toBeLessThan(100);
+    } finally {
+      await hourAhead.close();
+    }
+  });
+
+  it('maps the NTP service failures to +QNTP codes: dns 565, refused 566, timeout 569', async () => {
+    // A name the modem's map knows but the firmware resolver does not (not loopback): a DNS failure.
+    modem.hosts.set('ntp.outside', '192.0.2.1');
+    await driver.dial({ profile: 1, timeoutMs: 5000 });
+    // 127.0.0.1:9 has nobody listening: the connected socket hears ICMP port unreachable.
+    expect(await driver.syncClock({ server: 'ntp.dead', timezoneHours: 0, timeoutMs: 2000 })).toMatchObject({
+      ok: false,
+      boardCode: '566',
+    });
+    expect(await driver.syncClock({ server: 'ntp.outside', timezoneHours: 0, timeoutMs: 2000 })).toMatchObject({
+      ok: false,
+      boardCode: '565',
+    });
+  });
+
+  it('maps each failure code of a stub NTP service', async () => {
+    const expected: Record<NtpFailureCode, string> = { dns: '565', refused: '566', timeout: '569' };
+    for (const [code, urc] of Object.entries(expected) as [NtpFailureCode, string][]) {
+      const stub = new ModemModel(parseBoardProfile({ ...PROFILE, hosts: { 'ntp.test': '127.0.0.1:123' } }));
+      const board = rawPort(stub, {
+        ntpQuery: () => Promise.resolve({ ok: false, code }),
+        ntpQueryUtcMs: () => Promise.reject(new Error(code)),
+      });
+      stub.context(1).active = true;
+      board.port.receive(Buffer.from('ATE0\rAT+QNTP=1,"ntp.test"\r'));
+      await board.settle(100);
+      board.port.dispose();
+      expect(board.output()).toBe(`ATE0\r\r\nOK\r\n\r\nOK\r\n\r\n+QNTP: ${urc}\r\n`);
+    }
+  });
+
+  it('answers ERROR to trailing text after query, test and no-argument forms', async () => {
+    expect((await channel.execute('AT+CPIN?xyz')).final).toBe('ERROR');
+    expect((await channel.execute('AT+CSQxyz')).final).toBe('ERROR');
+    expect((await channel.execute('AT+CMEE=?x')).final).toBe('ERROR');
+    expect((await channel.execute('ATIxyz')).final).toBe('ERROR');
+    expect((await channel.execute('AT+CMEE?1')).final).toBe('ERROR');
+    // The forms themselves still work.
+    expect((await channel.send('AT+CMEE=?')).lines).toEqual(['+CMEE: (0-2)']);
+    expect((await channel.send('AT+CPIN?')).lines).toEqual(['+CPIN: READY']);
+  });
+
+  it('runs every command of a ; chain with one final result, stopping at the first error', async () => {
+    const raw: string[] = [];
+    channel.link.onData((bytes) => raw.push(bytes.toString('latin1')));
+    await channel.send('ATE0;+CMEE=2');
+    expect(raw.join('')).toBe('ATE0;+CMEE=2\r\r\nOK\r\n');
+    expect((await channel.send('AT+CMEE?')).lines).toEqual(['+CMEE: 2']);
+
+    raw.length = 0;
+    expect((await channel.send('AT+CGMI;+CGMM')).lines).toEqual(['Quectel', 'EC200U']);
+    expect(raw.join('')).toBe('\r\nQuectel\r\n\r\nEC200U\r\n\r\nOK\r\n');
+
+    // The error stops the line: CMEE stays 2, and the error is the line's only final code.
+    modem.sim = 'absent';
+    expect(await channel.execute('AT+CPIN?;+CMEE=0')).toMatchObject({ final: 'CME ERROR', codeText: 'SIM not inserted' });
+    expect((await channel.send('AT+CMEE?')).lines).toEqual(['+CMEE: 2']);
+    expect((await channel.execute('AT+NOSUCH;+CMEE=0')).final).toBe('ERROR');
+    // A malformed line runs none of its commands...
+    expect((await channel.execute('AT+CMEE=0;+CPIN?xyz')).final).toBe('ERROR');
+    expect((await channel.send('AT+CMEE?')).lines).toEqual(['+CMEE: 2']);
+    // ...but the commands before one that fails did run.
+    expect((await channel.execute('AT+CMEE=0;+NOSUCH;+CMEE=1')).final).toBe('ERROR');
+    expect((await channel.send('AT+CMEE?')).lines).toEqual(['+CMEE: 0']);
+  });
+
+  it('sends a chained command\'s URC after the line\'s final OK', async () => {
+    const board = rawPort(modem, NO_NTP);
+    board.port.receive(Buffer.from('ATE0\rAT+QNTP=1,"ntp.test";+CSQ\r'));
+    await board.settle(100);
+    board.port.dispose();
+    expect(board.output()).toBe('ATE0\r\r\nOK\r\n\r\n+CSQ: 24,99\r\n\r\nOK\r\n\r\n+QNTP: 561\r\n');
+  });
+
+  it('ends a command line on \\r only: a bare \\n neither runs it nor splits it', async () => {
+    const board = rawPort(modem, NO_NTP);
+    board.port.receive(Buffer.from('ATE0\r\n'));
+    await board.settle();
+    expect(board.output()).toBe('ATE0\r\r\nOK\r\n');
+    board.port.receive(Buffer.from('AT+CMEE=0\n'));
+    await board.settle();
+    // Nothing ran yet: the line is still open.
+    expect(board.output()).toBe('ATE0\r\r\nOK\r\n');
+    board.port.receive(Buffer.from(';+CMEE?\r\n'));
+    await board.settle();
+    board.port.dispose();
+    expect(board.output()).toBe('ATE0\r\r\nOK\r\n\r\n+CMEE: 0\r\n\r\nOK\r\n');
   });
 });

@@ -1,5 +1,6 @@
 import { cmeMeaning } from '../../channel/at/codes.js';
 import { ModemError, type ModemModel } from '../modem.js';
+import type { NtpFailureCode } from '../services.js';
 
 /**
  * What the AT interpreter needs from the simulated board around it. The sim engineer's SimServices
@@ -13,6 +14,12 @@ export interface AtServices {
    * arrived (round trip compensated), on the host wall clock's scale.
    */
   ntpQueryUtcMs(host: string, timeoutMs: number): Promise<number>;
+  /**
+   * The same query with the reason for a failure (the sim board's SimServices has it). When given,
+   * AT+QNTP uses it and reports dns as 565, refused as 566, timeout as 569; without it every
+   * rejection of `ntpQueryUtcMs` can only be reported as 569.
+   */
+  ntpQuery?(host: string, timeoutMs: number): Promise<{ ok: true; unixMs: number } | { ok: false; code: NtpFailureCode }>;
   /** Called after `AT+CFUN=1,1` answered OK: the board reboots (port vanishes and comes back). */
   reboot?(): void;
 }
@@ -21,8 +28,19 @@ const DEFAULT_DELAY_MS = 5;
 /** How long after AT+CFUN=1,1 the interpreter says `RDY` when nobody else handles the reboot. */
 const REBOOT_RDY_MS = 300;
 const REG_STAT: Record<ModemModel['network'], number> = { registered: 1, roaming: 5, searching: 2, denied: 3 };
+/** `+QNTP: <err>` for each way the NTP service can fail (TCP/IP application note, chapter 4). */
+const QNTP_FAILURE: Record<NtpFailureCode, number> = { dns: 565, refused: 566, timeout: 569 };
 
-type Answer = { lines: string[]; final: string } | { silent: true };
+type Answer = { lines: string[]; final: string };
+
+/** One command of a command line: `+CMEE=1` is name `+CMEE`, form `=`, argument text `1`. */
+export interface AtCommand {
+  /** Upper case: `+CMEE`, `E0`, `I`; '' for a bare `AT`. */
+  name: string;
+  form: '' | '?' | '=?' | '=';
+  /** What follows `=` up to the next unquoted `;` (only for the `=` form). */
+  argText: string;
+}
 
 /**
  * An EC2x-like AT command interpreter on the shared ModemModel: one command at a time, echo, CMEE
@@ -40,6 +58,8 @@ export class AtInterpreter {
   /** Bumped by reset(): work started before a reboot must not answer after it. */
   private generation = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Work a command of the current line left for after the line's final result code. */
+  private readonly afterLine: Array<() => void | Promise<void>> = [];
   private readonly detach: () => void;
 
   constructor(
@@ -53,13 +73,14 @@ export class AtInterpreter {
   }
 
   receive(bytes: Buffer): void {
-    this.inbound += bytes.toString('latin1');
+    // Only S3 (\r) ends a command line; a \n (terminals send \r\n) is ignored wherever it falls.
+    this.inbound += bytes.toString('latin1').replace(/\n/g, '');
     for (;;) {
-      const end = this.inbound.search(/[\r\n]/);
+      const end = this.inbound.indexOf('\r');
       if (end < 0) break;
       const line = this.inbound.slice(0, end).trim();
       this.inbound = this.inbound.slice(end + 1);
-      // A module ignores anything that does not start with AT (line noise, a stray \n after \r).
+      // A module ignores anything that does not start with AT (line noise, an empty line).
       if (/^AT/i.test(line)) this.pending.push(line);
     }
     void this.pump();
@@ -70,6 +91,7 @@ export class AtInterpreter {
     this.generation += 1;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.afterLine.length = 0;
     this.echo = true;
     this.cmee = 1;
     this.inbound = '';
@@ -95,30 +117,44 @@ export class AtInterpreter {
     try {
       for (let line = this.pending.shift(); line !== undefined; line = this.pending.shift()) {
         if (this.echo) this.write(`${line}\r`);
-        const name = commandName(line);
-        await this.sleep(this.modem.profile.atDelays[name] ?? DEFAULT_DELAY_MS);
-        if (generation !== this.generation) return;
-        const answer = await this.execute(line);
-        if (generation !== this.generation) return;
-        if ('silent' in answer) continue;
-        this.write(answer.lines.map((text) => `\r\n${text}\r\n`).join('') + `\r\n${answer.final}\r\n`);
+        const commands = parseCommandLine(line);
+        let final = 'ERROR';
+        if (commands === undefined) {
+          // A syntax error anywhere in the line: nothing of it runs.
+          await this.sleep(DEFAULT_DELAY_MS);
+          if (generation !== this.generation) return;
+        } else {
+          // One command after another, each with its own delay and information lines; one final
+          // result code for the line: OK, or the first error, which stops the rest of the line.
+          final = 'OK';
+          for (const command of commands) {
+            await this.sleep(this.modem.profile.atDelays[`AT${command.name}`] ?? DEFAULT_DELAY_MS);
+            if (generation !== this.generation) return;
+            const answer = await this.execute(command);
+            if (generation !== this.generation) return;
+            this.write(answer.lines.map((text) => `\r\n${text}\r\n`).join(''));
+            if (answer.final !== 'OK') {
+              final = answer.final;
+              break;
+            }
+          }
+        }
+        this.write(`\r\n${final}\r\n`);
+        this.runAfterLine();
       }
     } finally {
       if (generation === this.generation) this.busy = false;
     }
   }
 
-  private async execute(line: string): Promise<Answer> {
-    const body = line.slice(2);
-    const match = /^([+&$^][A-Za-z0-9]+|[A-Za-z]\d*)(=\?|\?|=)?(.*)$/.exec(body);
-    if (body === '') return ok();
-    if (!match) return error();
-    const name = (match[1] ?? '').toUpperCase();
-    const form = match[2] ?? '';
-    const args = splitArgs(match[3] ?? '');
+  private async execute(command: AtCommand): Promise<Answer> {
+    const { name, form } = command;
+    const args = splitArgs(command.argText);
     const modem = this.modem;
     const profile = modem.profile;
     switch (`${name}${form}`) {
+      case '':
+        return ok();
       case 'E0':
       case 'E':
         this.echo = false;
@@ -149,6 +185,8 @@ export class AtInterpreter {
       }
       case '+CMEE?':
         return ok([`+CMEE: ${this.cmee}`]);
+      case '+CMEE=?':
+        return ok(['+CMEE: (0-2)']);
       case '+CPIN?':
         if (modem.sim === 'absent') return this.cme(10);
         return ok([`+CPIN: ${modem.sim === 'pin' ? 'SIM PIN' : 'READY'}`]);
@@ -261,8 +299,10 @@ export class AtInterpreter {
     const cid = cidOf(args[0]);
     const server = args[1];
     const port = Number(args[2] ?? 123);
-    const autoSet = (args[3] ?? '1') === '1';
-    if (cid === undefined || !server || !Number.isInteger(port)) return error();
+    const autoSetText = args[3] ?? '1';
+    const autoSet = autoSetText === '1';
+    if (cid === undefined || !server || !Number.isInteger(port) || port < 1 || port > 65_535) return error();
+    if (autoSetText !== '0' && autoSetText !== '1') return error();
     if (this.ntpBusy) {
       this.afterAnswer(() => this.urc('+QNTP: 568'));
       return ok();
@@ -274,28 +314,45 @@ export class AtInterpreter {
     this.ntpBusy = true;
     const generation = this.generation;
     this.afterAnswer(async () => {
-      const code = await this.queryNtp(server, port, autoSet);
+      const result = await this.queryNtp(server, port);
       if (generation !== this.generation) return;
       this.ntpBusy = false;
-      this.urc(code === 0 ? `+QNTP: 0,"${formatBoardTime(this.modem.rtcReadingMs(), this.modem.zoneQuarterHours, 4)}"` : `+QNTP: ${code}`);
+      if (typeof result === 'number') {
+        this.urc(`+QNTP: ${result}`);
+        return;
+      }
+      // The server's time in the modem's zone (the RTC holds local wall time: UTC plus the zone),
+      // reported whether or not autosettime writes it into the RTC.
+      const zone = this.modem.zoneQuarterHours;
+      const localMs = result.utcMs + zone * 15 * 60_000;
+      if (autoSet) this.modem.setRtcReadingMs(localMs);
+      this.urc(`+QNTP: 0,"${formatBoardTime(localMs, zone, 4)}"`);
     });
     return ok();
   }
 
-  private async queryNtp(server: string, port: number, autoSet: boolean): Promise<number> {
-    if (!this.modem.resolve(server, port)) return 565;
+  /** The server's UTC ms, or the `+QNTP` error code. */
+  private async queryNtp(server: string, port: number): Promise<{ utcMs: number } | number> {
+    if (!this.modem.resolve(server, port)) return QNTP_FAILURE.dns;
     const timeoutMs = this.modem.profile.ntpTimeout;
     if (this.modem.faults.ntpSilent) {
       await this.sleep(timeoutMs);
-      return 569;
+      return QNTP_FAILURE.timeout;
+    }
+    const host = port === 123 ? server : `${server}:${port}`;
+    if (this.services.ntpQuery) {
+      try {
+        const result = await this.services.ntpQuery(host, timeoutMs);
+        return result.ok ? { utcMs: result.unixMs } : QNTP_FAILURE[result.code];
+      } catch {
+        return 550; // unknown error: the service broke its contract
+      }
     }
     try {
-      const utcMs = await this.services.ntpQueryUtcMs(port === 123 ? server : `${server}:${port}`, timeoutMs);
-      // The RTC holds local wall time: UTC plus the network's zone.
-      if (autoSet) this.modem.setRtcReadingMs(utcMs + this.modem.zoneQuarterHours * 15 * 60_000);
-      return 0;
+      return { utcMs: await this.services.ntpQueryUtcMs(host, timeoutMs) };
     } catch {
-      return 569;
+      // This service does not say why it failed: report what a silent server gives.
+      return QNTP_FAILURE.timeout;
     }
   }
 
@@ -328,13 +385,22 @@ export class AtInterpreter {
     this.timers.add(timer);
   }
 
-  /** Runs `task` after the current answer has been written (the URC must follow the OK). */
+  /**
+   * Runs `task` after the current line's final result code has been written (a URC must follow the
+   * OK, also when the command is not the last of a `;` chain).
+   */
   private afterAnswer(task: () => void | Promise<void>): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      void task();
-    }, 1);
-    this.timers.add(timer);
+    this.afterLine.push(task);
+  }
+
+  private runAfterLine(): void {
+    for (const task of this.afterLine.splice(0)) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        void task();
+      }, 1);
+      this.timers.add(timer);
+    }
   }
 
   private cme(code: number): Answer {
@@ -365,10 +431,57 @@ function error(): Answer {
   return { lines: [], final: 'ERROR' };
 }
 
-/** `AT+QIACT=1` -> `AT+QIACT` (the profile's `atDelays` key). */
-function commandName(line: string): string {
-  const match = /^AT([+&$^][A-Za-z0-9]+|[A-Za-z]\d*)?/i.exec(line);
-  return `AT${(match?.[1] ?? '').toUpperCase()}`;
+/**
+ * Splits a command line (`AT` included) into its commands, V.250 style, or undefined when the line
+ * is malformed. Extended commands (`+CMEE`, `$X`, `^X`) end at `;` or the end of the line, so text
+ * after a query (`?`), test (`=?`) or no-argument form is an error, and a set form (`=`) runs to the
+ * next `;` outside quotes. Basic commands (`E0`, `I`, `&F`) may follow each other directly (`ATE0V1`)
+ * or be separated by `;`; a trailing `;` is allowed. A bare `AT` is one command with an empty name.
+ */
+export function parseCommandLine(line: string): AtCommand[] | undefined {
+  const body = line.slice(2);
+  if (body === '') return [{ name: '', form: '', argText: '' }];
+  const commands: AtCommand[] = [];
+  let at = 0;
+  while (at < body.length) {
+    const rest = body.slice(at);
+    const extended = /^[+$^][A-Za-z0-9]+/.exec(rest);
+    const head = extended ?? /^&?[A-Za-z]\d*/.exec(rest);
+    if (!head) return undefined;
+    at += head[0].length;
+    let form: AtCommand['form'] = '';
+    let argText = '';
+    if (body.startsWith('=?', at)) {
+      form = '=?';
+      at += 2;
+    } else if (body.startsWith('?', at)) {
+      form = '?';
+      at += 1;
+    } else if (body.startsWith('=', at)) {
+      form = '=';
+      at += 1;
+      const end = unquotedSemicolon(body, at);
+      if (end < 0) return undefined; // an unterminated string
+      argText = body.slice(at, end);
+      at = end;
+    }
+    commands.push({ name: head[0].toUpperCase(), form, argText });
+    if (at >= body.length) break;
+    if (body[at] === ';') at += 1;
+    else if (extended || form === '=') return undefined; // trailing text after the command
+  }
+  return commands;
+}
+
+/** Index of the first `;` outside quotes from `from` (the text's length when none), -1 for an open quote. */
+function unquotedSemicolon(text: string, from: number): number {
+  let quoted = false;
+  for (let index = from; index < text.length; index += 1) {
+    const char = text[index];
+    if (char === '"') quoted = !quoted;
+    else if (char === ';' && !quoted) return index;
+  }
+  return quoted ? -1 : text.length;
 }
 
 function cidOf(text: string | undefined): number | undefined {
