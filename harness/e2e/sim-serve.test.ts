@@ -110,6 +110,22 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     }
   });
 
+  it('close() while a port is coming back (socat starting) leaves no socat behind', async () => {
+    const board = await startSimBoard({ profile: { ...resolveBoardProfile('ec200u'), rebootDelay: 200 } });
+    boards.push(board);
+    const served = await servePty(board);
+    await board.control.reboot('hard');
+    await board.waitForPort('repl', false, 5000);
+    // servePty's own listener runs first: when this resolves its socat for each port is being started.
+    await board.waitForPort('at', true, 5000);
+    await served.close();
+    // Had close() missed them, the new socats would now be serving (they are up within tens of ms).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await socatPidsFor(served.ports.repl)).toEqual([]);
+    expect(await socatPidsFor(served.ports.at)).toEqual([]);
+    expect(existsSync(dirname(served.ports.repl))).toBe(false);
+  });
+
   it('`qhil sim --pty` prints its ports, serves them, and cleans up on SIGTERM', async () => {
     const child = execa('node', [bin, 'sim', '--pty', '--offset', '2s'], { reject: false, env: { CI: '' } });
     processes.push(child);

@@ -43,6 +43,8 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'qhil-sim-'));
   const socatPath = options.socatPath ?? 'socat';
   const running = new Map<SimPort, { socat: ResultPromise; boardLink: Link }>();
+  /** startPort calls under way (a port coming back): close() waits for them, and they stop what they started. */
+  const starting = new Set<Promise<void>>();
   let closed = false;
 
   const stopPort = async (port: SimPort): Promise<void> => {
@@ -53,7 +55,15 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
     await stopProcess(entry.socat);
   };
 
-  const startPort = async (port: SimPort): Promise<void> => {
+  const startPort = (port: SimPort): Promise<void> => {
+    const started = startPortNow(port).finally(() => starting.delete(started));
+    starting.add(started);
+    return started;
+  };
+
+  /** Serves `port`; if close() came meanwhile, stops what it started and resolves. */
+  const startPortNow = async (port: SimPort): Promise<void> => {
+    if (closed) return;
     const hostPath = join(dir, port);
     const boardPath = join(dir, `${port}.board`);
     const socat = execa(socatPath, ['-d', '-d', `pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${boardPath}`], {
@@ -68,6 +78,10 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
     });
     const startedMs = performance.now();
     while (!(existsSync(hostPath) && existsSync(boardPath))) {
+      if (closed) {
+        await stopProcess(socat);
+        return;
+      }
       if (spawnError !== undefined || socat.exitCode !== null) {
         throw new InfrastructureError(`cannot serve ${port} on ${hostPath}: socat exited (${spawnError ?? `code ${socat.exitCode}`})`);
       }
@@ -84,6 +98,11 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
       await stopProcess(socat);
       throw error;
     }
+    if (closed) {
+      await boardLink.close().catch(() => undefined);
+      await stopProcess(socat);
+      return;
+    }
     running.set(port, { socat, boardLink });
     // socat gone by itself (killed): the port is no longer served; the host side sees it close.
     void socat.then(() => {
@@ -93,7 +112,13 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
         void boardLink.close().catch(() => undefined);
       }
     });
-    board.attach(port, boardLink);
+    try {
+      board.attach(port, boardLink);
+    } catch (error) {
+      // The port went away again (or the board closed) while socat was starting.
+      await stopPort(port);
+      throw error;
+    }
   };
 
   const stopListening = board.onPortState((port, up) => {
@@ -106,6 +131,9 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
     if (closed) return;
     closed = true;
     stopListening();
+    // A port coming back may be between spawning socat and putting it in `running`: let it finish
+    // (it sees `closed` and stops its socat), then stop whatever is running.
+    await Promise.allSettled([...starting]);
     await Promise.all(SIM_PORTS.map((port) => stopPort(port)));
     if (ownDir) rmSync(dir, { recursive: true, force: true });
   };
