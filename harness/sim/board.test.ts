@@ -4,6 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Receiver } from '../channel/receiver.js';
+import { ReplChannel } from '../channel/repl/repl.js';
+import { WaitTimeoutError } from '../core/errors.js';
 import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
 import type { Link } from '../link/link.js';
 import { startSimBoard, type SimBoard, type StartSimBoardOptions } from './board.js';
@@ -210,6 +212,74 @@ describe('simulated board: REPL personality', () => {
     expect((await rx.waitFor('>>> ', limits('prompt'))).text).toContain('2');
   });
 
+  it('recovers from a tight loop: exec times out, the next exec works (harness ReplChannel)', async () => {
+    const sim = await board();
+    await sim.control.stepClock(3_600_000);
+    const repl = new ReplChannel(sim.hostLink('repl'));
+    await repl.exec('marker = 42', { timeoutMs: 5000 });
+    const rtcBefore = await sim.control.readRtcMs();
+    const hostBeforeMs = performance.now();
+    await expect(repl.exec('while True: pass', { timeoutMs: 1000 })).rejects.toBeInstanceOf(WaitTimeoutError);
+    const startedMs = performance.now();
+    expect((await repl.exec('print(1)', { timeoutMs: 5000 })).stdout).toBe('1\n');
+    expect(performance.now() - startedMs).toBeLessThan(4000);
+    // The VM was replaced: Python state is gone, the board's RTC is not.
+    await expect(repl.exec('print(marker)', { timeoutMs: 5000 })).rejects.toThrow(/NameError/);
+    const rtcMovedMs = (await sim.control.readRtcMs()) - rtcBefore;
+    expect(rtcMovedMs).toBeGreaterThanOrEqual(0);
+    expect(rtcMovedMs).toBeLessThan(performance.now() - hostBeforeMs + 200);
+  });
+
+  it('Ctrl-C on a tight loop in plain raw mode: OK, then \\x04, a KeyboardInterrupt traceback, \\x04>', async () => {
+    const sim = await board({ profile: 'ec100y' });
+    const peer = new RawPeer(sim.hostLink('repl'));
+    await peer.enterRaw();
+    await peer.rx.write('while True: pass\x04');
+    // The OK comes before the code runs, even though it never returns.
+    await peer.rx.waitFor('OK', limits('OK', 2000));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const sentMs = performance.now();
+    await peer.rx.write('\x03');
+    const { stdout, stderr } = await peer.output(3000);
+    expect(performance.now() - sentMs).toBeLessThan(2000);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\nKeyboardInterrupt: \r\n');
+    expect((await peer.exec('import modem; print(modem.getDevModel())')).stdout).toBe('EC100Y-CN\n');
+  });
+
+  it('Ctrl-C on a tight loop at the friendly prompt: traceback, >>> and a fresh REPL', async () => {
+    const sim = await board();
+    const rx = new Receiver(sim.hostLink('repl'));
+    await rx.waitFor('>>> ', limits('banner'));
+    await rx.write('kept = 7\r');
+    await rx.waitFor('>>> ', limits('prompt'));
+    await rx.write('while True: pass\r\r');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    rx.discard();
+    await rx.write('\x03');
+    const interrupted = await rx.waitFor('>>> ', limits('prompt after Ctrl-C', 2000));
+    expect(interrupted.text).toBe('Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\nKeyboardInterrupt: \r\n>>> ');
+    await rx.write('6 * 7\r');
+    expect((await rx.waitFor('>>> ', limits('answer'))).text).toContain('42');
+    await rx.write('kept\r');
+    expect((await rx.waitFor('>>> ', limits('prompt'))).text).toContain("NameError: name 'kept' isn't defined");
+  });
+
+  it('Ctrl-C on a loop that calls into the board raises KeyboardInterrupt in Python: state kept', async () => {
+    const sim = await board();
+    const peer = new RawPeer(sim.hostLink('repl'));
+    await peer.enterRaw();
+    await peer.exec('import utime\nkept = 7');
+    await peer.rx.write('while True:\n    utime.time()\x04');
+    await peer.rx.waitFor('OK', limits('OK', 2000));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await peer.rx.write('\x03');
+    const { stderr } = await peer.output(2000);
+    expect(stderr).toContain('KeyboardInterrupt');
+    expect(stderr).toContain('line 2');
+    expect((await peer.exec('print(kept)')).stdout).toBe('7\n');
+  });
+
   it('answers REPL refuse when protection is on', async () => {
     const sim = await board({ faults: ['repl-refuse'] });
     const rx = new Receiver(sim.hostLink('repl'));
@@ -262,12 +332,16 @@ describe('simulated board: QuecPython modules', () => {
     const peer = new RawPeer(sim.hostLink('repl'));
     await peer.enterRaw();
     const rtcBefore = await sim.control.readRtcMs();
+    const hostBeforeMs = performance.now();
     const { stderr } = await peer.exec('import ntptime\nntptime.settime()');
     expect(stderr).toContain('OSError: Server connection failed!');
     const { stdout } = await peer.exec('print(ntptime.host)');
     expect(stdout).toBe('cn.pool.ntp.org\n');
-    // The clock was not touched.
-    expect(Math.abs((await sim.control.readRtcMs()) - rtcBefore)).toBeLessThan(5000);
+    // The clock was not touched: it moved as much as the host's clock did, no more.
+    const rtcMovedMs = (await sim.control.readRtcMs()) - rtcBefore;
+    const elapsedMs = performance.now() - hostBeforeMs;
+    expect(rtcMovedMs).toBeGreaterThanOrEqual(0);
+    expect(rtcMovedMs).toBeLessThan(elapsedMs + 200);
   });
 
   it('falls back silently: a dead first host, a live pool.ntp.org', async () => {
@@ -284,9 +358,9 @@ describe('simulated board: QuecPython modules', () => {
   });
 
   it('never leaves loopback: a host mapped to a public address fails like DNS, without querying it', async () => {
-    // ntpTimeout is 2 s: had any of the five names been queried, this would take at least 2 s.
+    // ntpTimeout is the firmware's 10 s: had any of the five names been queried, this would take at least 10 s.
     const sim = await board({ hosts: { 'ntp.aliyun.com': '203.0.113.5:123' } });
-    expect(sim.profile.ntpTimeout).toBe(2000);
+    expect(sim.profile.ntpTimeout).toBe(10_000);
     const peer = new RawPeer(sim.hostLink('repl'));
     await peer.enterRaw();
     const startedMs = performance.now();
@@ -368,7 +442,29 @@ describe('simulated board: QuecPython modules', () => {
       ].join('\n'),
     );
     expect(stderr).toBe('');
-    expect(stdout.split('\n')).toEqual(['True', '8 (1970, 1, 1, 8, 0, 0, 3, 1)', 'True', '10 0', 'ValueError', '']);
+    // Seconds count from 2000-01-01 (a Saturday), as MicroPython and QuecPython count.
+    expect(stdout.split('\n')).toEqual(['True', '8 (2000, 1, 1, 8, 0, 0, 5, 1)', 'True', '10 0', 'ValueError', '']);
+  });
+
+  it('utime counts seconds from 2000 (or 1970 when the profile says so); localtime() reads the RTC either way', async () => {
+    const y2k = await board({ clockOffsetMs: 0 });
+    const unix = await board({ clockOffsetMs: 0, profile: { ...resolveBoardProfile('ec200u'), epoch: 1970 } });
+    expect(y2k.profile.epoch).toBe(2000);
+    const code = 'import utime\nprint(utime.time(), utime.gmtime(0), utime.mktime((2000, 1, 1, 0, 0, 0, 0, 0)), utime.localtime())';
+    const [a, b] = [new RawPeer(y2k.hostLink('repl')), new RawPeer(unix.hostLink('repl'))];
+    await Promise.all([a.enterRaw(), b.enterRaw()]);
+    const hostS = Date.now() / 1000;
+    const [outA, outB] = await Promise.all([a.exec(code), b.exec(code)]);
+    const zoneS = y2k.profile.zoneQuarterHours * 15 * 60;
+    const secondsA = Number(outA.stdout.split(' ')[0]);
+    const secondsB = Number(outB.stdout.split(' ')[0]);
+    expect(Math.abs(secondsA - (hostS + zoneS - 946_684_800))).toBeLessThan(3);
+    expect(Math.abs(secondsB - (hostS + zoneS))).toBeLessThan(3);
+    expect(outA.stdout).toContain(' (2000, 1, 1, 0, 0, 0, 5, 1) 0 (');
+    expect(outB.stdout).toContain(' (1970, 1, 1, 0, 0, 0, 3, 1) 946684800 (');
+    // localtime() with no argument is the RTC reading on both.
+    const rtcS = (await y2k.control.readRtcMs()) / 1000;
+    for (const out of [outA, outB]) expect(Math.abs(tupleMs(tuple(out.stdout.slice(out.stdout.lastIndexOf('(')))) / 1000 - rtcS)).toBeLessThan(3);
   });
 });
 

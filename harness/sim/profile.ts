@@ -73,8 +73,15 @@ export const boardProfileSchema = z
     autoDial: z.boolean().default(true),
     /** Lines the REPL prints before the banner at boot, as some firmware logs do. */
     bootNoise: z.array(z.string()).default([]),
-    /** How long ntptime and AT+QNTP wait for each NTP server before giving up on it (the firmware uses 10 s). */
-    ntpTimeout: duration.default(2000),
+    /** How long ntptime and AT+QNTP wait for each NTP server before giving up on it (the firmware's ntptime.py: 10 s). */
+    ntpTimeout: duration.default(10_000),
+    /**
+     * Year the board's seconds count from, for `utime.time()`, `utime.mktime()` and the `secs` argument of
+     * `utime.localtime()`/`utime.gmtime()`: MicroPython and QuecPython count from 2000-01-01 (the
+     * firmware's ntptime.py subtracts NTP_DELTA = 3155673600 s from NTP time, protocols.md); 1970
+     * models a port built with the Unix epoch. `utime.localtime()` with no argument reads the RTC either way.
+     */
+    epoch: z.union([z.literal(2000), z.literal(1970)]).default(2000),
   })
   .strict();
 

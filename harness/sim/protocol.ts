@@ -17,10 +17,17 @@ export const BRIDGE = {
   bytes: 16 + 256 * 1024,
 } as const;
 
+/**
+ * How a VM thread starts: `power-on` (boot noise, banner), `soft` (`MPY: soft reboot`, banner), or
+ * silently at the raw or friendly prompt (`resume-raw`, `resume-friendly`): the board worker replaced
+ * a VM that a Ctrl-C could not stop and printed the KeyboardInterrupt and the prompt itself.
+ */
+export type VmBoot = 'power-on' | 'soft' | 'resume-raw' | 'resume-friendly';
+
 export interface VmWorkerData {
   profile: BoardProfile;
   bridge: SharedArrayBuffer;
-  boot: 'power-on' | 'soft';
+  boot: VmBoot;
 }
 
 /** Board worker -> VM thread. */

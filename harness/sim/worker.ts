@@ -11,6 +11,7 @@
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { createAtPort } from './at/port.js';
 import { parseFault, type Fault } from './faults.js';
+import { FRIENDLY_PROMPT, KEYBOARD_INTERRUPT_TRACEBACK, RAW_EXEC_END, ReplModeTracker } from './micropython/prompts.js';
 import { defaultFaults, ModemError, ModemModel } from './modem.js';
 import { firmwareNtpQuery } from './ntp.js';
 import {
@@ -22,6 +23,7 @@ import {
   type FromVm,
   type SimPort,
   type ToBoard,
+  type VmBoot,
   type VmWorkerData,
 } from './protocol.js';
 import type { SimServices } from './services.js';
@@ -36,6 +38,11 @@ const REBOOT_DROP_AFTER_MS = 100;
 const USB_DISCONNECT_DEFAULT_MS = 2000;
 /** checkNet polls the modem this often while it waits. */
 const NET_POLL_MS = 50;
+/**
+ * How long Python may go on after a Ctrl-C before the board gives up on it stopping by itself and
+ * replaces the VM (see VmThread.input).
+ */
+const STUCK_AFTER_CTRL_C_MS = 500;
 /** Bridge calls a Ctrl-C from the host may cut short (everything that waits). */
 const INTERRUPTIBLE = new Set(['sleep', 'ntp_settime', 'wait_net', 'datacall_activate']);
 
@@ -128,6 +135,15 @@ interface PendingCall {
   abort: AbortController;
 }
 
+/** A Ctrl-C Python has not taken yet, and what the host sent after it. */
+interface UnansweredCtrlC {
+  timer: NodeJS.Timeout;
+  /** The last input message sent before the Ctrl-C: the code it interrupts came with it or earlier. */
+  afterSeq: number;
+  /** Bytes from the Ctrl-C on (without it), for the replacement VM's REPL. */
+  replay: Buffer[];
+}
+
 class VmThread {
   readonly worker: Worker;
   private readonly control: Int32Array;
@@ -135,12 +151,20 @@ class VmThread {
   private sentSeq = 0;
   private idleSeq = 0;
   private pending: PendingCall | undefined;
-  /** A Ctrl-C arrived while Python was running and no waiting call has taken it yet. */
-  private interruptPending = false;
+  /** A Ctrl-C arrived while Python was running and Python has not taken it yet. */
+  private unanswered: UnansweredCtrlC | undefined;
+  private isReady = false;
+  /** The REPL's mode, followed from its output. */
+  readonly replMode: ReplModeTracker;
   readonly ready: Promise<void>;
   stopped = false;
 
-  constructor(boot: 'power-on' | 'soft') {
+  /** `onStuck`: a Ctrl-C did not stop Python; the thread is still running it. */
+  constructor(
+    boot: VmBoot,
+    private readonly onStuck: (thread: VmThread, replay: Buffer[]) => void,
+  ) {
+    this.replMode = new ReplModeTracker(boot === 'resume-raw' ? 'raw' : 'friendly');
     const bridge = new SharedArrayBuffer(BRIDGE.bytes);
     this.control = new Int32Array(bridge, 0, 4);
     this.payload = new Uint8Array(bridge, BRIDGE.payloadOffset);
@@ -154,6 +178,7 @@ class VmThread {
       this.worker.on('message', (message: FromVm) => {
         if (message.type === 'ready') {
           clearTimeout(timer);
+          this.isReady = true;
           resolve();
         } else if (message.type === 'failed') {
           clearTimeout(timer);
@@ -170,22 +195,44 @@ class VmThread {
     this.ready.catch(() => undefined);
   }
 
+  /** Python is running (input not yet processed, or a bridge call open). Input before boot only waits. */
   get busy(): boolean {
-    return this.sentSeq !== this.idleSeq || this.pending !== undefined;
+    return this.isReady && (this.sentSeq !== this.idleSeq || this.pending !== undefined);
   }
 
   /**
-   * Host bytes for the REPL. A Ctrl-C while Python runs interrupts the sim's own waits (utime.sleep*,
-   * ntptime, checkNet, dataCall.activate) with KeyboardInterrupt. A loop that never calls into the
-   * board (`while True: pass`) cannot be interrupted: the VM thread has no shared memory to poll
-   * (this VM build has neither threads nor asyncify); only a hard reboot or close ends it.
+   * Host bytes for the REPL. A Ctrl-C while Python runs interrupts it instead of reaching the REPL as
+   * a keystroke: the sim's own waits (utime.sleep*, ntptime, checkNet, dataCall.activate) end at once
+   * with KeyboardInterrupt, and so does the next call Python makes into the board (utime.time() in a
+   * loop). Python spinning in pure code (`while True: pass`) cannot be reached: the VM has no
+   * interrupt hook (this build has neither threads nor asyncify, and checks no shared memory). So if
+   * Python still runs STUCK_AFTER_CTRL_C_MS after the Ctrl-C, the board worker replaces the VM
+   * thread (onStuck): it prints what a board prints for the KeyboardInterrupt and starts a fresh VM at
+   * the same prompt, which gets the bytes the host sent from the Ctrl-C on. LIMITS of that replacement:
+   * all Python state is lost (variables, imports; the utime zone lives in the modem and stays),
+   * output the code printed without a newline since the last flush is lost, utime.ticks_ms restarts,
+   * the traceback always names `<stdin>` line 1, and code that would catch KeyboardInterrupt never
+   * sees it. The RTC, the modem and the AT port are untouched.
    */
   input(bytes: Buffer): void {
     let forward = bytes;
+    if (this.unanswered) this.unanswered.replay.push(bytes);
     if (this.busy && bytes.includes(CTRL_C)) {
-      // Python is running: Ctrl-C interrupts it instead of reaching the REPL as a keystroke.
       forward = Buffer.from([...bytes].filter((byte) => byte !== CTRL_C));
-      this.interruptPending = true;
+      if (!this.unanswered) {
+        const ctrlC = bytes.indexOf(CTRL_C);
+        const after = Buffer.concat([bytes.subarray(0, ctrlC), bytes.subarray(ctrlC + 1)]);
+        const unanswered: UnansweredCtrlC = {
+          afterSeq: this.sentSeq,
+          replay: after.length > 0 ? [after] : [],
+          timer: setTimeout(() => {
+            if (this.unanswered !== unanswered || this.stopped) return;
+            this.unanswered = undefined;
+            if (this.idleSeq < unanswered.afterSeq) this.onStuck(this, unanswered.replay);
+          }, STUCK_AFTER_CTRL_C_MS),
+        };
+        this.unanswered = unanswered;
+      }
       if (this.pending?.interruptible) this.interrupt(this.pending);
     }
     if (forward.length === 0) return;
@@ -195,6 +242,7 @@ class VmThread {
 
   stop(): Promise<number> {
     this.stopped = true;
+    this.takeCtrlC();
     Atomics.store(this.control, BRIDGE.stop, 1);
     Atomics.notify(this.control, BRIDGE.replyId);
     this.pending?.abort.abort();
@@ -205,11 +253,14 @@ class VmThread {
     if (this.stopped) return;
     switch (message.type) {
       case 'output':
+        this.replMode.feed(Buffer.from(message.bytes).toString('latin1'));
         emit('repl', message.bytes);
         break;
       case 'idle':
         this.idleSeq = message.seq;
-        if (!this.busy) this.interruptPending = false;
+        // The code the Ctrl-C was meant for has ended (by itself or with the KeyboardInterrupt):
+        // as on a board, a Ctrl-C still pending when a command ends is dropped.
+        if (this.unanswered && this.idleSeq >= this.unanswered.afterSeq) this.takeCtrlC();
         break;
       case 'bridge':
         void this.answer(message.id, message.name, message.args);
@@ -226,7 +277,8 @@ class VmThread {
     const interruptible = INTERRUPTIBLE.has(name);
     const call: PendingCall = { id, interruptible, abort: new AbortController() };
     this.pending = call;
-    if (interruptible && this.interruptPending) {
+    if (this.unanswered) {
+      // Python reached the board with a Ctrl-C pending: it takes it here.
       this.interrupt(call);
       return;
     }
@@ -243,8 +295,13 @@ class VmThread {
     this.reply(id, reply);
   }
 
+  private takeCtrlC(): void {
+    if (this.unanswered) clearTimeout(this.unanswered.timer);
+    this.unanswered = undefined;
+  }
+
   private interrupt(call: PendingCall): void {
-    this.interruptPending = false;
+    this.takeCtrlC();
     this.pending = undefined;
     call.abort.abort();
     this.reply(call.id, { i: 1 });
@@ -265,10 +322,28 @@ class VmThread {
 
 let vm: VmThread | undefined;
 
-async function startVm(boot: 'power-on' | 'soft'): Promise<void> {
-  const thread = new VmThread(boot);
+async function startVm(boot: VmBoot): Promise<void> {
+  const thread = new VmThread(boot, replaceStuckVm);
   vm = thread;
   await thread.ready;
+}
+
+/**
+ * A Ctrl-C did not stop Python (see VmThread.input): end the VM thread, print what a board prints
+ * when a Ctrl-C stops a command (in raw mode inside the exec's framing: stdout ended by `\x04`, the
+ * traceback, `\x04>`; in friendly mode the traceback and `>>> `) and start a fresh VM at that prompt,
+ * handing it what the host sent from the Ctrl-C on. The RTC and the modem stay as they are.
+ */
+function replaceStuckVm(thread: VmThread, replay: Buffer[]): void {
+  if (vm !== thread || closing) return;
+  const raw = thread.replMode.mode === 'raw';
+  log('Ctrl-C did not stop Python (no call into the board): the MicroPython VM is replaced, Python state is lost');
+  void thread.stop();
+  emit('repl', raw ? `\x04${KEYBOARD_INTERRUPT_TRACEBACK}${RAW_EXEC_END}` : `${KEYBOARD_INTERRUPT_TRACEBACK}${FRIENDLY_PROMPT}`);
+  const fresh = new VmThread(raw ? 'resume-raw' : 'resume-friendly', replaceStuckVm);
+  vm = fresh;
+  for (const bytes of replay) fresh.input(bytes);
+  fresh.ready.catch((error: unknown) => log(`MicroPython VM did not restart after Ctrl-C: ${error instanceof Error ? error.message : String(error)}`));
 }
 
 async function stopVm(): Promise<void> {
@@ -294,14 +369,17 @@ function int(value: unknown, what: string): number {
   return value;
 }
 
-/** Board RTC reading in whole seconds (as if UTC), the base of utime. */
+/** Seconds from 1970-01-01 to the epoch utime counts from (profile.epoch). */
+const EPOCH_S = profile.epoch === 2000 ? Date.UTC(2000, 0, 1) / 1000 : 0;
+
+/** Board RTC reading in whole seconds since the board's epoch (as if UTC), the base of utime. */
 function rtcSeconds(): number {
-  return Math.floor(modem.rtcReadingMs() / 1000);
+  return Math.floor(modem.rtcReadingMs() / 1000) - EPOCH_S;
 }
 
-/** `(year, month, mday, hour, minute, second, weekday 0=Monday, yearday)` of a seconds count since 1970. */
+/** `(year, month, mday, hour, minute, second, weekday 0=Monday, yearday)` of a seconds count since the board's epoch. */
 function timeFields(seconds: number): number[] {
-  const date = new Date(seconds * 1000);
+  const date = new Date((seconds + EPOCH_S) * 1000);
   const year = date.getUTCFullYear();
   const month = date.getUTCMonth();
   const day = date.getUTCDate();
@@ -336,7 +414,7 @@ async function bridgeCall(name: string, args: unknown[], signal: AbortSignal): P
       const fields = args[0];
       if (!Array.isArray(fields) || fields.length < 6) throw new BridgeError('TypeError', 'mktime needs a tuple of at least 6 ints');
       const [year, month, day, hour, minute, second] = fields.map((field, i) => int(field, `field ${i}`)) as number[];
-      return Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute, second) / 1000 - zoneS;
+      return Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute, second) / 1000 - zoneS - EPOCH_S;
     }
     case 'sleep':
       await sleep(Math.max(0, Number(args[0]) || 0), signal);

@@ -10,7 +10,8 @@
  * `{"i": 1}` when a Ctrl-C from the host interrupted the wait (raised here as KeyboardInterrupt).
  *
  * The time model (consistent with quectel.md and the NTP application note): the modem RTC holds a
- * wall-clock reading with no zone. `utime.time()` is that reading in seconds since 1970, taken as UTC;
+ * wall-clock reading with no zone. `utime.time()` is that reading in seconds since the profile's epoch
+ * (2000-01-01 by default, as MicroPython and QuecPython count; 1970 if the profile says so), taken as UTC;
  * `utime.localtime()` is the reading plus `utime.setTimeZone()` hours (default 0). At power-on the RTC
  * holds the network's local time; `ntptime.settime(tz)` sets it to the server's UTC plus `tz` hours,
  * so afterwards `localtime()` reads UTC, as the application note shows. The firmware's built-in UTC+8

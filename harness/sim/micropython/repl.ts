@@ -1,6 +1,8 @@
 import { loadMicroPython, type MicroPython } from '@micropython/micropython-webassembly-pyscript/micropython.mjs';
 import type { BoardProfile } from '../profile.js';
+import type { VmBoot } from '../protocol.js';
 import { installerSource, QUECPYTHON_MODULES, TIME_BLOCKER } from './modules.js';
+import { ReplModeTracker } from './prompts.js';
 
 /** Raw-paste flow-control window the sim grants, in bytes (MicroPython's usual stdin buffer). */
 export const RAW_PASTE_WINDOW_BYTES = 256;
@@ -8,8 +10,6 @@ export const RAW_PASTE_WINDOW_BYTES = 256;
 const CTRL_A = 0x01;
 const CTRL_D = 0x04;
 const CTRL_E = 0x05;
-const RAW_PROMPT_TEXT = 'raw REPL; CTRL-B to exit\r\n>';
-const FRIENDLY_PROMPT_TEXT = 'for more information.\r\n>>> ';
 /** The VM's own banner line starts so; the rest (version, date, "JS with Emscripten") is replaced. */
 const VM_BANNER_START = 'MicroPython v';
 
@@ -42,7 +42,7 @@ export class SimRepl {
   private vm: MicroPython | undefined;
   private readonly queue: number[] = [];
   private draining: Promise<void> | undefined;
-  private mode: 'friendly' | 'raw' = 'friendly';
+  private readonly modeTracker = new ReplModeTracker();
   /** In raw mode, nothing typed since the last `>` prompt: where a raw-paste request may start. */
   private rawLineEmpty = false;
   private paste: { stage: 'request'; seen: number } | { stage: 'collect'; code: number[]; sinceGrant: number } | undefined;
@@ -51,22 +51,35 @@ export class SimRepl {
   /** Held output that may be the start of the VM's banner. */
   private held = '';
   private bannerLine: string | undefined;
-  private tail = '';
   /** While booting in raw mode the VM's banner must not show. */
   private muted = false;
   private readonly outBuffer: number[] = [];
 
   constructor(private readonly options: SimReplOptions) {}
 
-  /** Power-on (noise lines, then the banner) or soft reboot (`MPY: soft reboot`, then the banner). */
-  async boot(kind: 'power-on' | 'soft' = 'power-on'): Promise<void> {
+  private get mode(): 'friendly' | 'raw' {
+    return this.modeTracker.mode;
+  }
+
+  /** Power-on (noise lines, then the banner), soft reboot (`MPY: soft reboot`, then the banner) or a silent resume. */
+  async boot(kind: VmBoot = 'power-on'): Promise<void> {
+    if (kind === 'resume-raw' || kind === 'resume-friendly') {
+      this.muted = true;
+      await this.createVm();
+      this.vm?.replInit();
+      if (kind === 'resume-raw') this.feedVm(CTRL_A);
+      this.muted = false;
+      this.modeTracker.reset(kind === 'resume-raw' ? 'raw' : 'friendly');
+      this.rawLineEmpty = kind === 'resume-raw';
+      return;
+    }
     if (kind === 'power-on') {
       for (const line of this.options.profile.bootNoise) this.emitText(`${line}\r\n`);
     } else {
       this.emitText('MPY: soft reboot\r\n');
     }
     await this.createVm();
-    this.mode = 'friendly';
+    this.modeTracker.reset('friendly');
     this.vm?.replInit();
     this.flushHeld();
     this.flush();
@@ -164,7 +177,7 @@ export class SimRepl {
     this.flushHeld();
     this.emitText('MPY: soft reboot\r\n');
     await this.createVm();
-    this.mode = 'friendly';
+    this.modeTracker.reset('friendly');
     if (wasRaw) {
       // A soft reboot in raw mode comes back at the raw prompt, without a banner (as mpremote expects).
       this.muted = true;
@@ -249,22 +262,17 @@ export class SimRepl {
     for (const byte of bytes) {
       this.outBuffer.push(byte);
       this.track(String.fromCharCode(byte));
-      if (byte === 0x0a && this.outBuffer.length > 0) this.flush();
+      if (byte === 0x0a) this.flush();
+      // Plain raw mode prints `OK`, then runs the code: the host must see the OK now, even if the code
+      // never returns (a VM that a Ctrl-C cannot stop is replaced, and its unsent output lost).
+      else if (byte === 0x4b && this.mode === 'raw' && this.outBuffer[this.outBuffer.length - 2] === 0x4f) this.flush();
     }
     if (this.outBuffer.length >= 1024) this.flush();
   }
 
   /** Follows the REPL's mode from what it prints. */
   private track(char: string): void {
-    this.tail = (this.tail + char).slice(-40);
-    if (this.tail.endsWith(RAW_PROMPT_TEXT)) {
-      this.mode = 'raw';
-      this.rawLineEmpty = true;
-    } else if (this.mode === 'raw' && this.tail.endsWith('\x04>')) {
-      this.rawLineEmpty = true;
-    } else if (this.tail.endsWith(FRIENDLY_PROMPT_TEXT)) {
-      this.mode = 'friendly';
-    }
+    if (this.modeTracker.feed(char) === 'raw-prompt') this.rawLineEmpty = true;
   }
 
   flush(): void {

@@ -60,16 +60,21 @@ const repl = new SimRepl({
   bridge,
 });
 
+const booted = repl.boot(data.boot);
+booted.then(
+  () => post({ type: 'ready' }),
+  (error: unknown) => post({ type: 'failed', message: `MicroPython VM did not start: ${String(error)}` }),
+);
+
+// Input is handed over one message at a time, in order, and what arrives while the VM loads waits
+// for it: after a VM was replaced (see worker.ts) the host may already be typing at the prompt the
+// board worker printed.
+let inputs: Promise<unknown> = booted.catch(() => undefined);
 port.on('message', (message: ToVm) => {
   if (message.type === 'input') {
-    void repl
-      .input(message.bytes)
+    inputs = inputs
+      .then(() => repl.input(message.bytes))
       .then(() => post({ type: 'idle', seq: message.seq }))
       .catch((error: unknown) => post({ type: 'failed', message: `REPL input failed: ${String(error)}` }));
   }
 });
-
-repl
-  .boot(data.boot)
-  .then(() => post({ type: 'ready' }))
-  .catch((error: unknown) => post({ type: 'failed', message: `MicroPython VM did not start: ${String(error)}` }));
