@@ -52,6 +52,15 @@ describe('ReplBoardDriver on the simulated QuecPython board', () => {
     expect(dialled.address).not.toBe('0.0.0.0');
   });
 
+  it('fails to dial without network within its deadline, saying what the network said', async () => {
+    const { driver } = await driverFor({ profile: { ...resolveBoardProfile('ec200u'), autoDial: false }, faults: ['no-network'] });
+    const startedAt = performance.now();
+    const error = await driver.dial({ profile: 1, apn: 'internet', timeoutMs: 4000 }).catch((e: unknown) => e);
+    expect(performance.now() - startedAt).toBeLessThan(5000);
+    expect(error).toBeInstanceOf(BoardError);
+    expect((error as Error).message).toMatch(/not registered on the network/);
+  });
+
   it('fails to dial without a SIM, saying so', async () => {
     const { driver } = await driverFor({ profile: { ...resolveBoardProfile('ec200u'), autoDial: false }, faults: ['no-sim'] });
     const error = await driver.dial({ profile: 1, apn: 'internet', timeoutMs: 4000 }).catch((e: unknown) => e);

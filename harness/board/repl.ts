@@ -70,23 +70,29 @@ export class ReplBoardDriver implements BoardDriver {
     if (first.state === 1 && first.address !== '0.0.0.0') {
       return { profile: options.profile, address: first.address, alreadyUp: true, dns: first.dns };
     }
-    const waitSeconds = Math.max(1, Math.floor(left() / 1000) - 1);
-    const net = await this.repl.eval(`__import__('checkNet').wait_network_connected(${waitSeconds})`, {
-      timeoutMs: left(),
-    });
-    // (stage, sub): stage 1 is the SIM, 2 registration, 3 the data call (sub 1 up, 0 not yet): stage 3
-    // means registered, which is all activation needs.
-    if (!Array.isArray(net) || net[0] !== 3) {
-      throw new BoardError(`network not ready: checkNet.wait_network_connected(${waitSeconds}) returned ${describeNetState(net)}`);
-    }
     const apn = options.apn ?? '';
-    const activation = await this.repl.eval(
-      `(__import__('dataCall').setPDPContext(${options.profile}, 0, ${pythonStringLiteral(apn)}, '', '', 0), ` +
-        `__import__('dataCall').activate(${options.profile}))`,
-      { timeoutMs: left() },
-    );
-    if (Array.isArray(activation) && activation[1] !== 0) {
-      throw new BoardError(`dataCall.activate(${options.profile}) returned ${String(activation[1])} (APN ${JSON.stringify(apn)})`);
+    // Activate, and while the network refuses (a board still registering after power-on), try again
+    // each second: checkNet.wait_network_connected would wait for an automatic data call that a
+    // board with auto-dial off never makes.
+    for (;;) {
+      const activation = await this.repl.eval(
+        `(__import__('dataCall').setPDPContext(${options.profile}, 0, ${pythonStringLiteral(apn)}, '', '', 0), ` +
+          `__import__('dataCall').activate(${options.profile}))`,
+        { timeoutMs: left() },
+      );
+      if (Array.isArray(activation) && activation[1] === 0) break;
+      const simStatus = await this.repl.eval(`__import__('sim').getStatus()`, { timeoutMs: left() });
+      if (simStatus !== 1) {
+        throw new BoardError(`SIM card not ready: sim.getStatus() returned ${String(simStatus)} (${SIM_STATUS[String(simStatus)] ?? 'not ready'}); no data call`);
+      }
+      if (left() < 2500) {
+        const net = await this.repl.eval(`__import__('checkNet').wait_network_connected(1)`, { timeoutMs: left() }).catch(() => 'unknown');
+        throw new BoardError(
+          `dataCall.activate(${options.profile}) kept returning ${String(Array.isArray(activation) ? activation[1] : activation)} ` +
+            `(APN ${JSON.stringify(apn)}) for ${options.timeoutMs}ms; network: checkNet.wait_network_connected(1) gave ${describeNetState(net)}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     for (;;) {
       const info = await this.callInfo(options.profile, left());
@@ -169,6 +175,9 @@ def _qhil_identify():
         r['modem_error'] = repr(e)
     return r
 `;
+
+/** sim.getStatus(): 0 removed, 1 ready, 2 PIN required (quectel.md). */
+const SIM_STATUS: Readonly<Record<string, string>> = { '0': 'no SIM card', '1': 'ready', '2': 'PIN required' };
 
 interface CallInfo {
   state: number;
