@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -257,7 +257,6 @@ describe('the qhil command', () => {
   it('exits 2 with file:line:column for a malformed scenario, before opening any port', async () => {
     const dir = outDir();
     const file = join(dir, 'bad.yaml');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(file, 'name: bad\nsteps:\n  - dail: { via: repl }\n');
     const run = await execa('node', [BIN, 'run', file, '--repl', '/dev/ttyQHIL-none', '--out', dir], { reject: false });
     expect(run.exitCode).toBe(2);
@@ -287,13 +286,12 @@ describe('the qhil command', () => {
     expect(run.stdout).toContain('/dev/ttyQHIL-none');
   });
 
-  it('on SIGINT stops at once even while the reference query waits on a silent server', async () => {
+  /** Runs `qhil run <yaml> <flags>` on the simulated board and sends SIGINT once step 1 has ended. */
+  async function interruptAfterFirstStep(yaml: string, flags: string[]): Promise<{ dir: string; exitCode: number | undefined; stopMs: number }> {
     const dir = outDir();
-    const file = join(dir, 'ref.yaml');
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(file, 'name: ref\nsteps:\n  - read-time: { via: repl, as: t }\n  - compare: { read: t, timezone: 1, tolerance: 2s }\n');
-    // Nothing answers on the discard port: the query would wait for its whole 5 s deadline.
-    const child = execa('node', [BIN, 'run', file, '--board', 'sim', '--reference', '127.0.0.1:9', '--out', dir], { reject: false, env: { CI: 'true' } });
+    const file = join(dir, 'scenario.yaml');
+    writeFileSync(file, yaml);
+    const child = execa('node', [BIN, 'run', file, '--board', 'sim', '--out', dir, ...flags], { reject: false, env: { CI: 'true' } });
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -307,36 +305,30 @@ describe('the qhil command', () => {
     const stoppedAt = performance.now();
     child.kill('SIGINT');
     const done = await child;
-    expect(performance.now() - stoppedAt).toBeLessThan(3000);
-    expect(done.exitCode).toBe(3);
+    return { dir, exitCode: done.exitCode, stopMs: performance.now() - stoppedAt };
+  }
+
+  it('on SIGINT stops at once even while the reference query waits on a silent server', async () => {
+    // Nothing answers on the discard port: the query would wait for its whole 5 s deadline.
+    const run = await interruptAfterFirstStep('name: ref\nsteps:\n  - read-time: { via: repl, as: t }\n  - compare: { read: t, timezone: 1, tolerance: 2s }\n', [
+      '--reference',
+      '127.0.0.1:9',
+    ]);
+    expect(run.stopMs).toBeLessThan(3000);
+    expect(run.exitCode).toBe(3);
   });
 
   it('on SIGINT closes the ports and leaves events.jsonl and result.json with what completed', async () => {
-    const dir = outDir();
-    const file = join(dir, 'long.yaml');
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(file, 'name: long\nsteps:\n  - read-time: { via: repl, as: t }\n  - wait: { for: 60s }\n  - read-time: { via: repl, as: u }\n');
-    const child = execa('node', [BIN, 'run', file, '--board', 'sim', '--out', dir], { reject: false, env: { CI: 'true' } });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const startedAt = performance.now();
-    while (!output.includes('#1 read the time')) {
-      if (performance.now() - startedAt > 20_000) throw new Error(`run did not start: ${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    child.kill('SIGINT');
-    const done = await child;
-    expect(done.exitCode).toBe(3);
-    const runDir = join(dir, readdirSync(dir).find((name) => name !== 'long.yaml') ?? '');
+    const run = await interruptAfterFirstStep(
+      'name: long\nsteps:\n  - read-time: { via: repl, as: t }\n  - wait: { for: 60s }\n  - read-time: { via: repl, as: u }\n',
+      [],
+    );
+    expect(run.exitCode).toBe(3);
+    const runDir = join(run.dir, readdirSync(run.dir).find((name) => name !== 'scenario.yaml') ?? '');
     const result = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as RunResult;
     expect(result.aborted).toBe(true);
-    const done0 = result.boards[0]?.scenarios[0]?.steps ?? [];
-    expect(done0[0]?.outcome).toBe('PASS');
-    expect(done0[1]?.outcome).toBe('ERROR');
-    expect(done0[2]?.outcome).toBe('SKIP');
+    const completed = result.boards[0]?.scenarios[0]?.steps ?? [];
+    expect(completed.map((step) => step.outcome)).toEqual(['PASS', 'ERROR', 'SKIP']);
     const events = readFileSync(join(runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { type: string });
     expect(events.at(-1)?.type).toBe('run-end');
     expect(events.some((e) => e.type === 'step-end')).toBe(true);
