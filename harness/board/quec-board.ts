@@ -59,10 +59,6 @@ export class QuecBoard implements StepBoard {
     return undefined;
   }
 
-  async close(): Promise<void> {
-    await Promise.allSettled([this.channels.repl?.close(), this.channels.at?.link.close()]);
-  }
-
   private missing(via: Via): InfrastructureError {
     return new InfrastructureError(
       `board ${this.id} has no ${via === 'repl' ? 'REPL' : 'AT'} port: give it one in the rig file (${via}: <port>) or with --${via} <port>`,

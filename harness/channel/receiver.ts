@@ -44,7 +44,6 @@ export class Receiver {
   private waiter: Waiter | undefined;
   private closedError: LinkClosedError | undefined;
   private lastByteAt = performance.now();
-  private readonly byteListeners = new Set<() => void>();
 
   constructor(
     readonly link: Link,
@@ -74,19 +73,6 @@ export class Receiver {
     const dropped = this.buffer;
     this.buffer = '';
     return dropped;
-  }
-
-  /** Called after every chunk; lets channels notice unsolicited output without waiting for it. */
-  onBytes(listener: () => void): () => void {
-    this.byteListeners.add(listener);
-    return () => this.byteListeners.delete(listener);
-  }
-
-  /** Takes `count` chars from the front of the buffer (for callers that parse the buffer themselves). */
-  take(count: number): string {
-    const taken = this.buffer.slice(0, count);
-    this.buffer = this.buffer.slice(count);
-    return taken;
   }
 
   async write(text: string | Uint8Array): Promise<void> {
@@ -173,7 +159,6 @@ export class Receiver {
     this.lastByteAt = performance.now();
     this.buffer += text;
     this.recent = (this.recent + text).slice(-TAIL_CHARS);
-    for (const listener of [...this.byteListeners]) listener();
     const waiter = this.waiter;
     if (!waiter) return;
     const received = this.tryMatch(waiter.matcher);

@@ -22,8 +22,3 @@ export const commonStepOptions = {
   timeout: positiveDurationMs.optional(),
   retries: z.number().int().min(0).max(10).default(0),
 };
-
-/** Maps the common YAML names to the step options shape. */
-export function withCommon<T extends { timeout?: number | undefined; retries: number }>(args: T): T & { timeoutMs?: number } {
-  return { ...args, timeoutMs: args.timeout };
-}

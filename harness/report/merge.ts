@@ -4,7 +4,7 @@
  * sign-off page.
  */
 import { relative, resolve, sep } from 'node:path';
-import { combineOutcomes, type BoardResult, type RunResult, type ScenarioResult } from '../runner/model.js';
+import { combineOutcomes, exitCodeOf, type BoardResult, type RunResult, type ScenarioResult } from '../runner/model.js';
 import { notRunScenarios } from './format.js';
 
 export interface RunInput {
@@ -34,8 +34,10 @@ export function mergeRunResults(inputs: RunInput[], outDir: string): RunResult {
     durationMs: results.reduce((ms, r) => ms + (r.durationMs ?? 0), 0),
     aborted: results.some((r) => r.aborted),
     outcome: combineOutcomes(results.map((r) => r.outcome)),
-    // Exit codes order by severity as combineOutcomes does (3 ERROR > 1 FAIL > 0), so the worst is the largest.
-    exitCode: Math.max(...results.map((r) => r.exitCode)),
+    exitCode: exitCodeOf(
+      results.flatMap((r) => r.boards.flatMap((board) => board.scenarios.map((scenario) => scenario.outcome))),
+      results.some((r) => r.aborted),
+    ),
     host: {
       hostname: unique(results.map((r) => r.host.hostname)).join(', '),
       platform: unique(results.map((r) => r.host.platform)).join(', '),

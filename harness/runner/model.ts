@@ -180,3 +180,14 @@ export function combineOutcomes(outcomes: Outcome[]): Outcome {
   if (outcomes.includes('PASS')) return 'PASS';
   return outcomes.length === 0 ? 'PASS' : 'SKIP';
 }
+
+/**
+ * Exit code of a run (DESIGN.md): 0 all passed; 1 a test failed; 3 the rig prevented a verdict.
+ * A failure wins over an infrastructure error: it is a firm verdict on the firmware, and a CI that
+ * retries on 3 (only the rig's errors may be retried) must not rerun a real failure.
+ */
+export function exitCodeOf(outcomes: Outcome[], aborted: boolean): number {
+  if (outcomes.includes('FAIL')) return 1;
+  if (aborted || outcomes.includes('ERROR')) return 3;
+  return 0;
+}

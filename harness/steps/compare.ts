@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { formatDurationMs } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
-import { commonStepOptions, durationMs } from '../core/schema.js';
+import { commonStepOptions, positiveDurationMs } from '../core/schema.js';
 import { boardOffset } from '../clock/board-offset.js';
 import type { StepDefinition } from './step.js';
 
@@ -13,7 +13,7 @@ const schema = z
     /** Take the zone from another reading that states one (AT+CCLK), e.g. when the RTC was set over AT. */
     'zone-from': z.string().optional(),
     /** Without a tolerance the offset is measured and recorded, not judged (e.g. before a sync). */
-    tolerance: durationMs.refine((ms) => ms > 0, 'must be longer than 0').optional(),
+    tolerance: positiveDurationMs.optional(),
     /** A reading whose interval straddles the limit cannot be called in tolerance; by default that fails. */
     marginal: z.enum(['fail', 'pass']).default('fail'),
     ...commonStepOptions,
