@@ -54,6 +54,19 @@ describe('AtBoardDriver', () => {
     expect(peer.mismatches).toEqual([]);
   });
 
+  it('takes a context the board activated by itself meanwhile (AT+QIACT= answers ERROR) as up', async () => {
+    const script = `${READY}AT+QIACT?\nOK\nAT+QICSGP=1,1,"cmnet"\nOK\nAT+QIACT=1\nERROR\nAT+QIACT?\n+QIACT: 1,1,1,"10.91.44.177"\nOK\nAT+QIDNSCFG=1\nERROR\n`;
+    const { driver, peer } = board(script, 'cmnet');
+    expect(await driver.dial({ profile: 1, timeoutMs: 5000 })).toEqual({ profile: 1, address: '10.91.44.177', alreadyUp: true, dns: [] });
+    expect(peer.mismatches).toEqual([]);
+  });
+
+  it('fails a dial whose AT+QIACT= answers ERROR with no context up', async () => {
+    const script = `${READY}AT+QIACT?\nOK\nAT+QICSGP=1,1,"cmnet"\nOK\nAT+QIACT=1\nERROR\nAT+QIACT?\nOK\n`;
+    const { driver } = board(script, 'cmnet');
+    await expect(driver.dial({ profile: 1, timeoutMs: 5000 })).rejects.toThrow(/AT\+QIACT=1 \(APN "cmnet"\) failed: ERROR/);
+  });
+
   it('fails a dial without SIM as "SIM not inserted"', async () => {
     const { driver } = board(loadScript(join(TRANSCRIPTS, 'no-sim.txt')));
     const error = await driver.dial({ profile: 1, timeoutMs: 5000 }).catch((e: unknown) => e);

@@ -128,11 +128,16 @@ export class AtBoardDriver implements BoardDriver {
     const activation = await this.execute(`AT+QIACT=${cid}`, budget);
     if (activation.final !== 'OK') {
       // The network may have dropped the context while we asked: Quectel wants AT+QIDEACT before a retry.
-      if (!this.droppedContexts.delete(cid)) {
+      if (this.droppedContexts.delete(cid)) {
+        await this.deactivate(cid, budget);
+        await this.send(`AT+QIACT=${cid}`, budget);
+      } else {
+        // A module that dials by itself at boot may have brought the context up between our AT+QIACT?
+        // and AT+QIACT=, which then answers ERROR because the context is already active.
+        const meanwhile = await this.activeAddress(cid, budget);
+        if (meanwhile) return { profile: cid, address: meanwhile, alreadyUp: true, dns: await this.dns(cid, budget) };
         throw new BoardError(`${this.channel.address}: AT+QIACT=${cid} (APN "${apn}") failed: ${describeFailure(activation)}`);
       }
-      await this.deactivate(cid, budget);
-      await this.send(`AT+QIACT=${cid}`, budget);
     }
     const address = await this.activeAddress(cid, budget);
     if (!address) {
