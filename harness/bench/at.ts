@@ -6,7 +6,6 @@ import { memoryLinkPair } from '../link/memory.js';
 import { SerialLink } from '../link/serial.js';
 import { createAtPort } from '../sim/at/port.js';
 import { ModemModel } from '../sim/modem.js';
-import { parseBoardProfile } from '../sim/profile.js';
 import { resolveBoardProfile, startSimBoard } from '../sim/board.js';
 import { servePty } from '../sim/serve.js';
 
@@ -21,17 +20,7 @@ interface Rig {
 
 /** A simulated modem whose `AT` answers with no artificial delay, so the figure is transport + channel + interpreter. */
 function benchModem(): ModemModel {
-  return new ModemModel(
-    parseBoardProfile({
-      model: 'EC200U-EU',
-      product: 'EC200U',
-      firmware: 'EC200UEUAAR03A01M08_OCPU_QPY',
-      revision: 'EC200UEUAAR03A01M08',
-      quecpython: { version: 'v1.12', buildDate: 'Jan_13_2022', release: '1.12.0', qpyver: 'V0001' },
-      imei: '864430010001234',
-      atDelays: { AT: 0 },
-    }),
-  );
+  return new ModemModel({ ...resolveBoardProfile('ec200u'), atDelays: { AT: 0 } });
 }
 
 const noNtp = { ntpQueryUtcMs: () => Promise.reject(new Error('the AT bench does no NTP')) };

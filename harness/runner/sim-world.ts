@@ -1,8 +1,9 @@
 import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
+import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../sim/ntp.js';
 import type { ReferenceSpec, Scenario } from './model.js';
 
 /** Names simulated boards know by default, as on a real QuecPython board (ntptime's fall-backs included). */
-const DEFAULT_NTP_NAMES = ['ntp.aliyun.com', 'pool.ntp.org', 'asia.pool.ntp.org', 'cn.ntp.org.cn', 'cn.pool.ntp.org'];
+const DEFAULT_NTP_NAMES = [FIRMWARE_NTP_HOST, ...FIRMWARE_NTP_FALLBACKS];
 
 /**
  * The little world a simulated board lives in when no hardware is attached: one SNTP server on

@@ -3,9 +3,9 @@ import { isIP } from 'node:net';
 import type { ModemModel } from './modem.js';
 import type { NtpQueryResult } from './services.js';
 import { sleep } from '../core/sleep.js';
+import { ntpToUnixMs } from '../clock/sntp/packet.js';
 
 /** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
-const NTP_TO_UNIX_S = 2_208_988_800;
 const NTP_PACKET_BYTES = 48;
 
 /**
@@ -45,16 +45,16 @@ export function resolveLoopback(modem: ModemModel, hostText: string): { address:
   return target;
 }
 
-/** Reads a 64-bit NTP timestamp (seconds since 1900, 32.32 fixed point) as Unix ms. */
+/** Reads a 64-bit NTP timestamp (seconds since 1900, 32.32 fixed point) as Unix ms, in the era nearest the host's "now". */
 export function ntpTimestampToUnixMs(packet: Buffer, offset: number, hostNowMs: number): number {
-  const seconds = packet.readUInt32BE(offset);
-  const fraction = packet.readUInt32BE(offset + 4);
-  // Era: 32-bit seconds wrap in 2036; take the era that lands nearest the host's "now".
-  const eraSeconds = 2 ** 32;
-  const nowNtpSeconds = Math.floor(hostNowMs / 1000) + NTP_TO_UNIX_S;
-  const era = Math.round((nowNtpSeconds - seconds) / eraSeconds);
-  return (seconds + era * eraSeconds - NTP_TO_UNIX_S) * 1000 + (fraction / 2 ** 32) * 1000;
+  return ntpToUnixMs(packet.readBigUInt64BE(offset), hostNowMs);
 }
+
+/** The servers QuecPython's ntptime falls back to, in order, after its own host (ports/quectel/py/ntptime.py). */
+export const FIRMWARE_NTP_FALLBACKS = ['pool.ntp.org', 'asia.pool.ntp.org', 'cn.ntp.org.cn', 'cn.pool.ntp.org'] as const;
+
+/** ntptime's default host. */
+export const FIRMWARE_NTP_HOST = 'ntp.aliyun.com';
 
 export interface NtpQueryOptions {
   /** Cancels the wait (a Ctrl-C on the REPL): resolves as a timeout at once. */

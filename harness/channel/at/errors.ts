@@ -21,29 +21,26 @@ export class AtCommandError extends BoardError {
   }
 }
 
-/** `+CME ERROR: <n>`; `code` is undefined only for a text we do not know. */
-export class CmeError extends AtCommandError {
+/** A final result code that carries a number and its meaning; `code` is undefined only for a text we do not know. */
+abstract class CodedAtError extends AtCommandError {
   readonly code: number | undefined;
   readonly meaning: string;
 
   constructor(port: string, command: string, result: CodedFailure) {
     super(port, command, result);
-    this.name = 'CmeError';
     this.code = result.code;
     this.meaning = result.meaning;
   }
 }
 
-export class CmsError extends AtCommandError {
-  readonly code: number | undefined;
-  readonly meaning: string;
+/** `+CME ERROR: <n>`: equipment (SIM, network) errors. */
+export class CmeError extends CodedAtError {
+  override readonly name = 'CmeError';
+}
 
-  constructor(port: string, command: string, result: CodedFailure) {
-    super(port, command, result);
-    this.name = 'CmsError';
-    this.code = result.code;
-    this.meaning = result.meaning;
-  }
+/** `+CMS ERROR: <n>`: message service errors. */
+export class CmsError extends CodedAtError {
+  override readonly name = 'CmsError';
 }
 
 type CodedFailure = Extract<AtFailure, { final: 'CME ERROR' | 'CMS ERROR' }>;

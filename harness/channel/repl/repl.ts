@@ -281,13 +281,7 @@ export class ReplChannel {
   }
 
   private async readRawOutput(mode: ReplMode, deadlineMs: number, wholeDeadlineMs: number, options: ExecOptions): Promise<ExecResult> {
-    const limits: WaitLimits = {
-      waitingFor: 'end of the output (\\x04)',
-      inactivityMs: options.inactivityMs ?? deadlineMs,
-      deadlineMs,
-      reportedDeadlineMs: wholeDeadlineMs,
-      signal: options.signal,
-    };
+    const limits = outputLimits('end of the output (\\x04)', deadlineMs, wholeDeadlineMs, options);
     const stdout = await this.receiver.waitFor(CTRL_D, limits);
     if (stdout.before.includes(SOFT_REBOOT) && stdout.before.includes('raw REPL')) {
       this.modeInUse = undefined;
@@ -303,13 +297,7 @@ export class ReplChannel {
     const line = `exec(${pythonStringLiteral(code)})`;
     this.receiver.discard();
     await this.receiver.write(`${line}\r`);
-    const limits: WaitLimits = {
-      waitingFor: '">>> " prompt after the output',
-      inactivityMs: options.inactivityMs ?? deadlineMs,
-      deadlineMs,
-      reportedDeadlineMs: wholeDeadlineMs,
-      signal: options.signal,
-    };
+    const limits = outputLimits('">>> " prompt after the output', deadlineMs, wholeDeadlineMs, options);
     const received = await this.receiver.waitFor(FRIENDLY_PROMPT, limits);
     // The prompt match took the newline that ended the last output line (or the echo): put it back.
     let output = normaliseLineEnds(`${received.before}\n`);
@@ -320,6 +308,20 @@ export class ReplChannel {
     if (tracebackAt < 0) return { stdout: output, stderr: '', mode: 'friendly' };
     return { stdout: output.slice(0, tracebackAt), stderr: output.slice(tracebackAt), mode: 'friendly' };
   }
+}
+
+/**
+ * Limits for the wait on a command's output: the time left of the exec's deadline, silence allowed up
+ * to that unless the caller set an inactivity limit, and the exec's whole deadline named on a timeout.
+ */
+function outputLimits(waitingFor: string, deadlineMs: number, wholeDeadlineMs: number, options: ExecOptions): WaitLimits {
+  return {
+    waitingFor,
+    inactivityMs: options.inactivityMs ?? deadlineMs,
+    deadlineMs,
+    reportedDeadlineMs: wholeDeadlineMs,
+    signal: options.signal,
+  };
 }
 
 function normaliseLineEnds(text: string): string {

@@ -34,6 +34,7 @@ def call(name, limit_ms, *args):
         raise OSError(message)
     return r.get('v')
 `;
+import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../ntp.js';
 
 const UTIME = `
 from _qsimb import call
@@ -88,8 +89,8 @@ def getTimeZone():
 const NTPTIME = `
 from _qsimb import call
 
-host = 'ntp.aliyun.com'
-_FALLBACK = ('pool.ntp.org', 'asia.pool.ntp.org', 'cn.ntp.org.cn', 'cn.pool.ntp.org')
+host = '${FIRMWARE_NTP_HOST}'
+_FALLBACK = (${FIRMWARE_NTP_FALLBACKS.map((name) => `'${name}'`).join(', ')})
 
 def sethost(h):
     global host
