@@ -4,19 +4,8 @@
  * the same results, so steps and reports do not care which port was used.
  */
 
-export type Via = 'repl' | 'at';
-
-export interface BoardIdentity {
-  /** Module model, e.g. `EC200U-EU`. */
-  model?: string;
-  /** Firmware revision, e.g. `EC200UEUAAR03A01M08_OCPU_QPY`. */
-  firmware?: string;
-  /** QuecPython version when the board runs QuecPython, e.g. `v1.12`. */
-  quecpython?: string;
-  imei?: string;
-  /** Everything the board said, by field, for the report. */
-  details: Record<string, string>;
-}
+export type { BoardIdentity, LocaltimeReading, LocaltimeTuple, Via } from '../core/model.js';
+import type { BoardIdentity, LocaltimeReading, Via } from '../core/model.js';
 
 export interface DialOptions {
   profile: number;
@@ -53,23 +42,6 @@ export interface SyncResult {
   boardCode?: string;
   /** Board time the sync reported, when it reports one (AT+QNTP does). */
   reportedTime?: string;
-}
-
-/** The eight fields of QuecPython's `utime.localtime()`: year, month, mday, hour, minute, second, weekday (0 = Monday), yearday. */
-export type LocaltimeTuple = [number, number, number, number, number, number, number, number];
-
-export interface LocaltimeReading {
-  via: Via;
-  /** The board's wall-clock fields, as it printed them (board clock, in its own zone). */
-  localtime: LocaltimeTuple;
-  /** Time zone of the reading in quarter hours east of UTC when the board states one (AT+CCLK), else undefined. */
-  zoneQuarterHours?: number;
-  /** Host wall-clock ms (Date.now()) just before the request was sent. */
-  hostSendMs: number;
-  /** Host wall-clock ms just after the answer arrived. */
-  hostReceiveMs: number;
-  /** The raw answer, for the report. */
-  raw: string;
 }
 
 export interface ReadOptions {

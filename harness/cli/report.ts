@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../core/errors.js';
-import type { RunResult } from '../runner/model.js';
+import type { RunResult } from '../core/model.js';
 import { mergeRunResults, type RunInput } from '../report/merge.js';
 import { readResultJson, RESULT_JSON } from '../report/json.js';
 import { writeRenderedReports, writeRunReports } from '../report/write.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatLocation, InputError } from '../core/errors.js';
-import type { Rig, Scenario } from '../runner/model.js';
+import type { Rig, Scenario } from '../core/model.js';
 import { readingIssues } from '../runner/checks.js';
 import { loadRig, substituteBoardFields } from '../runner/rig.js';
 import { loadScenario, ValidationError, type ValidationIssue } from '../runner/scenario.js';

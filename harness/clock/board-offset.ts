@@ -1,5 +1,5 @@
 import type { LocaltimeReading } from '../board/board.js';
-import type { Measurement, MeasurementOutcome } from '../runner/model.js';
+import type { Measurement, MeasurementOutcome } from '../core/model.js';
 
 /** Reference offset of the host clock: UTC ≈ host wall clock + offsetMs, within ±uncertaintyMs. */
 export interface HostOffset {

@@ -5,6 +5,12 @@
  *  - InputError:          the user's scenario, rig or flags are wrong; nothing was run (exit 2).
  *  - InfrastructureError: the rig or harness failed (port gone, reference unreachable) -> ERROR (exit 3).
  *  - BoardError:          the board misbehaved (wrong answer, exception, refused) -> FAIL (exit 1).
+ *  - anything else:       a bug in qhil itself (a TypeError, say) -> ERROR, reported apart as a harness
+ *                         bug with its stack, never retried (LAVA's LAVABug).
+ *
+ * A timeout (TimeoutError) is none of these by itself: whose fault it is depends on evidence the
+ * thrower does not have (did the board send anything, was the host itself stalled, where did the
+ * time go), so the runner classes it (runner/verdict.ts). `faultOf` gives the class of any error.
  */
 
 export interface SourceLocation {
@@ -52,12 +58,31 @@ export class LinkClosedError extends InfrastructureError {
   }
 }
 
+/** The host itself was too busy to keep time (event loop stalled, CPU starved): the rig's fault. */
+export class HostOverloadedError extends InfrastructureError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HostOverloadedError';
+  }
+}
+
+/**
+ * Something did not finish in time. Not a class of fault by itself: the runner decides from evidence
+ * whether the board (it answered, then stalled), the rig (silence, a stalled host, a slow reference)
+ * or the scenario (a deadline shorter than its own waits) is to blame.
+ */
+export class TimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeoutError';
+  }
+}
+
 /**
  * A wait ran out of time. `which` says which limit fired: no byte for too long (`inactivity`) or the
- * overall deadline; `tail` is the end of what did arrive. A board that is connected but does not
- * answer in time is misbehaving, so this is a BoardError (FAIL); a vanished port is LinkClosedError.
+ * overall deadline; `tail` is the end of what did arrive. A vanished port is LinkClosedError instead.
  */
-export class WaitTimeoutError extends BoardError {
+export class WaitTimeoutError extends TimeoutError {
   constructor(
     readonly port: string,
     readonly waitingFor: string,
@@ -75,10 +100,23 @@ export class WaitTimeoutError extends BoardError {
   }
 }
 
+/** Whose fault an error is: the board's (FAIL), the rig's, the input's, or a bug in qhil (all ERROR). */
+export type Fault = 'board' | 'rig' | 'input' | 'harness';
+
+/**
+ * The class of an error as thrown. A TimeoutError counts as the rig's here (no verdict without
+ * evidence); the runner, which has the evidence, classes timeouts itself before calling this.
+ */
+export function faultOf(error: unknown): Fault {
+  if (error instanceof BoardError) return 'board';
+  if (error instanceof InputError) return 'input';
+  if (error instanceof InfrastructureError || error instanceof TimeoutError) return 'rig';
+  return 'harness';
+}
+
 /** The outcome class an error maps to in a report. */
 export function outcomeOfError(error: unknown): 'FAIL' | 'ERROR' {
-  if (error instanceof BoardError) return 'FAIL';
-  return 'ERROR';
+  return faultOf(error) === 'board' ? 'FAIL' : 'ERROR';
 }
 
 export function errorMessage(error: unknown): string {

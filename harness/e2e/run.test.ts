@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
-import type { BoardSpec, RunResult, Scenario } from '../runner/model.js';
+import type { BoardSpec, RunResult, Scenario } from '../core/model.js';
 import { runScenarios } from '../runner/run.js';
 import { loadScenario, parseScenarioText } from '../runner/scenario.js';
 import { startSimWorld, type SimWorld } from '../runner/sim-world.js';

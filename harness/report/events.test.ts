@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RunEvent } from '../runner/model.js';
+import type { RunEvent } from '../core/model.js';
 import { EventLog } from './events.js';
 
 let dir: string;

@@ -6,7 +6,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunEvent } from '../runner/model.js';
+import type { RunEvent } from '../core/model.js';
 
 export const EVENTS_JSONL = 'events.jsonl';
 

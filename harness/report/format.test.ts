@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Measurement } from '../runner/model.js';
+import type { Measurement } from '../core/model.js';
 import { formatMeasurement, makeVisible, oneLine } from './format.js';
 
 function measurement(fields: Partial<Measurement>): Measurement {

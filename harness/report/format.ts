@@ -3,7 +3,7 @@
  * how a measurement, an outcome count or a board's firmware reads for people.
  */
 import { formatLocation } from '../core/errors.js';
-import type { BoardResult, Measurement, RunResult, ScenarioResult, StepResult } from '../runner/model.js';
+import type { BoardResult, Measurement, RunResult, ScenarioResult, StepResult } from '../core/model.js';
 
 export interface OutcomeCounts {
   total: number;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.js';
-import type { RunResult } from '../runner/model.js';
+import type { RunResult } from '../core/model.js';
 import { parseResultJson, readResultJson, writeResultJson } from './json.js';
 import { writeRunReports } from './write.js';
 

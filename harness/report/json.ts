@@ -7,7 +7,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
-import type { RunResult } from '../runner/model.js';
+import type { RunResult } from '../core/model.js';
 
 export const RESULT_JSON = 'result.json';
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
-import type { RunResult } from '../runner/model.js';
+import type { RunResult } from '../core/model.js';
 import { readResultJson } from './json.js';
 import { renderJunitXml } from './junit.js';
 import { mergeRunResults } from './merge.js';

@@ -9,7 +9,7 @@ import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import { formatDurationMs } from '../core/duration.js';
 import { formatLocation } from '../core/errors.js';
-import type { BoardResult, RunResult, ScenarioResult, StepResult } from '../runner/model.js';
+import type { BoardResult, RunResult, ScenarioResult, StepResult } from '../core/model.js';
 import {
   allScenarios,
   boardModel,

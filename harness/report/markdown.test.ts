@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RunResult } from '../runner/model.js';
+import type { RunResult } from '../core/model.js';
 import { readResultJson } from './json.js';
 import { renderSummaryMarkdown } from './markdown.js';
 import { mergeRunResults } from './merge.js';

@@ -4,7 +4,7 @@
  */
 import { formatDurationMs } from '../core/duration.js';
 import { formatLocation } from '../core/errors.js';
-import type { BoardResult, RunResult, ScenarioResult } from '../runner/model.js';
+import type { BoardResult, RunResult, ScenarioResult } from '../core/model.js';
 import {
   allScenarios,
   boardModel,

@@ -4,7 +4,7 @@
  * sign-off page.
  */
 import { relative, resolve, sep } from 'node:path';
-import { combineOutcomes, exitCodeOf, type BoardResult, type RunResult, type ScenarioResult } from '../runner/model.js';
+import { combineOutcomes, exitCodeOf, type BoardResult, type RunResult, type ScenarioResult } from '../core/model.js';
 import { notRunScenarios } from './format.js';
 
 export interface RunInput {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RunEvent, RunResult, ScenarioResult } from '../runner/model.js';
+import type { RunEvent, RunResult, ScenarioResult } from '../core/model.js';
 import { readResultJson } from './json.js';
 import { ProgressReporter, type TerminalIo } from './terminal.js';
 

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { formatDurationMs } from '../core/duration.js';
 import type { BoardIdentity } from '../board/board.js';
-import type { MeasurementOutcome, Outcome, RunEvent, RunResult, ScenarioResult, StepResult } from '../runner/model.js';
+import type { MeasurementOutcome, Outcome, RunEvent, RunResult, ScenarioResult, StepResult } from '../core/model.js';
 import {
   allScenarios,
   countNotRun,

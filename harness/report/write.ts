@@ -4,7 +4,7 @@
  * reader never sees half a junit.xml.
  */
 import { join } from 'node:path';
-import type { RunResult } from '../runner/model.js';
+import type { RunResult } from '../core/model.js';
 import { writeFileAtomic, writeResultJson } from './json.js';
 import { JUNIT_XML, renderJunitXml } from './junit.js';
 import { renderSummaryMarkdown, SUMMARY_MD, type SummaryOptions } from './markdown.js';

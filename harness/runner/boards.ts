@@ -9,7 +9,7 @@ import type { Link } from '../link/link.js';
 import { openLink } from '../link/open.js';
 import { TranscriptTap } from '../link/transcript.js';
 import { startSimBoard, type SimBoard } from '../sim/board.js';
-import type { BoardSpec } from './model.js';
+import type { BoardSpec } from '../core/model.js';
 
 export interface OpenBoardOptions {
   runDir: string;

@@ -1,5 +1,5 @@
 import type { ValidationIssue } from './yaml-source.js';
-import type { Scenario } from './model.js';
+import type { Scenario } from '../core/model.js';
 
 /**
  * Checks across steps that no single step's schema can make: every `compare` reads a name an

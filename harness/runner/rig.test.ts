@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.js';
-import type { BoardSpec } from './model.js';
+import type { BoardSpec } from '../core/model.js';
 import { loadRig, parseRigText, portAddressProblem, substituteBoardFields, ValidationError } from './rig.js';
 
 function issuesOf(text: string, env: Record<string, string> = {}): string[] {

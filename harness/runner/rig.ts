@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { InputError } from '../core/errors.js';
 import { durationMs } from '../core/schema.js';
 import { parseTcpAddress } from '../link/tcp.js';
-import type { BoardSpec, Rig } from './model.js';
+import type { BoardSpec, Rig } from '../core/model.js';
 import { referenceSchema } from './scenario.js';
 import {
   describeNode,

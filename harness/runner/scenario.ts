@@ -9,7 +9,7 @@ import { errorMessage } from '../core/errors.js';
 import { positiveDurationMs } from '../core/schema.js';
 import { stepRegistry } from '../steps/index.js';
 import type { StepDefinition } from '../steps/step.js';
-import type { ReferenceSpec, Scenario, StepSpec } from './model.js';
+import type { ReferenceSpec, Scenario, StepSpec } from '../core/model.js';
 import {
   describeNode,
   didYouMean,

@@ -1,6 +1,6 @@
 import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
 import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../sim/ntp.js';
-import type { ReferenceSpec, Scenario } from './model.js';
+import type { ReferenceSpec, Scenario } from '../core/model.js';
 
 /** Names simulated boards know by default, as on a real QuecPython board (ntptime's fall-backs included). */
 const DEFAULT_NTP_NAMES = [FIRMWARE_NTP_HOST, ...FIRMWARE_NTP_FALLBACKS];

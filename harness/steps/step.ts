@@ -3,7 +3,7 @@ import type { BoardDriver, BoardIdentity, LocaltimeReading, Via } from '../board
 import type { AtChannel } from '../channel/at/channel.js';
 import type { ReplChannel } from '../channel/repl/repl.js';
 import type { ReferenceResult } from '../clock/reference.js';
-import type { Measurement, Outcome, ReferenceSpec } from '../runner/model.js';
+import type { Measurement, Outcome, ReferenceSpec } from '../core/model.js';
 
 /** The board as steps see it: a driver per port it has, and what is known about it. */
 export interface StepBoard {

@@ -1,8 +1,46 @@
-import type { SourceLocation } from '../core/errors.js';
-import type { BoardIdentity, Via } from '../board/board.js';
+import type { Fault, SourceLocation } from './errors.js';
+
+// ---------------------------------------------------------------------------------------------
+// Boards: who a board is and what it said, shared by board/, steps/, clock/ and report/.
+
+export type Via = 'repl' | 'at';
+
+export interface BoardIdentity {
+  /** Module model, e.g. `EC200U-EU`. */
+  model?: string;
+  /** Firmware revision, e.g. `EC200UEUAAR03A01M08_OCPU_QPY`. */
+  firmware?: string;
+  /** QuecPython version when the board runs QuecPython, e.g. `v1.12`. */
+  quecpython?: string;
+  imei?: string;
+  /** Everything the board said, by field, for the report. */
+  details: Record<string, string>;
+}
+
+/** The eight fields of QuecPython's `utime.localtime()`: year, month, mday, hour, minute, second, weekday (0 = Monday), yearday. */
+export type LocaltimeTuple = [number, number, number, number, number, number, number, number];
+
+export interface LocaltimeReading {
+  via: Via;
+  /** The board's wall-clock fields, as it printed them (board clock, in its own zone). */
+  localtime: LocaltimeTuple;
+  /** Time zone of the reading in quarter hours east of UTC when the board states one (AT+CCLK), else undefined. */
+  zoneQuarterHours?: number;
+  /** Host wall-clock ms (Date.now()) just before the request was sent. */
+  hostSendMs: number;
+  /** Host wall-clock ms just after the answer arrived. */
+  hostReceiveMs: number;
+  /** The raw answer, for the report. */
+  raw: string;
+}
 
 /** PASS / FAIL (the board misbehaved) / ERROR (the rig or harness did) / SKIP; MARGINAL only for measurements. */
 export type Outcome = 'PASS' | 'FAIL' | 'ERROR' | 'SKIP';
+/**
+ * A scenario's or a run's record says RUNNING from the moment it is created until it is finished, so
+ * a record left behind by a killed process, a full disk or a second Ctrl-C never reads as a pass.
+ */
+export type RecordOutcome = Outcome | 'RUNNING';
 export type MeasurementOutcome = 'PASS' | 'FAIL' | 'MARGINAL' | 'UNSET';
 
 // ---------------------------------------------------------------------------------------------
@@ -104,6 +142,8 @@ export interface StepResult {
   attempts: number;
   /** Why it failed or erred, in one readable paragraph. */
   message?: string;
+  /** Whose fault a FAIL or ERROR is: `board` for every FAIL; `rig`, `input` or `harness` (a qhil bug) for an ERROR. */
+  fault?: Fault;
   measurements: Measurement[];
   /** Anything else the step found worth keeping (board answers, server used...). */
   data: Record<string, unknown>;
@@ -114,10 +154,14 @@ export interface ScenarioResult {
   scenario: string;
   file: string;
   board: string;
-  outcome: Outcome;
+  outcome: RecordOutcome;
   startedAt: string;
   durationMs: number;
   message?: string;
+  /** Whose fault the scenario's outcome is, when it is not a PASS (the deciding step's fault). */
+  fault?: Fault;
+  /** The step under way while the record says RUNNING: what a killed run was doing. */
+  current?: { index: number; title: string; startedAt: string };
   steps: StepResult[];
 }
 
@@ -146,10 +190,11 @@ export interface RunResult {
   startedAt: string;
   finishedAt?: string;
   durationMs?: number;
-  /** True when the run was stopped (SIGINT, SIGTERM) before it finished. */
+  /** True when the run was stopped (SIGINT, SIGTERM, SIGHUP) before it finished. */
   aborted: boolean;
-  outcome: Outcome;
-  /** The process exit code this run maps to (DESIGN.md contract). */
+  /** RUNNING until the run has finished and every board's record is complete. */
+  outcome: RecordOutcome;
+  /** The process exit code this run maps to (DESIGN.md contract); 3 while the record is unfinished. */
   exitCode: number;
   host: { hostname: string; platform: string; node: string };
   tags: string[];
@@ -171,10 +216,13 @@ export type RunEvent =
   | { type: 'step-end'; at: string; board: string; scenario: string; result: StepResult }
   | { type: 'scenario-end'; at: string; board: string; result: ScenarioResult }
   | { type: 'log'; at: string; board?: string; level: 'info' | 'warn' | 'error'; message: string }
+  /** A bug in qhil itself, with its stack: reported apart, never retried. */
+  | { type: 'harness-bug'; at: string; board?: string; scenario?: string; index?: number; message: string; stack?: string }
   | { type: 'run-end'; at: string; outcome: Outcome; aborted: boolean; exitCode: number };
 
-/** Combines outcomes: any ERROR wins, then FAIL, then PASS; all SKIP is SKIP. */
-export function combineOutcomes(outcomes: Outcome[]): Outcome {
+/** Combines outcomes: an unfinished record stays RUNNING; then any ERROR wins, then FAIL, then PASS; all SKIP is SKIP. */
+export function combineOutcomes(outcomes: RecordOutcome[]): RecordOutcome {
+  if (outcomes.includes('RUNNING')) return 'RUNNING';
   if (outcomes.includes('ERROR')) return 'ERROR';
   if (outcomes.includes('FAIL')) return 'FAIL';
   if (outcomes.includes('PASS')) return 'PASS';
@@ -186,8 +234,8 @@ export function combineOutcomes(outcomes: Outcome[]): Outcome {
  * A failure wins over an infrastructure error: it is a firm verdict on the firmware, and a CI that
  * retries on 3 (only the rig's errors may be retried) must not rerun a real failure.
  */
-export function exitCodeOf(outcomes: Outcome[], aborted: boolean): number {
+export function exitCodeOf(outcomes: RecordOutcome[], aborted: boolean): number {
   if (outcomes.includes('FAIL')) return 1;
-  if (aborted || outcomes.includes('ERROR')) return 3;
+  if (aborted || outcomes.includes('ERROR') || outcomes.includes('RUNNING')) return 3;
   return 0;
 }
