@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, type CliIo } from './command.js';
 import { commands } from './index.js';
-import { errorMessage, InfrastructureError, InputError } from '../core/errors.js';
+import { BoardError, errorMessage, faultOf, InputError } from '../core/errors.js';
 
 export function defaultIo(): CliIo {
   return {
@@ -31,9 +31,15 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       // --help and --version end here with code 0; any flag error is bad input.
       return error.exitCode === 0 ? ExitCode.Ok : ExitCode.BadInput;
     }
+    const fault = faultOf(error);
+    if (fault === 'harness') {
+      // Not one of qhil's own error classes: a bug in qhil. Say so, with the stack, so it gets reported.
+      io.stderr(`qhil: internal error (a bug in qhil, please report it): ${errorMessage(error)}\n${(error as Error | undefined)?.stack ?? ''}\n`);
+      return ExitCode.Infrastructure;
+    }
     io.stderr(`qhil: ${errorMessage(error)}\n`);
     if (error instanceof InputError) return ExitCode.BadInput;
-    if (error instanceof InfrastructureError) return ExitCode.Infrastructure;
+    if (error instanceof BoardError) return ExitCode.TestFailed;
     return ExitCode.Infrastructure;
   }
   return exitCode;

@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { InputError } from '../core/errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import { DEFAULT_SAMPLES, DEFAULT_TIMEOUT_MS } from '../clock/reference.js';
 import { ProgressReporter } from '../report/index.js';
 import type { BoardSpec, ReferenceSpec, RunEvent, Scenario } from '../core/model.js';
 import { loadRig } from '../runner/rig.js';
 import { checkRunnable } from '../runner/preflight.js';
-import { runScenarios, type RunOutput } from '../runner/run.js';
+import { runScenarios, type RunOutput, type StartedRun } from '../runner/run.js';
 import { loadScenario } from '../runner/scenario.js';
 import { startSimWorld, type SimWorld } from '../runner/sim-world.js';
 import { durationFlagMs, ExitCode, type CliCommand, type CliIo } from './command.js';
@@ -70,32 +70,51 @@ export interface ExecuteRunOptions {
  * shared by `qhil run` and `qhil demo`. Resolves to the exit code.
  */
 export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode: ExitCode; output?: RunOutput }> {
-  let world: SimWorld | undefined;
-  const usesSim = options.boards.some((board) => board.sim);
-  let reference = options.reference;
-  if (usesSim) {
-    world = await startSimWorld(options.scenarios);
-    // A simulated board's clock is set against the host's: the local server serving the host's clock
-    // is the only meaningful reference for it, whatever public servers the scenario names.
-    const allSimulated = options.boards.every((board) => board.sim);
-    if (allSimulated && !reference && !options.rigReference) reference = world.reference;
-  }
+  // Signals are handled from the first moment, before the simulated world starts: a Ctrl-C during
+  // start-up stops cleanly too, and SIGHUP (a closed terminal, a killed SSH session) is a stop like any other.
   const controller = new AbortController();
+  let started: StartedRun | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
-      options.io.stderr(`\nqhil: ${signal} again, leaving now without closing ports\n`);
+      options.io.stderr(`\nqhil: ${signal} again, leaving now without closing ports; the record is left unfinished (RUNNING)\n`);
+      try {
+        started?.flushNow();
+      } catch (error) {
+        options.io.stderr(`qhil: could not write result.json: ${errorMessage(error)}\n`);
+      }
       process.exit(ExitCode.Infrastructure);
     }
     options.io.stderr(`\nqhil: ${signal}: stopping; closing ports and writing what was measured\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const progress = options.json
-    ? undefined
-    : new ProgressReporter({ write: options.io.stdout, interactive: options.io.interactive, columns: process.stdout.columns });
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, onSignal);
+  let world: SimWorld | undefined;
   try {
-    checkRunnable({ scenarios: options.scenarios, boards: options.boards, reference, rigReference: options.rigReference, tags: options.tags });
+    const usesSim = options.boards.some((board) => board.sim);
+    let reference = options.reference;
+    // Bad input exits 2 before anything starts (the sim world's reference is filled in below).
+    checkRunnable({
+      scenarios: options.scenarios,
+      boards: options.boards,
+      reference: reference ?? (usesSim && options.boards.every((board) => board.sim) && !options.rigReference ? SIM_WORLD_REFERENCE_PLACEHOLDER : undefined),
+      rigReference: options.rigReference,
+      tags: options.tags,
+    });
+    if (usesSim) {
+      world = await startSimWorld(options.scenarios);
+      // A simulated board's clock is set against the host's: the local server serving the host's clock
+      // is the only meaningful reference for it, whatever public servers the scenario names.
+      const allSimulated = options.boards.every((board) => board.sim);
+      if (allSimulated && !reference && !options.rigReference) reference = world.reference;
+    }
+    if (controller.signal.aborted) {
+      options.io.stderr('qhil: stopped before the run started: nothing was run\n');
+      return { exitCode: ExitCode.Infrastructure };
+    }
+    const progress = options.json
+      ? undefined
+      : new ProgressReporter({ write: options.io.stdout, interactive: options.io.interactive, columns: process.stdout.columns });
     const output = await runScenarios({
       scenarios: options.scenarios,
       boards: options.boards,
@@ -106,6 +125,9 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
       signal: controller.signal,
       simHosts: world?.hosts,
       onEvent: (event: RunEvent) => progress?.onEvent(event),
+      onStarted: (run) => {
+        started = run;
+      },
     });
     if (progress) {
       progress.finish(output.result, output.runDir);
@@ -114,11 +136,13 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
     }
     return { exitCode: output.result.exitCode as ExitCode, output };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of signals) process.off(signal, onSignal);
     await world?.close();
   }
 }
+
+/** Stands in for the local server a simulated world will serve, so the preflight can check compares. */
+const SIM_WORLD_REFERENCE_PLACEHOLDER: ReferenceSpec = { servers: ['127.0.0.1:123'], samples: 1, timeoutMs: 1000, keys: [] };
 
 export const runCommand: CliCommand = {
   register(program: Command, io: CliIo, setExit) {

@@ -197,6 +197,8 @@ export interface RunResult {
   /** The process exit code this run maps to (DESIGN.md contract); 3 while the record is unfinished. */
   exitCode: number;
   host: { hostname: string; platform: string; node: string };
+  /** What kept the record from being written whole (a full disk, a read-only folder): the run is no PASS. */
+  problems?: string[];
   tags: string[];
   scenarios: { name: string; file: string }[];
   boards: BoardResult[];

@@ -1,24 +1,46 @@
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { AtChannel } from '../channel/at/channel.js';
 import { ReplChannel } from '../channel/repl/repl.js';
 import { QuecBoard } from '../board/quec-board.js';
-import type { Via } from '../board/board.js';
+import type { BoardIdentity, BoardSpec, Via } from '../core/model.js';
 import { errorMessage, InfrastructureError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { Link } from '../link/link.js';
 import { openLink } from '../link/open.js';
 import { TranscriptTap } from '../link/transcript.js';
 import { startSimBoard, type SimBoard } from '../sim/board.js';
-import type { BoardSpec } from '../core/model.js';
+import type { StepBoard } from '../steps/step.js';
 
 export interface OpenBoardOptions {
   runDir: string;
   /** Extra names simulated boards resolve (the demo maps NTP names to its local server). */
   simHosts?: Record<string, string>;
+  /** The run's signal: a stopped run stops waiting for ports. */
+  signal?: AbortSignal;
+}
+
+/** A board as the runner uses it: what BoardSession gives, and what a test's fake board gives. */
+export interface BoardConnection {
+  readonly spec: BoardSpec;
+  readonly board: StepBoard & { identify(timeoutMs: number, signal?: AbortSignal): Promise<BoardIdentity | undefined> };
+  readonly ports: Partial<Record<Via, string>>;
+  /** Transcript paths relative to the run folder. */
+  readonly transcripts: string[];
+  /** True when some port vanished and must be opened again. */
+  readonly disconnected: boolean;
+  /** The board runs on this host (simulated). */
+  readonly onHost: boolean;
+  /** Bytes received from the board so far, all ports, across reconnects. */
+  bytesReceived(): number;
+  reconnect(waitMs: number, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
 }
 
 const VIAS = ['repl', 'at'] as const;
 const REOPEN_POLL_MS = 250;
+/** How long a reopened port has to prove the board is behind it (a TCP server accepts with no board). */
+const PROBE_ANSWER_MS = 1000;
 
 function transcriptName(boardId: string, via: Via): string {
   return join('transcripts', `${boardId.replace(/[^\w.-]/g, '_')}-${via}.log`);
@@ -29,12 +51,14 @@ function transcriptName(boardId: string, via: Via): string {
  * and a QuecBoard over them. When a port vanishes (USB re-enumeration after a reboot, a cable pulled
  * and put back) `reconnect` opens it again, so a retry meets a live port rather than a dead channel.
  */
-export class BoardSession {
+export class BoardSession implements BoardConnection {
   readonly ports: Partial<Record<Via, string>> = {};
   /** Transcript paths relative to the run folder. */
   readonly transcripts: string[] = [];
   private links: Partial<Record<Via, Link>> = {};
+  private channels: { repl?: ReplChannel; at?: AtChannel } = {};
   private current: QuecBoard | undefined;
+  private received = 0;
 
   private constructor(
     readonly spec: BoardSpec,
@@ -56,12 +80,20 @@ export class BoardSession {
       : undefined;
     const session = new BoardSession(spec, options, sim);
     try {
-      await session.connect(0);
+      await session.connect(0, options.signal, false);
     } catch (error) {
       await session.close();
       throw error;
     }
     return session;
+  }
+
+  get onHost(): boolean {
+    return this.sim !== undefined;
+  }
+
+  bytesReceived(): number {
+    return this.received;
   }
 
   get board(): QuecBoard {
@@ -78,9 +110,9 @@ export class BoardSession {
    * Opens the ports again after one vanished, waiting up to `waitMs` for them to come back. Readings
    * and other step values live in the runner, so nothing measured is lost.
    */
-  async reconnect(waitMs: number): Promise<void> {
+  async reconnect(waitMs: number, signal?: AbortSignal): Promise<void> {
     await this.closeLinks();
-    await this.connect(waitMs);
+    await this.connect(waitMs, signal, true);
   }
 
   async close(): Promise<void> {
@@ -88,45 +120,101 @@ export class BoardSession {
     await this.sim?.close();
   }
 
-  private async connect(waitMs: number): Promise<void> {
+  /**
+   * Opens every port, each retried until `waitMs` from now. After a disconnect (`probe`), a port
+   * counts as back only when the board answers on it: a TCP serial server (ser2net) accepts a
+   * connection while its device is still gone, and a re-enumerating USB port can open before the
+   * module listens.
+   */
+  private async connect(waitMs: number, signal: AbortSignal | undefined, probe: boolean): Promise<void> {
     const deadline = performance.now() + waitMs;
     for (const via of VIAS) {
       const address = this.ports[via];
       if (!address) continue;
       const path = join(this.options.runDir, transcriptName(this.spec.id, via));
-      const link = await this.openPort(via, address, deadline);
-      this.links[via] = new TranscriptTap(link, path);
+      for (;;) {
+        const link = new TranscriptTap(await this.openPort(via, address, deadline, signal), path);
+        link.onData((bytes) => {
+          this.received += bytes.length;
+        });
+        if (!probe || (await answers(link, via, Math.min(PROBE_ANSWER_MS, Math.max(1, deadline - performance.now())), signal))) {
+          this.links[via] = link;
+          break;
+        }
+        await link.close().catch(() => undefined);
+        if (signal?.aborted || performance.now() + REOPEN_POLL_MS > deadline) {
+          throw new InfrastructureError(`${address}: the port opened again but the board did not answer on it within ${Math.round(waitMs)}ms`);
+        }
+        await sleep(REOPEN_POLL_MS, signal);
+      }
     }
     const repl = this.links.repl
       ? new ReplChannel(this.links.repl, { transcriptPath: join(this.options.runDir, transcriptName(this.spec.id, 'repl')) })
       : undefined;
     const at = this.links.at ? new AtChannel(this.links.at, { transcriptPath: join(this.options.runDir, transcriptName(this.spec.id, 'at')) }) : undefined;
+    this.channels = { repl, at };
     this.current = new QuecBoard(this.spec.id, { repl, at }, this.spec.apn ?? this.sim?.profile.apn);
   }
 
   /** One port, retried until `deadline` (host monotonic ms): a re-enumerating port comes back late. */
-  private async openPort(via: Via, address: string, deadline: number): Promise<Link> {
+  private async openPort(via: Via, address: string, deadline: number, signal: AbortSignal | undefined): Promise<Link> {
     for (;;) {
       try {
+        if (signal?.aborted) throw new InfrastructureError(`${address}: the run was stopped while opening the port`);
         if (this.sim) {
           await this.sim.waitForPort(via, true, Math.max(1, deadline - performance.now()));
           return this.sim.hostLink(via);
         }
         return await openLink(address);
       } catch (error) {
-        if (performance.now() + REOPEN_POLL_MS > deadline) {
+        if (signal?.aborted || performance.now() + REOPEN_POLL_MS > deadline) {
           throw error instanceof InfrastructureError ? error : new InfrastructureError(`${address}: ${errorMessage(error)}`);
         }
-        await sleep(REOPEN_POLL_MS);
+        await sleep(REOPEN_POLL_MS, signal);
       }
     }
   }
 
   private async closeLinks(): Promise<void> {
-    await this.current?.replChannel().release().catch(() => undefined);
+    // An AT-only board has no REPL to leave: release only the channels it has.
+    await this.channels.repl?.release().catch(() => undefined);
     const links = Object.values(this.links);
     this.links = {};
+    this.channels = {};
     this.current = undefined;
     await Promise.allSettled(links.map((link) => link.close()));
+  }
+}
+
+/**
+ * Does a board answer on a freshly opened port? AT: `AT` answered by `OK`. REPL: a carriage return
+ * answered by any byte (a prompt, an echo). Bytes the probe provokes are in the transcript like any other.
+ */
+async function answers(link: Link, via: Via, withinMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+  let seen = '';
+  let stop: () => void = () => undefined;
+  const answered = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), withinMs);
+    const offData = link.onData((bytes) => {
+      seen = (seen + bytes.toString('latin1')).slice(-64);
+      if (via === 'repl' || /OK\r?\n/.test(seen)) resolve(true);
+    });
+    const offClose = link.onClose(() => resolve(false));
+    const onAbort = (): void => resolve(false);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    stop = () => {
+      clearTimeout(timer);
+      offData();
+      offClose();
+      signal?.removeEventListener('abort', onAbort);
+    };
+  });
+  try {
+    await link.write(Buffer.from(via === 'at' ? 'AT\r' : '\r', 'latin1'));
+    return await answered;
+  } catch {
+    return false;
+  } finally {
+    stop();
   }
 }

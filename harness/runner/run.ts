@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BoardError, errorMessage, InfrastructureError, InputError, outcomeOfError } from '../core/errors.js';
-import { sleep } from '../core/sleep.js';
+import { formatDurationMs } from '../core/duration.js';
+import { errorMessage, faultOf, InputError } from '../core/errors.js';
 import { queryReference, type ReferenceResult } from '../clock/reference.js';
 import { keyFromConfig } from '../clock/sntp/keys.js';
-import { EventLog, writeResultJson, writeRunReports } from '../report/index.js';
-
+import { EventLog, renderResultJson, RESULT_JSON, writeResultJson, writeRunReports } from '../report/index.js';
 import { stepRegistry } from '../steps/index.js';
-import type { StepContext, StepDefinition, StepReport, StepValue } from '../steps/step.js';
-import { BoardSession } from './boards.js';
+import type { StepDefinition, StepValue } from '../steps/step.js';
+import { runStep, type StepEnvironment } from './attempt.js';
+import { BoardSession, type BoardConnection, type OpenBoardOptions } from './boards.js';
+import { hostLoad } from './host-load.js';
 import { checkRunnable, resolveStepArgs, selectScenarios } from './preflight.js';
 import {
   combineOutcomes,
@@ -29,7 +30,6 @@ import {
   type StepSpec,
 } from '../core/model.js';
 
-
 export interface RunOptions {
   scenarios: Scenario[];
   boards: BoardSpec[];
@@ -45,11 +45,21 @@ export interface RunOptions {
   /** Stops the run cleanly: ports closed, the run marked aborted, everything measured so far written. */
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
+  /** Called once the run folder exists, with a way to write result.json at once (a second Ctrl-C). */
+  onStarted?: (run: StartedRun) => void;
   simHosts?: Record<string, string>;
   /** How long a reference answer may be reused by later compare steps. */
   referenceMaxAgeMs?: number;
   /** How long a retry waits for a vanished port to come back (USB re-enumeration). */
   reconnectWaitMs?: number;
+  /** How a board is opened; tests give a fake board here. */
+  openBoard?: (spec: BoardSpec, options: OpenBoardOptions) => Promise<BoardConnection>;
+}
+
+export interface StartedRun {
+  runDir: string;
+  /** Writes result.json synchronously as it stands (marked aborted): for a process about to exit. */
+  flushNow(): void;
 }
 
 export interface RunOutput {
@@ -81,30 +91,54 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   const startedAtMs = Date.now();
   const tags = options.tags ?? [];
   const scenarios = selectScenarios(options.scenarios, tags);
+  // The record says RUNNING (and exit 3) until it is finished: a killed run never reads as a pass.
   const result: RunResult = {
     runId,
     tool: { name: 'qhil', version: toolVersion() },
     startedAt: new Date(startedAtMs).toISOString(),
     aborted: false,
-    outcome: 'PASS',
-    exitCode: 0,
+    outcome: 'RUNNING',
+    exitCode: 3,
     host: { hostname: hostname(), platform: `${process.platform}-${process.arch}`, node: process.version },
     tags,
     scenarios: scenarios.map((s) => ({ name: s.name, file: s.file })),
     boards: options.boards.map((spec) => ({ id: spec.id, model: spec.model, ports: {}, transcripts: [], scenarios: [] })),
     references: [],
   };
+  const recordProblems: string[] = [];
+  const recordProblem = (what: string, error: unknown): void => {
+    const problem = `${what}: ${errorMessage(error)}`;
+    if (recordProblems.includes(problem)) return;
+    recordProblems.push(problem);
+    options.onEvent?.({ type: 'log', at: new Date().toISOString(), level: 'error', message: problem });
+  };
   let writing: Promise<unknown> = Promise.resolve();
   let eventsOpen = true;
   const emit = (event: RunEvent): void => {
-    if (eventsOpen) events.append(event);
+    if (eventsOpen) {
+      try {
+        events.append(event);
+      } catch (error) {
+        // A full disk or a vanished folder: the run goes on, but it cannot end as a trusted PASS.
+        recordProblem(`cannot append to ${events.path}`, error);
+      }
+    }
     options.onEvent?.(event);
   };
   /** result.json is rewritten after every step, atomically, so an interrupted run still has one. */
   const saveResult = (): void => {
     const snapshot = structuredClone(result);
-    writing = writing.then(() => writeResultJson(runDir, snapshot)).catch(() => undefined);
+    writing = writing.then(() => writeResultJson(runDir, snapshot)).catch((error: unknown) => recordProblem(`cannot write ${join(runDir, RESULT_JSON)}`, error));
   };
+  options.onStarted?.({
+    runDir,
+    flushNow: () => {
+      const file = join(runDir, RESULT_JSON);
+      const snapshot: RunResult = { ...structuredClone(result), aborted: true };
+      writeFileSync(`${file}.tmp`, renderResultJson(snapshot));
+      renameSync(`${file}.tmp`, file);
+    },
+  });
   emit({ type: 'run-start', at: result.startedAt, runId, scenarios: scenarios.map((s) => s.name), boards: options.boards.map((b) => b.id) });
   saveResult();
 
@@ -113,36 +147,57 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     emit({ type: 'reference', at: new Date().toISOString(), board, record });
   });
 
-  // Every board runs to its end whatever another does; a harness bug on one board is that board's ERROR.
-  const settled = await Promise.allSettled(
-    options.boards.map((spec, index) =>
-      runBoard(spec, result.boards[index] as BoardResult, scenarios, { ...options, runDir, emit, saveResult, references }),
-    ),
-  );
-  settled.forEach((outcome, index) => {
-    if (outcome.status === 'fulfilled') return;
-    const board = result.boards[index] as BoardResult;
-    const message = `harness error on board ${board.id}: ${errorMessage(outcome.reason)}`;
-    emit({ type: 'log', at: new Date().toISOString(), board: board.id, level: 'error', message });
-    for (const scenario of board.scenarios) if (scenario.outcome === 'PASS') scenario.outcome = 'ERROR';
-    if (board.scenarios.length === 0) board.scenarios.push(notRunResult(scenarios[0], board.id, 'ERROR', message));
-  });
+  hostLoad.start();
+  try {
+    // Every board runs to its end whatever another does; a harness bug on one board is that board's ERROR.
+    const settled = await Promise.allSettled(
+      options.boards.map((spec, index) =>
+        runBoard(spec, result.boards[index] as BoardResult, scenarios, { ...options, runDir, emit, saveResult, references }),
+      ),
+    );
+    settled.forEach((outcome, index) => {
+      if (outcome.status === 'fulfilled') return;
+      const board = result.boards[index] as BoardResult;
+      const message = `qhil itself failed on board ${board.id} (a bug, please report it): ${errorMessage(outcome.reason)}`;
+      emit({ type: 'harness-bug', at: new Date().toISOString(), board: board.id, message, stack: (outcome.reason as Error | undefined)?.stack });
+      for (const scenario of board.scenarios) {
+        if (scenario.outcome === 'PASS' || scenario.outcome === 'RUNNING') Object.assign(scenario, { outcome: 'ERROR', fault: 'harness', message });
+      }
+      if (board.scenarios.length === 0) board.scenarios.push(notRunResult(scenarios[0], board.id, 'ERROR', message, 'harness'));
+    });
+  } finally {
+    hostLoad.stop();
+  }
   const all = result.boards.flatMap((b) => b.scenarios.map((s) => s.outcome));
   result.aborted = options.signal?.aborted ?? false;
-  result.outcome = combineOutcomes(all);
-  if (result.aborted && result.outcome === 'PASS') result.outcome = 'ERROR';
-  result.exitCode = exitCodeOf(all, result.aborted);
+  /** A run whose record could not be kept whole is never a trusted PASS (exit 3 unless a FAIL stands). */
+  const conclude = (): Outcome => {
+    const combined = combineOutcomes(all);
+    let outcome: Outcome = combined === 'RUNNING' ? 'ERROR' : combined;
+    const untrusted = result.aborted || recordProblems.length > 0;
+    if (untrusted && outcome === 'PASS') outcome = 'ERROR';
+    result.outcome = outcome;
+    result.exitCode = exitCodeOf(all, untrusted);
+    if (recordProblems.length > 0) result.problems = [...recordProblems];
+    return outcome;
+  };
+  const outcome = conclude();
   result.finishedAt = new Date().toISOString();
   result.durationMs = Date.now() - startedAtMs;
-  emit({ type: 'run-end', at: result.finishedAt, outcome: result.outcome, aborted: result.aborted, exitCode: result.exitCode });
+  emit({ type: 'run-end', at: result.finishedAt, outcome, aborted: result.aborted, exitCode: result.exitCode });
   eventsOpen = false;
-  events.close();
+  try {
+    events.close();
+  } catch (error) {
+    recordProblem(`cannot close ${events.path}`, error);
+  }
   await writing;
+  conclude();
   const files = await writeRunReports(runDir, result);
   return { result, runDir, files };
 }
 
-function notRunResult(scenario: Scenario | undefined, board: string, outcome: Outcome, message: string): ScenarioResult {
+function notRunResult(scenario: Scenario | undefined, board: string, outcome: Outcome, message: string, fault?: ScenarioResult['fault']): ScenarioResult {
   return {
     scenario: scenario?.name ?? '(none)',
     file: scenario?.file ?? '',
@@ -151,6 +206,7 @@ function notRunResult(scenario: Scenario | undefined, board: string, outcome: Ou
     startedAt: new Date().toISOString(),
     durationMs: 0,
     message,
+    fault: outcome === 'ERROR' ? fault : undefined,
     steps: [],
   };
 }
@@ -162,10 +218,12 @@ interface BoardRunContext extends RunOptions {
   references: ReferenceCache;
 }
 
+const IDENTIFY_TIMEOUT_MS = 15_000;
+
 async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Scenario[], ctx: BoardRunContext): Promise<void> {
-  const notRun = (outcome: Outcome, message: string): void => {
+  const notRun = (outcome: Outcome, message: string, fault?: ScenarioResult['fault']): void => {
     for (const scenario of scenarios) {
-      const scenarioResult = notRunResult(scenario, spec.id, outcome, message);
+      const scenarioResult = notRunResult(scenario, spec.id, outcome, message, fault);
       boardResult.scenarios.push(scenarioResult);
       ctx.emit({ type: 'scenario-end', at: scenarioResult.startedAt, board: spec.id, result: scenarioResult });
     }
@@ -175,19 +233,26 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
     notRun('SKIP', 'the run was stopped before this board started');
     return;
   }
-  let session: BoardSession;
+  let session: BoardConnection;
   try {
-    session = await BoardSession.open(spec, { runDir: ctx.runDir, simHosts: ctx.simHosts });
+    const open = ctx.openBoard ?? ((board: BoardSpec, options: OpenBoardOptions) => BoardSession.open(board, options));
+    session = await open(spec, { runDir: ctx.runDir, simHosts: ctx.simHosts, signal: ctx.signal });
   } catch (error) {
-    ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'error', message: errorMessage(error) });
-    notRun('ERROR', `board ${spec.id} could not be opened: ${errorMessage(error)}`);
+    const fault = faultOf(error);
+    const message =
+      fault === 'harness'
+        ? `qhil itself failed opening board ${spec.id} (a bug, please report it): ${errorMessage(error)}`
+        : `board ${spec.id} could not be opened: ${errorMessage(error)}`;
+    if (fault === 'harness') ctx.emit({ type: 'harness-bug', at: new Date().toISOString(), board: spec.id, message, stack: (error as Error).stack });
+    else ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'error', message: errorMessage(error) });
+    notRun('ERROR', message, fault === 'board' ? 'rig' : fault);
     return;
   }
   boardResult.ports = session.ports;
   boardResult.transcripts = session.transcripts;
   try {
     try {
-      boardResult.identity = await session.board.identify(15_000);
+      boardResult.identity = await session.board.identify(IDENTIFY_TIMEOUT_MS, ctx.signal);
       if (boardResult.identity?.model && !boardResult.model) boardResult.model = boardResult.identity.model;
     } catch (error) {
       // A board that cannot say who it is still gets tested; the report says why it is anonymous.
@@ -204,33 +269,23 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
       await runScenario(session, scenario, boardResult, ctx);
     }
   } finally {
-    await session.close();
+    await session.close().catch((error: unknown) =>
+      ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message: `closing the ports: ${errorMessage(error)}` }),
+    );
     ctx.saveResult();
   }
 }
 
-class StepTimeoutError extends BoardError {
-  constructor(what: string, limitMs: number) {
-    super(`${what} did not finish within ${Math.round(limitMs)}ms`);
-    this.name = 'StepTimeoutError';
-  }
-}
-
-class AbortedError extends InfrastructureError {
-  constructor() {
-    super('the run was stopped (SIGINT/SIGTERM) during this step');
-    this.name = 'AbortedError';
-  }
-}
-
 const TRANSCRIPT_TAIL_LINES = 20;
+const TRANSCRIPT_TAIL_BYTES = 16 * 1024;
 
 /** The last lines of a board's transcripts, kept with a failing step so a report shows what was said. */
 function transcriptTail(runDir: string, transcripts: string[]): string {
   return transcripts
     .map((relative) => {
       try {
-        const lines = readFileSync(join(runDir, relative), 'utf8').trimEnd().split('\n');
+        const text = readTail(join(runDir, relative), TRANSCRIPT_TAIL_BYTES);
+        const lines = text.trimEnd().split('\n');
         return `--- ${relative} (last ${Math.min(lines.length, TRANSCRIPT_TAIL_LINES)} lines)\n${lines.slice(-TRANSCRIPT_TAIL_LINES).join('\n')}`;
       } catch {
         return `--- ${relative}: not readable`;
@@ -239,7 +294,13 @@ function transcriptTail(runDir: string, transcripts: string[]): string {
     .join('\n');
 }
 
-async function runScenario(session: BoardSession, scenario: Scenario, boardResult: BoardResult, ctx: BoardRunContext): Promise<void> {
+/** The last `bytes` of a file, without reading a flooded transcript whole. */
+function readTail(file: string, bytes: number): string {
+  const text = readFileSync(file);
+  return text.subarray(Math.max(0, text.length - bytes)).toString('utf8');
+}
+
+async function runScenario(session: BoardConnection, scenario: Scenario, boardResult: BoardResult, ctx: BoardRunContext): Promise<void> {
   const boardId = session.spec.id;
   const startedAtMs = Date.now();
   const scenarioStart = performance.now();
@@ -247,7 +308,7 @@ async function runScenario(session: BoardSession, scenario: Scenario, boardResul
     scenario: scenario.name,
     file: scenario.file,
     board: boardId,
-    outcome: 'PASS',
+    outcome: 'RUNNING',
     startedAt: new Date(startedAtMs).toISOString(),
     durationMs: 0,
     steps: [],
@@ -258,6 +319,27 @@ async function runScenario(session: BoardSession, scenario: Scenario, boardResul
   // The command line wins, then the rig (the lab knows its time servers), then the scenario's own.
   const reference = ctx.reference ?? ctx.rigReference ?? scenario.reference;
   let stopReason: string | undefined;
+  const log = (message: string): void => ctx.emit({ type: 'log', at: new Date().toISOString(), board: boardId, level: 'info', message });
+  const environment: StepEnvironment = {
+    board: session.board,
+    values,
+    reference,
+    queryReference: (signal) => {
+      if (!reference) throw new InputError('no reference servers configured');
+      return ctx.references.get(reference, boardId, signal);
+    },
+    bytesFromBoard: () => session.bytesReceived(),
+    boardOnHost: session.onHost,
+    needsReconnect: () => session.disconnected,
+    reconnect: async (waitMs, signal) => {
+      await session.reconnect(waitMs, signal);
+      environment.board = session.board;
+    },
+    reconnectWaitMs: ctx.reconnectWaitMs ?? 30_000,
+    hostStallMs: (fromMs, toMs) => hostLoad.maxStallMs(fromMs, toMs),
+    runSignal: ctx.signal,
+    log,
+  };
 
   for (const spec of scenario.steps) {
     const stepStart = new Date();
@@ -286,37 +368,43 @@ async function runScenario(session: BoardSession, scenario: Scenario, boardResul
       if (!definition) throw new InputError(`unknown step kind ${spec.kind}`, spec.location);
       const args = resolveStepArgs(spec, definition, session.spec) as Record<string, unknown> & { retries?: number; timeoutMs?: number };
       stepResult.title = safeDescribe(definition, args, spec);
+      scenarioResult.current = { index: spec.index, title: stepResult.title, startedAt: stepResult.startedAt };
       ctx.emit({ type: 'step-start', at: stepResult.startedAt, board: boardId, scenario: scenario.name, index: spec.index, kind: spec.kind, title: stepResult.title });
-      const retries = typeof args.retries === 'number' ? args.retries : 0;
-      for (let attempt = 1; ; attempt++) {
-        stepResult.attempts = attempt;
-        const scenarioLeftMs = scenario.timeoutMs - (performance.now() - scenarioStart);
-        const stepLimitMs = args.timeoutMs ?? definition.defaultTimeoutMs;
-        const attemptLimitMs = Math.max(1, Math.min(stepLimitMs, scenarioLeftMs));
-        const report = await runAttempt(definition, args, {
-          session,
-          values,
-          reference,
-          limitMs: attemptLimitMs,
-          limitLabel: scenarioLeftMs < stepLimitMs ? `scenario ${scenario.name} (timeout ${scenario.timeoutMs}ms)` : `step ${stepResult.title}`,
-          runSignal: ctx.signal,
-          references: ctx.references,
-          boardId,
-          reconnectWaitMs: ctx.reconnectWaitMs ?? 30_000,
-          log: (message) => ctx.emit({ type: 'log', at: new Date().toISOString(), board: boardId, level: 'info', message }),
-        });
-        stepResult.outcome = report.outcome;
-        stepResult.message = report.message;
-        stepResult.measurements = report.measurements ?? [];
-        stepResult.data = report.data ?? {};
-        if (report.outcome !== 'ERROR' || attempt > retries || ctx.signal?.aborted) break;
-        // Only the rig's errors are retried: a board that answered wrongly would answer wrongly again.
-        ctx.emit({ type: 'step-retry', at: new Date().toISOString(), board: boardId, scenario: scenario.name, index: spec.index, attempt, message: report.message ?? '' });
-        await sleep(Math.min(2000, 250 * 2 ** (attempt - 1)), ctx.signal);
+      ctx.saveResult();
+      const outcome = await runStep(
+        definition,
+        args,
+        environment,
+        {
+          stepLimitMs: args.timeoutMs ?? definition.defaultTimeoutMs,
+          scenarioDeadlineMs: scenarioStart + scenario.timeoutMs,
+          scenarioLabel: `scenario ${scenario.name} (timeout ${formatDurationMs(scenario.timeoutMs)})`,
+          stepLabel: `step ${stepResult.title}`,
+          retries: typeof args.retries === 'number' ? args.retries : 0,
+        },
+        (attempt, verdict) =>
+          ctx.emit({ type: 'step-retry', at: new Date().toISOString(), board: boardId, scenario: scenario.name, index: spec.index, attempt, message: verdict.message }),
+      );
+      Object.assign(stepResult, {
+        outcome: outcome.outcome,
+        fault: outcome.fault,
+        message: outcome.message,
+        measurements: outcome.measurements,
+        data: outcome.data,
+        attempts: outcome.attempts,
+      });
+      if (outcome.harnessBug) {
+        ctx.emit({ type: 'harness-bug', at: new Date().toISOString(), board: boardId, scenario: scenario.name, index: spec.index, ...outcome.harnessBug });
       }
     } catch (error) {
-      stepResult.outcome = error instanceof InputError ? 'ERROR' : outcomeOfError(error);
+      // Only resolving the step's arguments can throw here (a bad ${board.x} on this board), or a bug.
+      const fault = faultOf(error);
+      stepResult.outcome = fault === 'board' ? 'FAIL' : 'ERROR';
+      stepResult.fault = fault;
       stepResult.message = errorMessage(error);
+      if (fault === 'harness') {
+        ctx.emit({ type: 'harness-bug', at: new Date().toISOString(), board: boardId, scenario: scenario.name, index: spec.index, message: errorMessage(error), stack: (error as Error).stack });
+      }
     }
     stepResult.durationMs = Math.round(performance.now() - stepT0);
     // The event loop's busy time is the harness's own work; the simulated board runs in other threads.
@@ -325,15 +413,24 @@ async function runScenario(session: BoardSession, scenario: Scenario, boardResul
       stepResult.data.transcriptTail = transcriptTail(ctx.runDir, session.transcripts);
       stopReason = `step ${spec.index + 1} (${stepResult.title}) ${stepResult.outcome === 'FAIL' ? 'failed' : 'erred'}`;
     }
+    scenarioResult.current = undefined;
     scenarioResult.steps.push(stepResult);
     ctx.emit({ type: 'step-end', at: new Date().toISOString(), board: boardId, scenario: scenario.name, result: stepResult });
     ctx.saveResult();
   }
   scenarioResult.durationMs = Date.now() - startedAtMs;
-  scenarioResult.outcome = combineOutcomes(scenarioResult.steps.map((s) => s.outcome).filter((o) => o !== 'SKIP'));
-  if (ctx.signal?.aborted && scenarioResult.outcome === 'PASS') scenarioResult.outcome = 'ERROR';
-  const deciding = scenarioResult.steps.find((s) => s.outcome === scenarioResult.outcome && s.outcome !== 'PASS');
-  if (deciding) scenarioResult.message = `step ${deciding.index + 1} ${deciding.title}: ${deciding.message ?? deciding.outcome}`;
+  let outcome = combineOutcomes(scenarioResult.steps.map((s) => s.outcome).filter((o) => o !== 'SKIP'));
+  if (ctx.signal?.aborted && outcome === 'PASS') outcome = 'ERROR';
+  const deciding = scenarioResult.steps.find((s) => s.outcome === outcome && s.outcome !== 'PASS');
+  if (deciding) {
+    scenarioResult.message = `step ${deciding.index + 1} ${deciding.title}: ${deciding.message ?? deciding.outcome}`;
+    scenarioResult.fault = deciding.fault;
+  } else if (outcome === 'ERROR') {
+    scenarioResult.message = 'the run was stopped before this scenario finished';
+    scenarioResult.fault = 'rig';
+  }
+  // Set last: the record is finished only now.
+  scenarioResult.outcome = outcome;
   ctx.emit({ type: 'scenario-end', at: new Date().toISOString(), board: boardId, result: scenarioResult });
   ctx.saveResult();
 }
@@ -343,72 +440,6 @@ function safeDescribe(definition: StepDefinition, args: unknown, spec: StepSpec)
     return (definition.describe as (a: unknown) => string)(args);
   } catch {
     return spec.kind;
-  }
-}
-
-interface AttemptContext {
-  session: BoardSession;
-  values: Map<string, StepValue>;
-  reference: ReferenceSpec | undefined;
-  limitMs: number;
-  limitLabel: string;
-  runSignal?: AbortSignal;
-  references: ReferenceCache;
-  boardId: string;
-  reconnectWaitMs: number;
-  log: (message: string) => void;
-}
-
-type AttemptOutcome = Required<Pick<StepReport, 'outcome'>> & StepReport;
-
-/** One attempt of a step, bounded by its deadline however the step behaves. */
-async function runAttempt(definition: StepDefinition, args: unknown, attempt: AttemptContext): Promise<AttemptOutcome> {
-  const controller = new AbortController();
-  const startedAt = performance.now();
-  const onRunAbort = (): void => controller.abort(new AbortedError());
-  attempt.runSignal?.addEventListener('abort', onRunAbort, { once: true });
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new StepTimeoutError(attempt.limitLabel, attempt.limitMs);
-      controller.abort(error);
-      reject(error);
-    }, attempt.limitMs);
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new AbortedError()), {
-      once: true,
-    });
-  });
-  deadline.catch(() => undefined);
-  const timeLeftMs = (): number => Math.max(1, attempt.limitMs - (performance.now() - startedAt));
-  try {
-    if (attempt.runSignal?.aborted) throw new AbortedError();
-    // A port that vanished (a reboot re-enumerating USB) is opened again before the step uses it.
-    if (attempt.session.disconnected) {
-      attempt.log(`a port of board ${attempt.boardId} closed; opening it again`);
-      await Promise.race([attempt.session.reconnect(Math.min(attempt.reconnectWaitMs, timeLeftMs())), deadline]);
-    }
-    const context: StepContext = {
-      board: attempt.session.board,
-      values: attempt.values,
-      reference: attempt.reference,
-      signal: controller.signal,
-      timeLeftMs,
-      queryReference: () => {
-        if (!attempt.reference) throw new InputError('no reference servers configured');
-        return attempt.references.get(attempt.reference, attempt.boardId);
-      },
-      log: attempt.log,
-    };
-    const report = await Promise.race([definition.run(context, args as never), deadline]);
-    const failedMeasurement = report.measurements?.some((m) => m.outcome === 'FAIL');
-    return { ...report, outcome: report.outcome ?? (failedMeasurement ? 'FAIL' : 'PASS') };
-  } catch (error) {
-    const outcome = error instanceof InputError ? 'ERROR' : outcomeOfError(error);
-    return { outcome, message: errorMessage(error) };
-  } finally {
-    clearTimeout(timer);
-    attempt.runSignal?.removeEventListener('abort', onRunAbort);
-    if (!controller.signal.aborted) controller.abort(new Error('step finished'));
   }
 }
 
@@ -426,7 +457,12 @@ class ReferenceCache {
     private readonly record: (record: ReferenceRecord, board: string) => void,
   ) {}
 
-  get(spec: ReferenceSpec, board: string): Promise<ReferenceResult> {
+  /** `signal` is the asking step's: it stops waiting for the answer, not the shared query itself. */
+  get(spec: ReferenceSpec, board: string, signal?: AbortSignal): Promise<ReferenceResult> {
+    return abortable(this.shared(spec, board), signal);
+  }
+
+  private shared(spec: ReferenceSpec, board: string): Promise<ReferenceResult> {
     const key = JSON.stringify(spec);
     const now = performance.now();
     if (this.cached && this.cached.key === key && now - this.cached.at < this.maxAgeMs) return this.cached.result;
@@ -455,4 +491,24 @@ class ReferenceCache {
     });
     return result;
   }
+}
+
+/** `work`, or the signal's reason as soon as `signal` aborts. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
