@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InfrastructureError, LinkClosedError } from '../core/errors.js';
 import { skipWithoutSocat, startPtyPair, type PtyPair } from '../testing/socat.js';
 import type { Link } from './link.js';
@@ -28,6 +28,28 @@ function nextData(link: Link): Promise<string> {
 
 function closed(link: Link): Promise<{ error: LinkClosedError | undefined; atMs: number }> {
   return new Promise((resolve) => link.onClose((error) => resolve({ error, atMs: performance.now() })));
+}
+
+/**
+ * Watches the timers created from now on; `holding()` counts those still able to keep the process
+ * alive (not fired or cleared, and not unref'd). Node's own list of active resources mixes in the
+ * test runner's timers, so the link's are tracked by where they were made.
+ */
+function trackTimers(): { holding(): number; restore(): void } {
+  const made: NodeJS.Timeout[] = [];
+  const spies = (['setTimeout', 'setInterval'] as const).map((name) => {
+    const original = globalThis[name];
+    return vi.spyOn(globalThis, name).mockImplementation(((...args: Parameters<typeof setTimeout>) => {
+      const timer = (original as typeof setTimeout)(...args);
+      made.push(timer);
+      return timer;
+    }) as typeof setTimeout);
+  });
+  return {
+    // `_destroyed` is how Node marks a timer that fired (once) or was cleared.
+    holding: () => made.filter((timer) => !(timer as unknown as { _destroyed: boolean })._destroyed && timer.hasRef()).length,
+    restore: () => spies.forEach((spy) => spy.mockRestore()),
+  };
 }
 
 describe('memory link pair', () => {
@@ -68,21 +90,113 @@ describe.skipIf(skipWithoutSocat)('serial link over a socat pseudo-terminal', ()
     await expect(SerialLink.open(pty.hostPath)).rejects.toThrow(/cannot open serial port .*host/);
   });
 
+  /** Unplugs with `unplug` and expects the link to close within a second, naming the port and `seen`. */
+  async function expectUnplugNoticed(host: Link, unplug: () => Promise<void>, seen: RegExp): Promise<void> {
+    const hostClosed = closed(host);
+    const unpluggedAtMs = performance.now();
+    await unplug();
+    const { error, atMs } = await hostClosed;
+    expect(atMs - unpluggedAtMs).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(LinkClosedError);
+    expect(error?.message).toContain(host.address);
+    expect(error?.message).toMatch(seen);
+    // A write after the device vanished fails at once instead of never calling back.
+    const writeAtMs = performance.now();
+    await expect(host.write(Buffer.from('AT\r'))).rejects.toBeInstanceOf(LinkClosedError);
+    expect(performance.now() - writeAtMs).toBeLessThan(1000);
+  }
+
   it('closes within a second, naming the port, when socat is killed', async () => {
     pty = await startPtyPair();
     const host = await SerialLink.open(pty.hostPath);
     cleanups.push(() => host.close());
+    await expectUnplugNoticed(host, () => pty.kill(), /unplugged|disconnected/);
+  });
+
+  it('closes within a second when socat is stopped with SIGTERM (it removes its links)', async () => {
+    pty = await startPtyPair();
+    const host = await SerialLink.open(pty.hostPath);
+    cleanups.push(() => host.close());
+    await expectUnplugNoticed(host, () => pty.kill('SIGTERM'), /unplugged|disconnected/);
+  });
+
+  it('rejects a write issued right after the unplug within a second, and closes', async () => {
+    pty = await startPtyPair();
+    const host = await SerialLink.open(pty.hostPath);
+    cleanups.push(() => host.close());
     const hostClosed = closed(host);
-    const killedAt = performance.now();
     await pty.kill();
-    const { error, atMs } = await hostClosed;
-    expect(atMs - killedAt).toBeLessThan(1000);
-    expect(error).toBeInstanceOf(LinkClosedError);
-    expect(error?.message).toContain(pty.hostPath);
-    // A write after the device vanished fails at once instead of never calling back.
-    const writeAt = performance.now();
-    await expect(host.write(Buffer.from('AT\r'))).rejects.toBeInstanceOf(LinkClosedError);
-    expect(performance.now() - writeAt).toBeLessThan(1000);
+    // No waiting for the close: this write races the unplug being noticed.
+    const writeAtMs = performance.now();
+    const write = host.write(Buffer.from('AT+CCLK?\r'));
+    await expect(write).rejects.toBeInstanceOf(LinkClosedError);
+    await expect(write).rejects.toThrow(pty.hostPath);
+    expect(performance.now() - writeAtMs).toBeLessThan(1000);
+    expect((await hostClosed).error).toBeInstanceOf(LinkClosedError);
+  });
+
+  it('closes when its device node is removed though the device still answers', async () => {
+    pty = await startPtyPair();
+    cleanups.push(() => pty.kill());
+    // A by-id style name for the pty; removing it is what udev does on unplug.
+    const byId = join(mkdtempSync(join(tmpdir(), 'qhil-by-id-')), 'usb-Quectel_EC200U-if02-port0');
+    symlinkSync(realpathSync(pty.hostPath), byId);
+    const host = await SerialLink.open(byId);
+    cleanups.push(() => host.close());
+    await expectUnplugNoticed(host, async () => unlinkSync(byId), /device node is gone/);
+  });
+
+  it('closes when its path comes to name another device (re-enumerated)', async () => {
+    pty = await startPtyPair();
+    cleanups.push(() => pty.kill());
+    const other = await startPtyPair();
+    cleanups.push(() => other.kill());
+    const byId = join(mkdtempSync(join(tmpdir(), 'qhil-by-id-')), 'usb-Quectel_EC200U-if02-port0');
+    symlinkSync(realpathSync(pty.hostPath), byId);
+    const host = await SerialLink.open(byId);
+    cleanups.push(() => host.close());
+    await expectUnplugNoticed(
+      host,
+      async () => {
+        const next = `${byId}.new`;
+        symlinkSync(realpathSync(other.hostPath), next);
+        renameSync(next, byId);
+      },
+      /another device/,
+    );
+  });
+
+  it('stays open while the device is there (the liveness check sees a live pty as live)', async () => {
+    pty = await startPtyPair();
+    cleanups.push(() => pty.kill());
+    const host = await SerialLink.open(pty.hostPath, { livenessIntervalMs: 20 });
+    cleanups.push(() => host.close());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(host.closed).toBe(false);
+  });
+
+  it('leaves no timer holding the process once closed by an unplug', async () => {
+    pty = await startPtyPair();
+    const timers = trackTimers();
+    cleanups.push(async () => timers.restore());
+    const host = await SerialLink.open(pty.hostPath);
+    cleanups.push(() => host.close());
+    const hostClosed = closed(host);
+    await host.write(Buffer.from('AT\r'));
+    await pty.kill();
+    await hostClosed;
+    expect(timers.holding()).toBe(0);
+  });
+
+  it('leaves no timer holding the process once closed by us', async () => {
+    pty = await startPtyPair();
+    cleanups.push(() => pty.kill());
+    const timers = trackTimers();
+    cleanups.push(async () => timers.restore());
+    const host = await SerialLink.open(pty.hostPath);
+    await host.write(Buffer.from('AT\r'));
+    await host.close();
+    expect(timers.holding()).toBe(0);
   });
 
   it('reports a missing port as an infrastructure error naming it', async () => {

@@ -10,7 +10,8 @@ export interface PtyPair {
   /** The other end, where a (simulated) board sits. */
   boardPath: string;
   process: ResultPromise;
-  kill(): Promise<void>;
+  /** Stops socat (SIGKILL by default: an unplug with no clean-up; SIGTERM lets socat remove its links). */
+  kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export function socatAvailable(): boolean {
@@ -38,8 +39,8 @@ export async function startPtyPair(deadlineMs = 5000): Promise<PtyPair> {
     hostPath,
     boardPath,
     process: child,
-    kill: async () => {
-      child.kill('SIGKILL');
+    kill: async (signal: NodeJS.Signals = 'SIGKILL') => {
+      child.kill(signal);
       await child;
       rmSync(dir, { recursive: true, force: true });
     },
