@@ -2,7 +2,7 @@
  * The simulated board behind real pseudo-terminals (socat) and the `qhil sim` process. Skipped only
  * when socat is missing on a developer machine; in CI (process.env.CI set) a missing socat fails.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -14,7 +14,8 @@ import type { Link } from '../link/link.js';
 import { SerialLink } from '../link/serial.js';
 import { TcpLink } from '../link/tcp.js';
 import { resolveBoardProfile, startSimBoard, type SimBoard } from '../sim/board.js';
-import { servePty, type ServedBoard } from '../sim/serve.js';
+import { FAULT_NAMES, type FaultName } from '../sim/faults.js';
+import { SER2NET_DEVICE_GONE, servePty, serveTcp, type ServedBoard } from '../sim/serve.js';
 import { skipWithoutSocat, socatPidsFor } from '../testing/socat.js';
 
 const skip = skipWithoutSocat;
@@ -36,6 +37,88 @@ afterEach(async () => {
 });
 
 const limits = (waitingFor: string, deadlineMs = 5000) => ({ waitingFor, inactivityMs: deadlineMs, deadlineMs });
+
+/** Starts `qhil sim` with `args`; resolves once it has printed both ports (rejects after 15 s). */
+async function startSimProcess(args: string[]): Promise<{ child: ResultPromise; ports: { repl: string; at: string } }> {
+  const child = execa('node', [bin, 'sim', ...args], { reject: false, env: { CI: '' } });
+  let text = '';
+  const ports = await new Promise<{ repl: string; at: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`qhil sim ${args.join(' ')} printed no ports within 15 s: ${JSON.stringify(text)}`)), 15_000);
+    void child.then((result) => {
+      clearTimeout(timer);
+      reject(new Error(`qhil sim ${args.join(' ')} exited (${result.exitCode}) before printing its ports: ${result.stderr}`));
+    });
+    child.stdout?.on('data', (bytes: Buffer) => {
+      text += bytes.toString();
+      const repl = /^repl: (\S+)$/m.exec(text)?.[1];
+      const at = /^at: (\S+)$/m.exec(text)?.[1];
+      if (repl && at && /^board: /m.test(text)) {
+        clearTimeout(timer);
+        resolve({ repl, at });
+      }
+    });
+  }).catch(async (error: unknown) => {
+    child.kill('SIGKILL');
+    await child;
+    throw error;
+  });
+  return { child, ports };
+}
+
+/** Sends AT until an OK comes back over `address` (a PTY path that may not exist yet, or tcp://), within `deadlineMs`. */
+async function probeAt(address: string, deadlineMs: number): Promise<void> {
+  const endMs = performance.now() + deadlineMs;
+  let last = 'nothing tried';
+  while (performance.now() < endMs) {
+    let link: Link | undefined;
+    try {
+      link = address.startsWith('tcp://') ? await TcpLink.open(address, 1000) : await SerialLink.open(address);
+      let text = '';
+      const answered = new Promise<boolean>((resolve) => {
+        link?.onData((bytes) => {
+          text += bytes.toString('latin1');
+          if (/\r\nOK\r\n/.test(text)) resolve(true);
+        });
+        link?.onClose(() => resolve(false));
+        setTimeout(() => resolve(false), 400);
+      });
+      await link.write(Buffer.from('AT\r'));
+      if (await answered) return;
+      last = `no OK, got ${JSON.stringify(text)}`;
+    } catch (error) {
+      last = String(error);
+    } finally {
+      await link?.close().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${address}: no OK to AT within ${deadlineMs}ms (last: ${last})`);
+}
+
+/** True while `pid` is a live process (a zombie waiting for its new parent to reap it is dead). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** A value for each fault that needs one; the others start bare. */
+const FAULT_FLAGS: Record<FaultName, string> = {
+  'no-sim': 'no-sim',
+  'no-network': 'no-network',
+  'dial-refused': 'dial-refused',
+  'ntp-silent': 'ntp-silent',
+  'clock-offset': 'clock-offset=-2.5s',
+  'clock-drift': 'clock-drift=40',
+  'slow-output': 'slow-output=5ms',
+  'garbled-output': 'garbled-output=1%,mixed,seed=3',
+  'repl-refuse': 'repl-refuse',
+  reboot: 'reboot',
+  'usb-disconnect': 'usb-disconnect=1s',
+};
 
 
 describe.skipIf(skip)('sim served on a PTY (socat)', () => {
@@ -155,6 +238,119 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     expect(result.exitCode).toBe(0);
     expect(existsSync(dir)).toBe(false);
     expect(await socatPidsFor(ports.repl ?? '')).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)('`qhil sim --fault <name>`: every named fault starts', () => {
+  // Concurrent, each test owning its process: the shared afterEach must not kill a neighbour's.
+  it.concurrent.each([...FAULT_NAMES])('%s: ports printed, AT answers, SIGTERM exits 0 with no socat left', async (name) => {
+    const { child, ports } = await startSimProcess(['--pty', '--fault', FAULT_FLAGS[name]]);
+    try {
+      // reboot and usb-disconnect take the ports away right after start: AT answers once they are back.
+      await probeAt(ports.at, 12_000);
+      const pids = await socatPidsFor(ports.at);
+      expect(pids).toHaveLength(1);
+      child.kill('SIGTERM');
+      expect((await child).exitCode).toBe(0);
+      expect(await socatPidsFor(ports.at)).toEqual([]);
+      expect(await socatPidsFor(ports.repl)).toEqual([]);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await child;
+    }
+  }, 40_000);
+
+  it('usb-disconnect over --tcp: refused like ser2net while away, answers once back', async () => {
+    const { child, ports } = await startSimProcess(['--tcp', '0', '--fault', 'usb-disconnect=1500ms']);
+    processes.push(child);
+    await probeAt(ports.at, 12_000);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  }, 30_000);
+});
+
+describe.skipIf(skip)('`qhil sim` killed with SIGKILL', () => {
+  it('leaves no socat alive within 2 s (they die with it: parent-death signal)', async () => {
+    const { child, ports } = await startSimProcess(['--pty']);
+    processes.push(child);
+    const pids = [...(await socatPidsFor(ports.repl)), ...(await socatPidsFor(ports.at))];
+    expect(pids).toHaveLength(2);
+    expect(pids.every(alive)).toBe(true);
+    child.kill('SIGKILL');
+    await child;
+    const killedMs = performance.now();
+    while (pids.some(alive) && performance.now() - killedMs < 2000) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(pids.filter(alive)).toEqual([]);
+    // Nothing could remove the folder of a process killed outright: the test does.
+    rmSync(dirname(ports.repl), { recursive: true, force: true });
+  }, 30_000);
+});
+
+describe('TCP serving while the board is away (as ser2net with the device gone)', () => {
+  /** Connects and collects what arrives until the server closes, or `waitMs` passes (then 'open'). */
+  const connectAndListen = async (address: string, waitMs: number): Promise<{ text: string; closed: boolean }> => {
+    const link = await TcpLink.open(address, 1000);
+    links.push(link);
+    let text = '';
+    link.onData((bytes) => (text += bytes.toString('latin1')));
+    const closed = await new Promise<boolean>((resolve) => {
+      link.onClose(() => resolve(true));
+      setTimeout(() => resolve(false), waitMs);
+    });
+    return { text, closed };
+  };
+
+  it('a connect during an unplug gets ser2net\'s device error and is closed at once; AT answers after replug', async () => {
+    const board = await startSimBoard({ profile: 'ec200u' });
+    boards.push(board);
+    const served = await serveTcp(board);
+    serving.push(served);
+    await probeAt(served.ports.at, 5000);
+    const open = await TcpLink.open(served.ports.at, 1000);
+    links.push(open);
+    const dropped = new Promise<void>((resolve) => open.onClose(() => resolve()));
+    await board.control.unplug();
+    await board.waitForPort('at', false, 2000);
+    await dropped;
+    // The listener is still there (a connect succeeds) but the connection carries only the error.
+    const startedMs = performance.now();
+    const during = await connectAndListen(served.ports.at, 1000);
+    expect(during.closed).toBe(true);
+    expect(performance.now() - startedMs).toBeLessThan(500);
+    expect(during.text).toBe(SER2NET_DEVICE_GONE);
+    await board.control.replug();
+    await board.waitForPort('at', true, 2000);
+    const after = await connectAndListen(served.ports.at, 300);
+    expect(after.closed).toBe(false);
+    await probeAt(served.ports.at, 3000);
+  });
+
+  it('a hard reboot: refused until the board is back, then the port answers', async () => {
+    const board = await startSimBoard({ profile: { ...resolveBoardProfile('ec200u'), rebootDelay: 800 } });
+    boards.push(board);
+    const served = await serveTcp(board);
+    serving.push(served);
+    await board.control.reboot('hard');
+    await board.waitForPort('at', false, 2000);
+    const during = await connectAndListen(served.ports.at, 1000);
+    expect(during).toEqual({ text: SER2NET_DEVICE_GONE, closed: true });
+    await board.waitForPort('at', true, 5000);
+    await probeAt(served.ports.at, 5000);
+  });
+});
+
+describe.skipIf(skip)('servePty with a board unplugged from power-on', () => {
+  it('starts with no paths, serves them once the board is back', async () => {
+    const board = await startSimBoard({ profile: 'ec200u', faults: ['usb-disconnect=700ms'] });
+    boards.push(board);
+    // The fault takes the ports away right after boot; servePty must not fail on an absent port.
+    await board.waitForPort('at', false, 2000);
+    const served = await servePty(board);
+    serving.push(served);
+    expect(existsSync(served.ports.at)).toBe(false);
+    await board.waitForPort('at', true, 5000);
+    await probeAt(served.ports.at, 5000);
+    expect(await socatPidsFor(served.ports.at)).toHaveLength(1);
   });
 });
 

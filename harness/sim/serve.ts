@@ -15,6 +15,8 @@ const SOCAT_START_DEADLINE_MS = 5000;
 const SOCAT_POLL_MS = 10;
 /** Deadline for socat to exit after SIGTERM before it is killed. */
 const SOCAT_STOP_DEADLINE_MS = 1000;
+/** util-linux's setpriv (essential on Debian): runs socat with a parent-death signal, see socatCommand. */
+const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
 
 export interface ServedBoard {
   /** Where each port is: a device path (PTY) or `tcp://127.0.0.1:<port>`. */
@@ -32,19 +34,39 @@ export interface ServePtyOptions {
 }
 
 /**
+ * socat has no option to die with its parent, and a `qhil sim` killed with SIGKILL cannot stop it: run
+ * it under `setpriv --pdeathsig KILL`, which sets PR_SET_PDEATHSIG and execs socat (same pid), so the
+ * kernel kills socat when the thread that spawned it ends, however the process dies. Without setpriv
+ * (not Linux) socat is run as is and only an orderly stop ends it.
+ */
+export function socatCommand(socatPath: string, args: string[]): { file: string; args: string[] } {
+  const setpriv = process.platform === 'linux' ? SETPRIV_PATHS.find((path) => existsSync(path)) : undefined;
+  return setpriv ? { file: setpriv, args: ['--pdeathsig', 'KILL', socatPath, ...args] } : { file: socatPath, args };
+}
+
+interface PtyServer {
+  socat: ResultPromise;
+  boardLink: Link;
+}
+
+/**
  * Serves a board's ports on pseudo-terminals, as a USB board's ports appear: one socat per port
  * links `<dir>/<port>` (for the user's tools) to `<dir>/<port>.board` (opened here with SerialLink
  * and attached to the board). When a port vanishes (reboot, unplug) its socat is stopped, so the
  * link disappears and whoever has it open sees the port close; when it comes back a new socat
- * serves the same path, as udev's by-id names do.
+ * serves the same path, as udev's by-id names do. A board that is unplugged when serving starts
+ * (`usb-disconnect` from power-on) has no paths until it is back.
  */
 export async function servePty(board: SimBoard, options: ServePtyOptions = {}): Promise<ServedBoard> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'qhil-sim-'));
   const socatPath = options.socatPath ?? 'socat';
-  const running = new Map<SimPort, { socat: ResultPromise; boardLink: Link }>();
-  /** startPort calls under way (a port coming back): close() waits for them, and they stop what they started. */
-  const starting = new Set<Promise<void>>();
+  const running = new Map<SimPort, PtyServer>();
+  /**
+   * Per port, the one chain of start/stop work: a port that vanishes and comes back while its socat
+   * is still starting is settled in order, never by two socats on one path.
+   */
+  const work: Record<SimPort, Promise<void>> = { repl: Promise.resolve(), at: Promise.resolve() };
   let closed = false;
 
   const stopPort = async (port: SimPort): Promise<void> => {
@@ -55,32 +77,22 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
     await stopProcess(entry.socat);
   };
 
-  const startPort = (port: SimPort): Promise<void> => {
-    const started = startPortNow(port).finally(() => starting.delete(started));
-    starting.add(started);
-    return started;
-  };
-
-  /** Serves `port`; if close() came meanwhile, stops what it started and resolves. */
-  const startPortNow = async (port: SimPort): Promise<void> => {
-    if (closed) return;
+  /** Starts socat for `port` and attaches it; undefined when the port vanished (or close came) meanwhile. */
+  const startPort = async (port: SimPort): Promise<PtyServer | undefined> => {
     const hostPath = join(dir, port);
     const boardPath = join(dir, `${port}.board`);
-    const socat = execa(socatPath, ['-d', '-d', `pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${boardPath}`], {
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: 'pipe',
-    });
+    const command = socatCommand(socatPath, ['-d', '-d', `pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${boardPath}`]);
+    const socat = execa(command.file, command.args, { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' });
     let spawnError: string | undefined;
     socat.catch((error: unknown) => {
       spawnError = errorMessage(error);
     });
+    const wanted = (): boolean => !closed && board.isPortUp(port);
     const startedMs = performance.now();
     while (!(existsSync(hostPath) && existsSync(boardPath))) {
-      if (closed) {
+      if (!wanted()) {
         await stopProcess(socat);
-        return;
+        return undefined;
       }
       if (spawnError !== undefined || socat.exitCode !== null) {
         throw new InfrastructureError(`cannot serve ${port} on ${hostPath}: socat exited (${spawnError ?? `code ${socat.exitCode}`})`);
@@ -98,48 +110,71 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
       await stopProcess(socat);
       throw error;
     }
-    if (closed) {
-      await boardLink.close().catch(() => undefined);
-      await stopProcess(socat);
-      return;
+    const entry: PtyServer = { socat, boardLink };
+    if (wanted()) {
+      try {
+        board.attach(port, boardLink);
+      } catch (error) {
+        // Only a port that went away again (or a board that closed) refuses; anything else is news.
+        if (wanted()) {
+          await stopEntry(entry);
+          throw error;
+        }
+      }
     }
-    running.set(port, { socat, boardLink });
+    if (!wanted()) {
+      await stopEntry(entry);
+      return undefined;
+    }
     // socat gone by itself (killed): the port is no longer served; the host side sees it close.
     void socat.then(() => {
-      if (running.get(port)?.socat === socat) {
-        running.delete(port);
-        options.onLog?.(`socat for ${port} exited`);
-        void boardLink.close().catch(() => undefined);
+      if (running.get(port) !== entry) return;
+      running.delete(port);
+      options.onLog?.(`socat for ${port} exited`);
+      void boardLink.close().catch(() => undefined);
+    });
+    return entry;
+  };
+
+  /** Brings `port` to what the board says (served while up, not while absent), in order, once per change. */
+  const settle = (port: SimPort): Promise<void> => {
+    const next = work[port].then(async () => {
+      for (;;) {
+        const want = !closed && board.isPortUp(port);
+        const have = running.has(port);
+        if (want === have) return;
+        if (!want) {
+          await stopPort(port);
+          continue;
+        }
+        const entry = await startPort(port);
+        if (entry) running.set(port, entry);
+        else if (!closed && board.isPortUp(port)) continue;
+        else return;
       }
     });
-    try {
-      board.attach(port, boardLink);
-    } catch (error) {
-      // The port went away again (or the board closed) while socat was starting.
-      await stopPort(port);
-      throw error;
-    }
+    work[port] = next.catch(() => undefined);
+    return next;
   };
 
   const stopListening = board.onPortState((port, up) => {
     if (closed) return;
-    if (!up) void stopPort(port);
-    else startPort(port).catch((error: unknown) => options.onLog?.(`cannot serve ${port} again: ${errorMessage(error)}`));
+    options.onLog?.(up ? `${port} is back` : `${port} is gone (board rebooting or unplugged)`);
+    settle(port).catch((error: unknown) => options.onLog?.(`cannot serve ${port} again: ${errorMessage(error)}`));
   });
 
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
     stopListening();
-    // A port coming back may be between spawning socat and putting it in `running`: let it finish
-    // (it sees `closed` and stops its socat), then stop whatever is running.
-    await Promise.allSettled([...starting]);
+    // A port coming back may be starting its socat: settling after `closed` waits for that and stops it.
+    await Promise.allSettled(SIM_PORTS.map((port) => settle(port)));
     await Promise.all(SIM_PORTS.map((port) => stopPort(port)));
     if (ownDir) rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    for (const port of SIM_PORTS) await startPort(port);
+    for (const port of SIM_PORTS) await settle(port);
   } catch (error) {
     await close();
     throw error;
@@ -148,6 +183,11 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
     ports: { repl: join(dir, 'repl'), at: join(dir, 'at') },
     close,
   };
+}
+
+async function stopEntry(entry: PtyServer): Promise<void> {
+  await entry.boardLink.close().catch(() => undefined);
+  await stopProcess(entry.socat);
 }
 
 async function stopProcess(child: ResultPromise): Promise<void> {
@@ -168,9 +208,22 @@ export interface ServeTcpOptions {
 }
 
 /**
- * Serves a board's ports as raw TCP serial servers (what ser2net offers): one client per port; a new
- * connection replaces the old one. While a port is absent (reboot, unplug) the current client is
- * disconnected and new connections are closed at once.
+ * What ser2net (4.x, dataxfer.c) writes to a client that connects while the device cannot be opened,
+ * before it closes the connection. gensio's text for ENOENT (a USB port that is not there).
+ */
+export const SER2NET_DEVICE_GONE = 'Device open failure: Value or file not found\r\n';
+
+/**
+ * Serves a board's ports as raw TCP serial servers, as ser2net does with the board's USB ports behind
+ * it. What ser2net really does, and so what this does:
+ * - its listening socket stays up whether or not the device exists: a TCP connect always succeeds,
+ *   even while the board is unplugged or rebooting;
+ * - on each new connection it opens the device; when that fails it writes SER2NET_DEVICE_GONE and
+ *   closes the connection at once (so does this while a port is absent);
+ * - when the device vanishes under an open connection (read error), it closes that connection.
+ * So a TCP connect never means "the board is back": a client must probe (send AT, get OK; get the
+ * REPL prompt) before it trusts the port again. One client per port: a new connection replaces the
+ * old one (ser2net's `kickolduser`).
  */
 export async function serveTcp(board: SimBoard, options: ServeTcpOptions = {}): Promise<ServedBoard> {
   const host = options.host ?? '127.0.0.1';
@@ -180,20 +233,25 @@ export async function serveTcp(board: SimBoard, options: ServeTcpOptions = {}): 
   const sockets = new Set<Socket>();
   const ports = {} as Record<SimPort, string>;
 
+  const refuse = (socket: Socket): void => {
+    socket.on('error', () => undefined);
+    socket.end(SER2NET_DEVICE_GONE, () => socket.destroy());
+  };
+
   const listen = (port: SimPort): Promise<string> =>
     new Promise((resolve, reject) => {
       const server = createServer((socket) => {
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
         if (!board.isPortUp(port)) {
-          socket.destroy();
+          refuse(socket);
           return;
         }
         const link = new TcpLink(`${ports[port]} (board side)`, socket);
         try {
           board.attach(port, link);
         } catch {
-          socket.destroy();
+          refuse(socket);
         }
       });
       server.once('error', (error) => reject(new InfrastructureError(`cannot serve ${port} on ${host}:${wanted[port]}: ${error.message}`)));

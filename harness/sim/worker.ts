@@ -10,7 +10,7 @@
  */
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { createAtPort } from './at/port.js';
-import { parseFault, type Fault } from './faults.js';
+import { DEFAULT_GARBLE_SEED, Garbler, parseFault, type Fault } from './faults.js';
 import { FRIENDLY_PROMPT, KEYBOARD_INTERRUPT_TRACEBACK, RAW_EXEC_END, ReplModeTracker } from './micropython/prompts.js';
 import { defaultFaults, ModemError, ModemModel } from './modem.js';
 import { firmwareNtpQuery } from './ntp.js';
@@ -72,6 +72,8 @@ let portsUp = false;
 let closing = false;
 const slowQueue: Array<{ port: SimPort; bytes: Buffer }> = [];
 let slowPumping = false;
+/** One per port while `garbled-output` is in force, so each port's corruption depends only on its own bytes. */
+let garblers: Record<SimPort, Garbler> | undefined;
 
 function setPortsUp(up: boolean): void {
   if (portsUp === up) return;
@@ -82,12 +84,9 @@ function setPortsUp(up: boolean): void {
 
 function emit(simPort: SimPort, bytes: Uint8Array | string): void {
   if (!portsUp || closing) return;
-  const out = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : Buffer.from(bytes);
-  if (modem.faults.garbleRate > 0) {
-    for (let i = 0; i < out.length; i++) {
-      if (Math.random() < modem.faults.garbleRate) out[i] = Math.floor(Math.random() * 256);
-    }
-  }
+  const text = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : Buffer.from(bytes);
+  const out = garblers ? garblers[simPort].garble(text) : text;
+  if (out.length === 0) return;
   if (modem.faults.slowOutputMs > 0 || slowPumping) {
     slowQueue.push({ port: simPort, bytes: out });
     void pumpSlowOutput();
@@ -559,9 +558,14 @@ function applyFault(fault: Fault): void {
     case 'slow-output':
       modem.faults.slowOutputMs = fault.value ?? 0;
       break;
-    case 'garbled-output':
-      modem.faults.garbleRate = fault.value ?? 0;
+    case 'garbled-output': {
+      const rate = fault.value ?? 0;
+      const { mode, seed } = fault.garble ?? { mode: 'mixed' as const, seed: DEFAULT_GARBLE_SEED };
+      modem.faults.garbleRate = rate;
+      // The AT port's stream gets a seed of its own, derived, so the two ports do not mirror each other.
+      garblers = rate > 0 ? { repl: new Garbler(rate, mode, seed), at: new Garbler(rate, mode, (seed ^ 0x9e3779b9) >>> 0) } : undefined;
       break;
+    }
     case 'repl-refuse':
       modem.faults.replRefused = true;
       break;
@@ -589,6 +593,7 @@ function clearFaults(): void {
   modem.sim = profile.sim;
   modem.network = profile.network;
   Object.assign(modem.faults, defaultFaults(), { replRefused: profile.replProtected });
+  garblers = undefined;
   modem.setDriftPpm(profile.clockDriftPpm);
 }
 
