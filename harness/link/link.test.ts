@@ -266,3 +266,63 @@ describe('transcript tap', () => {
     expect(Number.isNaN(Date.parse(entries[0]?.hostWallTime ?? ''))).toBe(false);
   });
 });
+
+describe('transcript tap under a byte flood', () => {
+  it('keeps the file under its cap, says so once, counts what it dropped each way, and passes every byte on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhil-transcript-'));
+    const path = join(dir, 'board-repl.log');
+    const pair = memoryLinkPair('flood');
+    const maxBytes = 2000;
+    const tap = new TranscriptTap(pair.host, path, { maxBytes });
+    let heardBytes = 0;
+    tap.onData((bytes) => (heardBytes += bytes.length));
+    const chunk = Buffer.alloc(100, 'x');
+    for (let i = 0; i < 100; i += 1) await pair.board.write(chunk);
+    for (let i = 0; i < 10; i += 1) await tap.write(Buffer.from('AT\r'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await tap.close();
+
+    expect(heardBytes).toBe(100 * 100);
+    const text = readFileSync(path, 'utf8');
+    const markers = text.split('\n').filter((line) => / -- /.test(line));
+    const dataBytes = text.split('\n').filter((line) => / (rx|tx) "/.test(line)).reduce((sum, line) => sum + line.length + 1, 0);
+    expect(dataBytes).toBeLessThanOrEqual(maxBytes);
+    expect(markers.filter((line) => line.includes('from now on bytes are counted, not kept'))).toHaveLength(1);
+    const kept = parseTranscript(text);
+    const keptRx = kept.filter((e) => e.direction === 'rx').reduce((sum, e) => sum + e.bytes.length, 0);
+    const keptTx = kept.filter((e) => e.direction === 'tx').reduce((sum, e) => sum + e.bytes.length, 0);
+    expect(keptRx).toBeGreaterThan(0);
+    expect(tap.dropped).toEqual({ rx: 100 * 100 - keptRx, tx: 10 * 3 - keptTx });
+    const summary = markers.find((line) => line.includes('dropped after the cap'));
+    expect(summary).toContain(`rx ${100 * 100 - keptRx} bytes, tx ${10 * 3 - keptTx} bytes`);
+    expect(markers.at(-1)).toMatch(/ -- closed$/);
+  });
+
+  it('writes the dropped counts when the far end closes the link', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhil-transcript-'));
+    const path = join(dir, 'board-at.log');
+    const pair = memoryLinkPair('flood-unplug');
+    const tap = new TranscriptTap(pair.host, path, { maxBytes: 200 });
+    for (let i = 0; i < 10; i += 1) await pair.board.write(Buffer.alloc(50, 'y'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(tap.dropped.rx).toBeGreaterThan(0);
+    pair.unplug();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    expect(lines.at(-2)).toMatch(/-- dropped after the cap: rx \d+ bytes, tx 0 bytes$/);
+    expect(lines.at(-1)).toMatch(/-- closed: mem:\/\/flood-unplug: the far end closed the link$/);
+  });
+
+  it('keeps everything and writes no cap line below the default cap', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhil-transcript-'));
+    const path = join(dir, 'board-at.log');
+    const pair = memoryLinkPair('calm');
+    const tap = new TranscriptTap(pair.host, path);
+    for (let i = 0; i < 100; i += 1) await pair.board.write(Buffer.alloc(1000, 'z'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await tap.close();
+    const text = readFileSync(path, 'utf8');
+    expect(parseTranscript(text).reduce((sum, e) => sum + e.bytes.length, 0)).toBe(100 * 1000);
+    expect(text).not.toMatch(/cap/);
+  });
+});

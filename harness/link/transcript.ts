@@ -5,27 +5,42 @@ import type { Link } from './link.js';
 
 export type Direction = 'tx' | 'rx';
 
+/** 64 MiB: hours of a chatty board, yet a flood (seen: 714 MB in 20 s) cannot fill the disk. */
+export const DEFAULT_TRANSCRIPT_MAX_BYTES = 64 * 1024 * 1024;
+
+export interface TranscriptTapOptions {
+  /**
+   * Cap on the data lines kept in the file, in bytes of the file. Past it, bytes are counted per
+   * direction and the count is written at close; the few marker lines (`--`) may go a little over.
+   */
+  maxBytes?: number;
+}
+
 /**
  * Records every byte that crosses a link, both ways, with the host wall-clock time it was seen, one
  * chunk a line: `2026-11-21T10:00:00.123Z rx "OK\r\n"`. Bytes are written with a synchronous
  * write as they pass, so a crash loses nothing. The tap sits on the link, below every channel, so
- * the transcript is complete even for bytes no step asked for.
+ * the transcript is complete even for bytes no step asked for, up to its cap: only the file is
+ * capped, every byte still reaches the link's listeners.
  */
 export class TranscriptTap implements Link {
   private fd: number | undefined;
+  private readonly maxBytes: number;
+  private fileBytes = 0;
+  private capped = false;
+  private readonly droppedBytes: Record<Direction, number> = { tx: 0, rx: 0 };
 
   constructor(
     private readonly inner: Link,
     readonly path: string,
+    options: TranscriptTapOptions = {},
   ) {
+    this.maxBytes = options.maxBytes ?? DEFAULT_TRANSCRIPT_MAX_BYTES;
     mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, 'a');
-    this.record('--', `open ${inner.address}`);
+    this.mark(`open ${inner.address}`);
     inner.onData((bytes) => this.record('rx', bytes));
-    inner.onClose((error) => {
-      this.record('--', error ? `closed: ${error.message}` : 'closed');
-      this.closeFile();
-    });
+    inner.onClose((error) => this.closeFile(error ? `closed: ${error.message}` : 'closed'));
   }
 
   get address(): string {
@@ -51,17 +66,48 @@ export class TranscriptTap implements Link {
 
   async close(): Promise<void> {
     await this.inner.close();
-    this.closeFile();
+    this.closeFile('closed');
   }
 
-  private record(direction: Direction | '--', payload: Buffer | string): void {
-    if (this.fd === undefined) return;
-    const text = typeof payload === 'string' ? payload : JSON.stringify(payload.toString('latin1'));
-    writeSync(this.fd, `${new Date().toISOString()} ${direction} ${text}\n`);
+  /** Bytes seen but not kept since the cap was reached, per direction. */
+  get dropped(): Readonly<Record<Direction, number>> {
+    return this.droppedBytes;
   }
 
-  private closeFile(): void {
+  private record(direction: Direction, bytes: Buffer): void {
     if (this.fd === undefined) return;
+    if (!this.capped) {
+      const line = `${new Date().toISOString()} ${direction} ${JSON.stringify(bytes.toString('latin1'))}\n`;
+      const lineBytes = Buffer.byteLength(line);
+      if (this.fileBytes + lineBytes <= this.maxBytes) {
+        this.append(line, lineBytes);
+        return;
+      }
+      this.capped = true;
+      this.mark(`transcript cap of ${this.maxBytes} bytes reached: from now on bytes are counted, not kept`);
+    }
+    this.droppedBytes[direction] += bytes.length;
+  }
+
+  private mark(text: string): void {
+    if (this.fd === undefined) return;
+    const line = `${new Date().toISOString()} -- ${text}\n`;
+    this.append(line, Buffer.byteLength(line));
+  }
+
+  private append(line: string, lineBytes: number): void {
+    if (this.fd === undefined) return;
+    writeSync(this.fd, line);
+    this.fileBytes += lineBytes;
+  }
+
+  /** Writes what the cap dropped and the closing marker, once, then releases the file. */
+  private closeFile(closedText: string): void {
+    if (this.fd === undefined) return;
+    if (this.capped) {
+      this.mark(`dropped after the cap: rx ${this.droppedBytes.rx} bytes, tx ${this.droppedBytes.tx} bytes`);
+    }
+    this.mark(closedText);
     closeSync(this.fd);
     this.fd = undefined;
   }
