@@ -80,7 +80,9 @@ export class TimeoutError extends Error {
 
 /**
  * A wait ran out of time. `which` says which limit fired: no byte for too long (`inactivity`) or the
- * overall deadline; `tail` is the end of what did arrive. A vanished port is LinkClosedError instead.
+ * overall deadline; `tail` is the end of what did arrive (decoded text); `bytesReceived` is how many
+ * bytes arrived during this wait (0: the board said nothing, evidence for whoever classes the timeout).
+ * A vanished port is LinkClosedError instead.
  */
 export class WaitTimeoutError extends TimeoutError {
   constructor(
@@ -90,10 +92,11 @@ export class WaitTimeoutError extends TimeoutError {
     readonly limitMs: number,
     readonly tail: string,
     readonly transcriptPath?: string,
+    readonly bytesReceived: number = 0,
   ) {
     super(
       `${port}: no ${waitingFor} within the ${which === 'inactivity' ? 'inactivity timeout' : 'deadline'} ` +
-        `of ${limitMs}ms; last bytes received: ${JSON.stringify(tail)}` +
+        `of ${limitMs}ms; ${bytesReceived} bytes received meanwhile; last bytes received: ${JSON.stringify(tail)}` +
         (transcriptPath ? ` (full transcript: ${transcriptPath})` : ''),
     );
     this.name = 'WaitTimeoutError';

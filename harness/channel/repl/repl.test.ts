@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BoardError, LinkClosedError, WaitTimeoutError } from '../../core/errors.js';
 import { memoryLinkPair } from '../../link/memory.js';
 import { startPlainVm, type PlainVmPeer } from '../../testing/plain-vm.js';
-import { PythonError, ReplChannel, ReplRefusedError, pythonStringLiteral } from './repl.js';
+import { ReceiveFloodError } from '../receiver.js';
+import { PythonError, ReplChannel, ReplRefusedError, pythonStringLiteral, rawFrameEnd } from './repl.js';
 
 let peer: PlainVmPeer | undefined;
 afterEach(async () => {
@@ -172,6 +173,142 @@ describe('ReplChannel against scripted boards', () => {
     expect(received).toBe(code);
     expect(result.stdout).toBe(`${code.length}\n`);
     expect(repl.mode).toBe('raw-paste');
+  });
+});
+
+describe('ReplChannel text as the board sent it', () => {
+  it('returns UTF-8 output of the plain VM, in raw and in friendly mode', async () => {
+    peer = await startPlainVm();
+    const raw = new ReplChannel(peer.host);
+    expect((await raw.exec("print('é€中 😀')")).stdout).toBe('é€中 😀\n');
+    const error = await raw.exec("raise ValueError('café 中')").catch((e: unknown) => e);
+    expect((error as PythonError).exceptionMessage).toBe('café 中');
+    expect(await raw.eval("'中文'")).toBe('中文');
+    await peer.close();
+    peer = await startPlainVm({ disableRawMode: true });
+    const friendly = new ReplChannel(peer.host, { handshakeInactivityMs: 300 });
+    expect((await friendly.exec("print('é€中 😀')")).stdout).toBe('é€中 😀\n');
+    expect(friendly.mode).toBe('friendly');
+  });
+
+  it('keeps a \\x04 the code printed in stdout instead of splitting a fake traceback off (plain VM)', async () => {
+    peer = await startPlainVm();
+    const repl = new ReplChannel(peer.host);
+    const result = await repl.execRaw("print('a\\x04b')\nprint('c\\x04\\x04d')");
+    expect(result).toMatchObject({ stdout: 'a\x04b\nc\x04\x04d\n', stderr: '' });
+    const error = await repl.exec("print('x\\x04y')\n1/0").catch((e: unknown) => e);
+    expect((error as PythonError).stdout).toBe('x\x04y\n');
+    expect((error as PythonError).exceptionType).toBe('ZeroDivisionError');
+  });
+
+  it('decodes a character split across reads and shows an invalid byte as \\xff', async () => {
+    const emoji = Buffer.from('😀', 'utf8');
+    const pair = rawBoard('split', [
+      Buffer.from('OK'),
+      Buffer.concat([Buffer.from('中'), emoji.subarray(0, 2)]),
+      Buffer.concat([emoji.subarray(2), Buffer.from([0xff]), Buffer.from('\r\n')]),
+      Buffer.from('\x04\x04>'),
+    ]);
+    const result = await new ReplChannel(pair.host).exec('print(x)');
+    expect(result.stdout).toBe('中😀\\xff\n');
+  });
+
+  it('finds the raw frame from its end', () => {
+    expect(rawFrameEnd('a\x04b\x04\x04>')).toBe(6);
+    const withTraceback = 'a\x04b\x04Traceback (most recent call last):\r\n  x\r\nE: y\r\n\x04>rest';
+    expect(rawFrameEnd(withTraceback)).toBe(withTraceback.indexOf('rest'));
+    expect(rawFrameEnd('a\x04junk\x04>')).toBe(-1);
+    expect(rawFrameEnd('a\x04b\x04')).toBe(-1);
+  });
+});
+
+/**
+ * A board that enters raw mode, refuses raw-paste and answers the code's Ctrl-D with `answer`, one
+ * write per chunk. Records every byte the host wrote.
+ */
+function rawBoard(name: string, answer: Buffer[]): ReturnType<typeof memoryLinkPair> & { written: () => string } {
+  const pair = memoryLinkPair(name);
+  let written = '';
+  pair.board.onData((bytes) => {
+    const text = bytes.toString('latin1');
+    written += text;
+    if (text.includes('\x05A\x01')) void pair.board.write(Buffer.from('R\x00'));
+    else if (text.includes('\x01')) void pair.board.write(Buffer.from('raw REPL; CTRL-B to exit\r\n>'));
+    else if (text.endsWith('\x04')) void (async () => { for (const chunk of answer) await pair.board.write(chunk); })();
+  });
+  return { ...pair, written: () => written };
+}
+
+/** A board that answers nothing but noise, one byte every `everyMs`, for as long as it is connected. */
+function tricklingBoard(name: string, everyMs: number, answerRawPaste = false): ReturnType<typeof memoryLinkPair> & { stop: () => void } {
+  const pair = memoryLinkPair(name);
+  const timer = setInterval(() => void pair.board.write(Buffer.from('.')).catch(() => undefined), everyMs);
+  if (answerRawPaste) {
+    pair.board.onData((bytes) => {
+      const text = bytes.toString('latin1');
+      if (text.includes('\x05A\x01')) return;
+      if (text.includes('\x01')) void pair.board.write(Buffer.from('raw REPL; CTRL-B to exit\r\n>'));
+    });
+  }
+  return { ...pair, stop: () => clearInterval(timer) };
+}
+
+describe('ReplChannel: every part of an exec within its own deadline', () => {
+  it('ends the handshake with a board that trickles a byte every 20 ms at the exec deadline', async () => {
+    const board = tricklingBoard('trickle', 20);
+    try {
+      const repl = new ReplChannel(board.host);
+      const startedAt = performance.now();
+      const error = await repl.exec('print(1)', { timeoutMs: 400 }).catch((e: unknown) => e);
+      const elapsedMs = performance.now() - startedAt;
+      expect(error).toBeInstanceOf(WaitTimeoutError);
+      expect((error as WaitTimeoutError).which).toBe('deadline');
+      expect((error as WaitTimeoutError).limitMs).toBe(400);
+      expect((error as WaitTimeoutError).bytesReceived).toBeGreaterThan(5);
+      expect(elapsedMs).toBeGreaterThanOrEqual(390);
+      expect(elapsedMs).toBeLessThan(700);
+    } finally {
+      board.stop();
+    }
+  });
+
+  it('ends a raw-paste negotiation that only gets noise at the exec deadline', async () => {
+    const board = tricklingBoard('trickle-paste', 20, true);
+    try {
+      const repl = new ReplChannel(board.host);
+      const startedAt = performance.now();
+      const error = await repl.exec('print(1)', { timeoutMs: 500 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WaitTimeoutError);
+      expect(performance.now() - startedAt).toBeLessThan(800);
+    } finally {
+      board.stop();
+    }
+  });
+
+  it('fails an exec whose output floods the receive buffer as the board\'s fault, within its cap', async () => {
+    const chunk = Buffer.alloc(32 * 1024, 'z');
+    const pair = rawBoard('flood', [Buffer.from('OK'), ...Array.from({ length: 8 }, () => chunk)]);
+    const repl = new ReplChannel(pair.host, { maxUnconsumedBytes: 64 * 1024 });
+    const error = await repl.exec('flood()', { timeoutMs: 5000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ReceiveFloodError);
+    expect(error).toBeInstanceOf(BoardError);
+    expect((error as Error).message).toMatch(/flooded \d+ bytes without end of the output/);
+    expect(repl.receiver.pending.length).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it('stops at once on abort, with the signal reason, and interrupts the board', async () => {
+    const pair = rawBoard('abort', [Buffer.from('OKstarted\r\n')]);
+    const repl = new ReplChannel(pair.host);
+    const controller = new AbortController();
+    const reason = new Error('run stopped');
+    const pending = repl.exec('long_job()', { timeoutMs: 10_000, signal: controller.signal }).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(reason), 100);
+    const startedAt = performance.now();
+    expect(await pending).toBe(reason);
+    expect(performance.now() - startedAt).toBeLessThan(1000);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(pair.written().endsWith('\x03\x03')).toBe(true);
+    await expect(repl.exec('print(1)', { signal: controller.signal })).rejects.toBe(reason);
   });
 });
 

@@ -1,6 +1,8 @@
 import { BoardError, WaitTimeoutError } from '../../core/errors.js';
+import { sleep } from '../../core/sleep.js';
 import type { Link } from '../../link/link.js';
-import { Receiver, type WaitLimits } from '../receiver.js';
+import { Receiver, type Death, type WaitLimits } from '../receiver.js';
+import { boardText, quoteBoardText } from '../text.js';
 import { parsePyLiteral, type PyValue } from './pyliteral.js';
 
 /** A Python exception raised on the board: the board's code failed, so it is a BoardError (FAIL). */
@@ -33,25 +35,29 @@ export interface ReplChannelOptions {
   transcriptPath?: string;
   /** Limit on silence while the board should be answering a protocol step (prompts, OK). */
   handshakeInactivityMs?: number;
-  /** Deadline for getting into raw or friendly mode. */
+  /** Deadline for getting into raw or friendly mode (never more than what is left of the exec's). */
   enterDeadlineMs?: number;
   /** Deadline for the raw-paste answer before giving up on it (the webassembly VM never answers). */
   rawPasteAnswerMs?: number;
   /** Modes not to try, e.g. ['raw-paste'] to force plain raw mode. */
   avoid?: ReplMode[];
+  /** Cap on unconsumed received bytes (default: the receiver's 1 MiB); a flood beyond fails the exec. */
+  maxUnconsumedBytes?: number;
 }
 
 export interface ExecOptions {
-  /** Overall deadline for the code to run and its output to come back. */
+  /** Overall deadline for everything the exec does: entering the REPL, sending the code, its output. */
   timeoutMs?: number;
   /** Fail when the board says nothing for this long while running; default: the deadline. */
   inactivityMs?: number;
+  /** Aborting ends the exec at once (rejecting with the signal's reason) and interrupts the board. */
   signal?: AbortSignal;
 }
 
 export interface ExecResult {
+  /** What the code printed, decoded as UTF-8 (invalid bytes shown as `\xNN`, see channel/text.ts). */
   stdout: string;
-  /** The traceback text; empty when the code raised nothing. */
+  /** The traceback text, decoded likewise; empty when the code raised nothing. */
   stderr: string;
   mode: ReplMode;
 }
@@ -59,29 +65,31 @@ export interface ExecResult {
 const RAW_PROMPT = /raw REPL; CTRL-B to exit\r?\n>/;
 const FRIENDLY_PROMPT = /\r?\n>>> $/;
 const REFUSE = 'REPL refuse';
-const SOFT_REBOOT = 'soft reboot';
+const SOFT_REBOOTED = /soft reboot[\s\S]*raw REPL; CTRL-B to exit\r?\n>$/;
 const CTRL_A = '\x01';
 const CTRL_B = '\x02';
 const CTRL_C = '\x03';
 const CTRL_D = '\x04';
+const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 
 /**
  * MicroPython's REPL, spoken as mpremote speaks it: raw REPL with `\x04` separators so stdout and
  * the traceback come back apart, raw-paste when the board grants it, plain raw mode when not, and the
- * friendly `>>> ` REPL when raw mode is unavailable. Every wait has an inactivity limit and a deadline.
+ * friendly `>>> ` REPL when raw mode is unavailable. Every wait, the handshake's too, ends by the
+ * exec's own deadline; output is UTF-8 text as the board sent it.
  */
 export class ReplChannel {
   readonly receiver: Receiver;
   private modeInUse: ReplMode | undefined;
   private rawPasteRefused = false;
-  private readonly options: Required<Omit<ReplChannelOptions, 'transcriptPath'>>;
+  private readonly options: Required<Omit<ReplChannelOptions, 'transcriptPath' | 'maxUnconsumedBytes'>>;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly link: Link,
     options: ReplChannelOptions = {},
   ) {
-    this.receiver = new Receiver(link, options.transcriptPath);
+    this.receiver = new Receiver(link, { transcriptPath: options.transcriptPath, maxUnconsumedBytes: options.maxUnconsumedBytes });
     this.options = {
       handshakeInactivityMs: options.handshakeInactivityMs ?? 2000,
       enterDeadlineMs: options.enterDeadlineMs ?? 5000,
@@ -109,7 +117,9 @@ export class ReplChannel {
 
   /** Like exec, but returns stdout and stderr apart without throwing on an exception. */
   execRaw(code: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const run = this.queue.then(() => this.execNow(code, options));
+    // The deadline runs from the call, so time spent queued behind another exec counts.
+    const budget = new ExecBudget(options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS, options.signal);
+    const run = this.queue.then(() => this.execNow(code, budget, options));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -130,7 +140,7 @@ export class ReplChannel {
     try {
       return parsePyLiteral(last);
     } catch (error) {
-      throw new BoardError(`${this.port}: ${what} printed ${JSON.stringify(last.slice(0, 200))}, which is not a Python value: ${(error as Error).message}`);
+      throw new BoardError(`${this.port}: garbled reply: ${what} printed ${quoteBoardText(last)}, which is not a Python value: ${(error as Error).message}`);
     }
   }
 
@@ -146,85 +156,77 @@ export class ReplChannel {
     await this.link.close();
   }
 
-  private handshake(waitingFor: string, deadlineMs?: number, signal?: AbortSignal): WaitLimits {
-    return {
-      waitingFor,
-      inactivityMs: this.options.handshakeInactivityMs,
-      deadlineMs: deadlineMs ?? this.options.enterDeadlineMs,
-      signal,
-    };
-  }
-
-  private async execNow(code: string, options: ExecOptions): Promise<ExecResult> {
-    const deadlineMs = options.timeoutMs ?? 30_000;
-    const startedAt = performance.now();
-    const left = (): number => Math.max(1, deadlineMs - (performance.now() - startedAt));
+  private async execNow(code: string, budget: ExecBudget, options: ExecOptions): Promise<ExecResult> {
+    budget.signal?.throwIfAborted();
     // Ctrl-D on an empty buffer soft-reboots the board: never send empty code.
     const source = code.trim() ? code : 'pass';
-    if (this.modeInUse === undefined) await this.enter(options.signal);
     try {
-      if (this.modeInUse === 'friendly') return await this.execFriendly(source, left(), deadlineMs, options);
-      if (this.modeInUse === 'raw' || this.modeInUse === 'raw-paste') {
-        const sent = await this.sendRaw(source, options.signal);
-        return await this.readRawOutput(sent, left(), deadlineMs, options);
-      }
-      throw new Error('unreachable: no REPL mode');
+      if (this.modeInUse === undefined) await this.enter(budget);
+      if (this.modeInUse === 'friendly') return await this.execFriendly(source, budget, options);
+      const sent = await this.sendRaw(source, budget);
+      return await this.readRawOutput(sent, budget, options);
     } catch (error) {
-      if (error instanceof WaitTimeoutError && !this.link.closed) {
-        // Stop whatever is running so the next command finds a prompt, and re-enter next time.
-        await this.receiver.write(`${CTRL_C}${CTRL_C}`).catch(() => undefined);
-        this.modeInUse = undefined;
-      }
+      // Whatever broke the exchange (deadline, abort, flood, a reboot), the board's REPL state is
+      // unknown: stop what runs so the next command finds a prompt, and re-enter next time.
+      this.modeInUse = undefined;
+      if (!this.link.closed && !(error instanceof ReplRefusedError)) await this.receiver.write(`${CTRL_C}${CTRL_C}`).catch(() => undefined);
       throw error;
     }
   }
 
-  /** Interrupts whatever runs, skips boot noise, and gets a raw prompt, or the friendly one as a fallback. */
-  private async enter(signal?: AbortSignal): Promise<void> {
-    await this.receiver.write(`\r${CTRL_C}${CTRL_C}`);
-    const noise = await this.receiver.drain(60, 1000);
-    if (noise.includes(REFUSE)) throw new ReplRefusedError(this.port);
-    await this.receiver.write(`\r${CTRL_A}`);
+  /**
+   * Interrupts whatever runs and asks for raw mode; a board whose REPL has no raw mode stays silent
+   * after its `>>> `, so the friendly REPL is the fall-back once the handshake's inactivity limit passes.
+   * Boot noise before the prompt is skipped; `REPL refuse` ends it at once.
+   */
+  private async enter(budget: ExecBudget): Promise<void> {
+    const enterBudget = budget.within(this.options.enterDeadlineMs);
     try {
-      await this.receiver.waitFor(RAW_PROMPT, this.handshake('raw REPL prompt', 2500, signal));
+      await this.enterRaw(enterBudget, 'raw REPL prompt');
       this.modeInUse = 'raw';
       return;
     } catch (error) {
-      if (!(error instanceof WaitTimeoutError)) throw error;
-      if (this.receiver.tail.includes(REFUSE)) throw new ReplRefusedError(this.port);
+      if (!(error instanceof WaitTimeoutError) || budget.expired()) throw error;
     }
     // No raw mode: use the friendly REPL, as a person at QPYcom would.
+    this.receiver.discard();
     await this.receiver.write(`${CTRL_B}\r`);
-    try {
-      await this.receiver.waitFor(FRIENDLY_PROMPT, this.handshake('">>> " prompt (raw mode did not answer either)', undefined, signal));
-    } catch (error) {
-      if (this.receiver.tail.includes(REFUSE)) throw new ReplRefusedError(this.port);
-      throw error;
-    }
-    await this.receiver.drain(30, 300);
+    await this.receiver.waitFor(
+      FRIENDLY_PROMPT,
+      budget.handshake('">>> " prompt (raw mode did not answer either)', this.options.handshakeInactivityMs, this.refusal()),
+    );
     this.modeInUse = 'friendly';
   }
 
+  /** Ctrl-C twice (stop what runs), then Ctrl-A; resolves at the raw prompt. */
+  private async enterRaw(budget: ExecBudget, waitingFor: string): Promise<void> {
+    this.receiver.discard();
+    await this.receiver.write(`\r${CTRL_C}${CTRL_C}`);
+    await this.receiver.write(`\r${CTRL_A}`);
+    await this.receiver.waitFor(RAW_PROMPT, budget.handshake(waitingFor, this.options.handshakeInactivityMs, this.refusal()));
+  }
+
+  private refusal(): Death[] {
+    return [{ marker: REFUSE, error: () => new ReplRefusedError(this.port) }];
+  }
+
   /** Sends the code in raw-paste mode if granted, else plain raw; resolves to the mode used. */
-  private async sendRaw(code: string, signal?: AbortSignal): Promise<ReplMode> {
+  private async sendRaw(code: string, budget: ExecBudget): Promise<ReplMode> {
     const bytes = Buffer.from(code, 'utf8');
+    const inactivityMs = this.options.handshakeInactivityMs;
+    // At the raw prompt nothing more is due: anything buffered is stale (a late print of a thread).
+    this.receiver.discard();
     if (!this.rawPasteRefused) {
       await this.receiver.write('\x05A\x01');
       let answer: string | undefined;
       try {
-        answer = (
-          await this.receiver.waitFor((buffer) => (buffer.length >= 2 ? 2 : -1), {
-            waitingFor: 'raw-paste answer',
-            inactivityMs: this.options.rawPasteAnswerMs,
-            deadlineMs: this.options.rawPasteAnswerMs,
-            signal,
-          })
-        ).text;
+        const limits = budget.within(this.options.rawPasteAnswerMs).handshake('raw-paste answer', this.options.rawPasteAnswerMs);
+        answer = (await this.receiver.waitFor((buffer) => (buffer.length >= 2 ? 2 : -1), limits)).text;
       } catch (error) {
-        if (!(error instanceof WaitTimeoutError)) throw error;
+        if (!(error instanceof WaitTimeoutError) || budget.expired()) throw error;
       }
       if (answer === 'R\x01') {
-        await this.pasteWithFlowControl(bytes, signal);
+        await this.pasteWithFlowControl(bytes, budget);
         this.modeInUse = 'raw-paste';
         return 'raw-paste';
       }
@@ -233,36 +235,37 @@ export class ReplChannel {
         // Refused: the board stays at the raw prompt.
       } else if (answer === undefined) {
         // No answer at all (some event-driven REPLs spin on the request): interrupt and re-enter.
-        await this.receiver.write(`\r${CTRL_C}${CTRL_C}`);
-        await this.receiver.drain(60, 1000);
-        await this.receiver.write(`\r${CTRL_A}`);
-        await this.receiver.waitFor(RAW_PROMPT, this.handshake('raw REPL prompt after the raw-paste request', undefined, signal));
+        await this.enterRaw(budget, 'raw REPL prompt after the raw-paste request');
       } else {
         // Old firmware echoes the request as text: read on to its raw prompt.
-        await this.receiver.waitFor(/>$/, this.handshake('raw prompt after an unknown raw-paste answer', undefined, signal));
+        await this.receiver.waitFor(/>$/, budget.handshake('raw prompt after an unknown raw-paste answer', inactivityMs));
       }
     }
     // Plain raw mode: at most 256 bytes every 10 ms, as pyboard.py does, so small UART buffers keep up.
     for (let offset = 0; offset < bytes.length; offset += 256) {
       await this.receiver.write(bytes.subarray(offset, offset + 256));
-      if (offset + 256 < bytes.length) await new Promise((resolve) => setTimeout(resolve, 10));
+      if (offset + 256 < bytes.length) {
+        await sleep(10, budget.signal);
+        budget.signal?.throwIfAborted();
+      }
     }
     await this.receiver.write(CTRL_D);
-    const ok = await this.receiver.waitFor(/OK|raw REPL; CTRL-B to exit\r?\n>/, this.handshake('"OK" after the code', undefined, signal));
-    if (ok.matched !== 'OK') throw new BoardError(`${this.port}: the board did not accept the code (no "OK"): ${JSON.stringify(ok.text.slice(-80))}`);
+    const ok = await this.receiver.waitFor(/OK|raw REPL; CTRL-B to exit\r?\n>/, budget.handshake('"OK" after the code', inactivityMs));
+    if (ok.matched !== 'OK') throw new BoardError(`${this.port}: the board did not accept the code (no "OK"): ${quoteBoardText(boardText(ok.text.slice(-80)))}`);
     this.modeInUse = 'raw';
     return 'raw';
   }
 
-  private async pasteWithFlowControl(bytes: Buffer, signal?: AbortSignal): Promise<void> {
-    const header = await this.receiver.waitFor((buffer) => (buffer.length >= 3 ? 3 : -1), this.handshake('raw-paste window size', undefined, signal));
+  private async pasteWithFlowControl(bytes: Buffer, budget: ExecBudget): Promise<void> {
+    const inactivityMs = this.options.handshakeInactivityMs;
+    const header = await this.receiver.waitFor((buffer) => (buffer.length >= 3 ? 3 : -1), budget.handshake('raw-paste window size', inactivityMs));
     const windowSize = header.text.charCodeAt(0) | (header.text.charCodeAt(1) << 8);
     let credit = header.text[2] === '\x01' ? windowSize : 0;
     let offset = 0;
     while (offset < bytes.length) {
       // Take every flow-control byte that has arrived; block only when out of credit.
       while (credit === 0 || this.receiver.pending.length > 0) {
-        const flow = await this.receiver.waitFor((buffer) => (buffer.length >= 1 ? 1 : -1), this.handshake('raw-paste flow control', undefined, signal));
+        const flow = await this.receiver.waitFor((buffer) => (buffer.length >= 1 ? 1 : -1), budget.handshake('raw-paste flow control', inactivityMs));
         if (flow.text === '\x01') credit += windowSize;
         else if (flow.text === CTRL_D) {
           // The board aborted the paste (e.g. it found a syntax error early): end our side too.
@@ -277,32 +280,45 @@ export class ReplChannel {
     }
     await this.receiver.write(CTRL_D);
     // The board acknowledges the end of data with \x04 (skipping any late flow-control bytes).
-    await this.receiver.waitFor(CTRL_D, this.handshake('raw-paste end acknowledgement', undefined, signal));
+    await this.receiver.waitFor(CTRL_D, budget.handshake('raw-paste end acknowledgement', inactivityMs));
   }
 
-  private async readRawOutput(mode: ReplMode, deadlineMs: number, wholeDeadlineMs: number, options: ExecOptions): Promise<ExecResult> {
-    const limits = outputLimits('end of the output (\\x04)', deadlineMs, wholeDeadlineMs, options);
-    const stdout = await this.receiver.waitFor(CTRL_D, limits);
-    if (stdout.before.includes(SOFT_REBOOT) && stdout.before.includes('raw REPL')) {
-      this.modeInUse = undefined;
-      throw new BoardError(`${this.port}: the board soft-rebooted while running the code: ${JSON.stringify(stdout.before.slice(-120))}`);
-    }
-    const stderr = await this.receiver.waitFor(CTRL_D, { ...limits, waitingFor: 'end of the traceback (\\x04)' });
-    await this.receiver.waitFor('>', { ...limits, waitingFor: 'raw prompt ">" after the output' });
-    return { stdout: normaliseLineEnds(stdout.before), stderr: normaliseLineEnds(stderr.before), mode };
+  /**
+   * The output frame, read from its end: stdout `\x04` traceback `\x04>`. A `\x04` in what the code
+   * printed stays stdout (see rawFrameEnd).
+   */
+  private async readRawOutput(mode: ReplMode, budget: ExecBudget, options: ExecOptions): Promise<ExecResult> {
+    const deaths: Death[] = [
+      {
+        marker: SOFT_REBOOTED,
+        error: (buffer) => new BoardError(`${this.port}: the board soft-rebooted while running the code: ${quoteBoardText(boardText(buffer.slice(-120)))}`),
+      },
+    ];
+    const frame = await this.receiver.waitFor(rawFrameEnd, outputLimits('end of the output ("\\x04" traceback "\\x04>")', budget, options, deaths));
+    const stderrStart = frame.text.lastIndexOf(CTRL_D, frame.text.length - 3);
+    return {
+      stdout: normaliseLineEnds(boardText(frame.text.slice(0, stderrStart))),
+      stderr: normaliseLineEnds(boardText(frame.text.slice(stderrStart + 1, -2))),
+      mode,
+    };
   }
 
   /** Friendly REPL: one line `exec('...')`, its echo, the output, the next `>>> ` prompt. */
-  private async execFriendly(code: string, deadlineMs: number, wholeDeadlineMs: number, options: ExecOptions): Promise<ExecResult> {
+  private async execFriendly(code: string, budget: ExecBudget, options: ExecOptions): Promise<ExecResult> {
     const line = `exec(${pythonStringLiteral(code)})`;
     this.receiver.discard();
     await this.receiver.write(`${line}\r`);
-    const limits = outputLimits('">>> " prompt after the output', deadlineMs, wholeDeadlineMs, options);
-    const received = await this.receiver.waitFor(FRIENDLY_PROMPT, limits);
-    // The prompt match took the newline that ended the last output line (or the echo): put it back.
-    let output = normaliseLineEnds(`${received.before}\n`);
-    const echoEnd = output.indexOf(line);
-    if (echoEnd >= 0) output = output.slice(echoEnd + line.length);
+    // The output starts after the echo of the line; prompts before it (late ones of the handshake) are not the end.
+    const afterEcho = (buffer: string): number => {
+      const echoAt = buffer.indexOf(line);
+      if (echoAt < 0) return -1;
+      return FRIENDLY_PROMPT.test(buffer.slice(echoAt + line.length)) ? buffer.length : -1;
+    };
+    const received = await this.receiver.waitFor(afterEcho, outputLimits('echo of the line and the ">>> " prompt after the output', budget, options));
+    const bytes = received.text;
+    const echoEnd = bytes.indexOf(line) + line.length;
+    const promptAt = bytes.search(/\r?\n>>> $/);
+    let output = normaliseLineEnds(boardText(`${bytes.slice(echoEnd, promptAt)}\n`));
     output = output.replace(/^\n/, '');
     const tracebackAt = output.search(/^Traceback \(most recent call last\):/m);
     if (tracebackAt < 0) return { stdout: output, stderr: '', mode: 'friendly' };
@@ -311,16 +327,80 @@ export class ReplChannel {
 }
 
 /**
- * Limits for the wait on a command's output: the time left of the exec's deadline, silence allowed up
+ * One exec's deadline on the host monotonic clock (performance.now()), shared by every wait and sleep
+ * of the exec, the handshake's included, so no part of it can outlast what the caller gave.
+ */
+class ExecBudget {
+  private readonly endsAtMonoMs: number;
+
+  constructor(
+    /** The caller's whole limit, named in a timeout that it ended. */
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+    endsAtMonoMs?: number,
+  ) {
+    this.endsAtMonoMs = endsAtMonoMs ?? performance.now() + timeoutMs;
+  }
+
+  leftMs(): number {
+    return Math.max(1, this.endsAtMonoMs - performance.now());
+  }
+
+  expired(): boolean {
+    return this.endsAtMonoMs - performance.now() <= 0;
+  }
+
+  /** A part of the exec with a limit of its own (`limitMs`), never past the exec's end. */
+  within(limitMs: number): ExecBudget {
+    const partEndsAtMonoMs = Math.min(this.endsAtMonoMs, performance.now() + limitMs);
+    return partEndsAtMonoMs < this.endsAtMonoMs ? new ExecBudget(limitMs, this.signal, partEndsAtMonoMs) : this;
+  }
+
+  /** Limits for one protocol wait (a prompt, OK): silence allowed up to `inactivityMs`, the deadline what is left. */
+  handshake(waitingFor: string, inactivityMs: number, deaths?: Death[]): WaitLimits {
+    const deadlineMs = this.leftMs();
+    return { waitingFor, inactivityMs: Math.min(inactivityMs, deadlineMs), deadlineMs, reportedDeadlineMs: this.timeoutMs, signal: this.signal, deaths };
+  }
+}
+
+/**
+ * Where the raw-REPL output frame ends, or -1: the buffer holds `\x04` S `\x04>` where S, the
+ * traceback, has no `\x04` and is empty or looks like one. Found from each `\x04>` back to the
+ * `\x04` before it, so stdout may hold `\x04` (only a printed `\x04\x04>` itself is mistaken for the end).
+ */
+export function rawFrameEnd(buffer: string): number {
+  let from = 0;
+  for (;;) {
+    const endAt = buffer.indexOf(`${CTRL_D}>`, from);
+    if (endAt < 0) return -1;
+    const stderrStart = buffer.lastIndexOf(CTRL_D, endAt - 1);
+    if (stderrStart >= 0 && looksLikeTraceback(buffer.slice(stderrStart + 1, endAt))) return endAt + 2;
+    from = endAt + 1;
+  }
+}
+
+/** MicroPython's stderr in raw mode: nothing, a traceback, or (no traceback info) one `NameError: message` line. */
+function looksLikeTraceback(text: string): boolean {
+  return (
+    text === '' ||
+    text.startsWith('Traceback (most recent call last):') ||
+    /^[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)(?::[^\r\n]*)?\r?\n?$/.test(text)
+  );
+}
+
+/**
+ * Limits for the wait on a command's output: what is left of the exec's deadline, silence allowed up
  * to that unless the caller set an inactivity limit, and the exec's whole deadline named on a timeout.
  */
-function outputLimits(waitingFor: string, deadlineMs: number, wholeDeadlineMs: number, options: ExecOptions): WaitLimits {
+function outputLimits(waitingFor: string, budget: ExecBudget, options: ExecOptions, deaths?: Death[]): WaitLimits {
+  const deadlineMs = budget.leftMs();
   return {
     waitingFor,
-    inactivityMs: options.inactivityMs ?? deadlineMs,
+    inactivityMs: Math.min(options.inactivityMs ?? deadlineMs, deadlineMs),
     deadlineMs,
-    reportedDeadlineMs: wholeDeadlineMs,
-    signal: options.signal,
+    reportedDeadlineMs: budget.timeoutMs,
+    signal: budget.signal,
+    deaths,
   };
 }
 
