@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LinkClosedError, WaitTimeoutError } from '../../core/errors.js';
+import { BoardError, LinkClosedError, WaitTimeoutError } from '../../core/errors.js';
 import { memoryLinkPair } from '../../link/memory.js';
-import { AtChannel, RESYNC_PROBE, type Urc } from './channel.js';
+import { ReceiveFloodError } from '../receiver.js';
+import { AtChannel, RESYNC_PROBE, atLineOf, type Urc } from './channel.js';
 import { commandKey, maxResponseMs } from './codes.js';
-import { AtCommandError, AtResyncError, AtTimeoutError, CmeError } from './errors.js';
+import { AtCommandError, AtGarbledReplyError, AtResyncError, AtTimeoutError, CmeError } from './errors.js';
 import { loadScript, parseScript, ScriptedPeer, type ScriptedPeerOptions } from './scripted-peer.js';
 
 const TRANSCRIPTS = join(import.meta.dirname, '../../../fixtures/transcripts');
@@ -245,5 +246,76 @@ describe('AtChannel robustness', () => {
     const error = await channel.waitForUrc('+QNTP:', 50).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WaitTimeoutError);
     expect((error as Error).message).toContain('+QNTP:');
+  });
+});
+
+describe('AtChannel text, floods, cancellation', () => {
+  it('reads UTF-8 lines (operator and server names) as the board sent them, split anywhere', async () => {
+    const pair = memoryLinkPair('utf8');
+    const peer = new ScriptedPeer(pair.board, parseScript('AT+COPS?\n+COPS: 0,0,"中国移动 😀",7\n\nOK\n'), { chunkBytes: 3 });
+    const channel = new AtChannel(pair.host);
+    expect((await channel.send('AT+COPS?')).lines).toEqual(['+COPS: 0,0,"中国移动 😀",7']);
+    expect(peer.mismatches).toEqual([]);
+  });
+
+  it('shows bytes that are not text inside a line, trims them at its ends, and drops a line of noise', () => {
+    expect(atLineOf('\x00\xff+CCLK: "26/12/01,10:00:00+0\x9c"\x00')).toEqual({ line: '+CCLK: "26/12/01,10:00:00+0\\x9c"', garbled: true });
+    expect(atLineOf('+CSQ: 2\x074,99')).toEqual({ line: '+CSQ: 2\\x074,99', garbled: true });
+    expect(atLineOf('\x00\x80\x1b')).toEqual({ line: '', garbled: true });
+    expect(atLineOf(' OK ')).toEqual({ line: 'OK', garbled: false });
+  });
+
+  it('fails a command answered with garbled lines and no final code as the board\'s fault, quoting them', async () => {
+    const pair = memoryLinkPair('garbled');
+    new ScriptedPeer(pair.board, parseScript('AT+CSQ\n@silent\n'));
+    const channel = new AtChannel(pair.host, { timeoutsMs: { '+CSQ': 100 } });
+    const pending = channel.send('AT+CSQ').catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await pair.board.write(Buffer.from('\r\n+CSQ: 2\x1b[2J\xff,99\r\nO\xfeK\r\n', 'latin1'));
+    const error = await pending;
+    expect(error).toBeInstanceOf(AtGarbledReplyError);
+    expect(error).toBeInstanceOf(BoardError);
+    expect((error as Error).message).toContain('garbled reply to AT+CSQ');
+    expect((error as Error).message).not.toContain('\x1b');
+  });
+
+  it('says how many bytes came during a command that got no final code', async () => {
+    const { channel } = replay('qiact-silent.txt', {}, { '+QIACT=': 100 });
+    const error = (await channel.send('AT+QIACT=1').catch((e: unknown) => e)) as AtTimeoutError;
+    expect(error).toBeInstanceOf(AtTimeoutError);
+    expect(error.bytesReceived).toBe('AT+QIACT=1\r'.length);
+    const pair = memoryLinkPair('silent');
+    const silent = (await new AtChannel(pair.host, { timeoutsMs: { '+CSQ': 50 } }).send('AT+CSQ').catch((e: unknown) => e)) as AtTimeoutError;
+    expect(silent.bytesReceived).toBe(0);
+  });
+
+  it('ends a command and a URC wait on a flood, within its cap, as the board\'s fault', async () => {
+    const pair = memoryLinkPair('flood');
+    const channel = new AtChannel(pair.host, { maxUnconsumedBytes: 16 * 1024 });
+    const command = channel.send('AT+CSQ', { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    const urc = channel.waitForUrc('+QNTP:', 10_000).catch((e: unknown) => e);
+    const lines = Buffer.from('+QIND: "csq",20,99\r\n'.repeat(200));
+    for (let i = 0; i < 10; i++) await pair.board.write(lines);
+    for (const error of [await command, await urc]) {
+      expect(error).toBeInstanceOf(ReceiveFloodError);
+      expect((error as Error).message).toMatch(/flooded \d+ bytes without (final result code for AT\+CSQ|URC \+QNTP:)/);
+    }
+    // A line that never ends is dropped at the cap, not kept growing.
+    await pair.board.write(Buffer.alloc(40 * 1024, 'x'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(channel.notes.at(-1)).toMatch(/dropped \d+ bytes of a line longer than 16384 bytes/);
+  });
+
+  it('rejects an aborted command and URC wait with the signal reason', async () => {
+    const pair = memoryLinkPair('abort');
+    const channel = new AtChannel(pair.host);
+    const controller = new AbortController();
+    const reason = { stopped: 'by the runner' };
+    const command = channel.send('AT+QIACT=1', { signal: controller.signal }).catch((e: unknown) => e);
+    const urc = channel.waitForUrc('+QNTP:', 10_000, { signal: controller.signal }).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(reason), 20);
+    expect(await command).toBe(reason);
+    expect(await urc).toBe(reason);
+    await expect(channel.waitForUrc('+QNTP:', 10_000, { signal: controller.signal })).rejects.toBe(reason);
   });
 });

@@ -1,7 +1,9 @@
 import { InputError, LinkClosedError, WaitTimeoutError } from '../../core/errors.js';
 import type { Link } from '../../link/link.js';
+import { DEFAULT_MAX_UNCONSUMED_BYTES, ReceiveFloodError } from '../receiver.js';
+import { boardText, byteString, quoteBoardText } from '../text.js';
 import { commandKey, maxResponseMs, responsePrefix } from './codes.js';
-import { AtResyncError, AtTimeoutError, errorOfFailure } from './errors.js';
+import { AtGarbledReplyError, AtResyncError, AtTimeoutError, errorOfFailure } from './errors.js';
 import { parseFinalCode, type AtFailure, type AtOk, type AtResult, type FinalCode } from './result.js';
 
 export interface AtChannelOptions {
@@ -14,6 +16,11 @@ export interface AtChannelOptions {
    * echo, ms (default RESYNC_TIMEOUT_MS, and never more than the next command's own limit).
    */
   resyncTimeoutMs?: number;
+  /**
+   * Cap on bytes received while one command or URC wait runs, and on a line without its end
+   * (default: 1 MiB). A flood beyond fails the wait with ReceiveFloodError (the board's fault).
+   */
+  maxUnconsumedBytes?: number;
 }
 
 export interface CommandOptions {
@@ -76,9 +83,13 @@ interface Running {
   limitSource: string;
   options: CommandOptions;
   resolve: (result: AtResult) => void;
-  reject: (error: Error) => void;
+  reject: (error: unknown) => void;
   echoSeen: boolean;
   lines: string[];
+  /** Lines received while it ran that had bytes that are not text (shown as `\xNN`): garbled output. */
+  garbled: string[];
+  /** The channel's byte count when the command was written. */
+  receivedAtSend: number;
   hostSendMs: number;
   timer?: NodeJS.Timeout;
   onAbort?: () => void;
@@ -96,21 +107,30 @@ interface Resync {
 
 interface UrcWaiter {
   matcher: UrcMatcher;
+  description: string;
+  receivedAtStart: number;
   resolve: (urc: Urc) => void;
-  reject: (error: Error) => void;
+  reject: (error: unknown) => void;
 }
 
 /**
  * Quectel AT commands over one link: one command in flight at a time (others queue), echo on or
  * off, final result codes as typed results, URCs to subscribers at any time, per-command deadlines
- * from Quectel's maximum response times. Lines may end in `\r\n` or a bare `\r`; blank lines, NULs and
- * other non-printable bytes are dropped. A command given up on (deadline, abort) may still be answered:
+ * from Quectel's maximum response times. Lines may end in `\r\n` or a bare `\r` and are decoded as
+ * UTF-8 (operator and server names may not be ASCII). Junk (NUL, control and non-UTF-8 bytes) at either
+ * end of a line is noise and trimmed; inside a line it is shown (`\xNN`), never silently removed, so a
+ * garbled reading cannot pass as a good one; a line of nothing but junk is dropped. Everything held is
+ * capped (maxUnconsumedBytes). A command given up on (deadline, abort) may still be answered:
  * with its echo seen, a final code before the next command's echo is dropped; without (echo off), the
  * channel resynchronises with RESYNC_PROBE before the next command.
  */
 export class AtChannel {
+  /** The line being received, as bytes (a byte string, see text.ts). */
   private buffer = '';
   private recent = '';
+  /** Bytes received since the channel was made. */
+  private received = 0;
+  private readonly maxUnconsumedBytes: number;
   private running: Running | undefined;
   private readonly queue: Running[] = [];
   private readonly urcListeners = new Set<(urc: Urc) => void>();
@@ -145,6 +165,7 @@ export class AtChannel {
     readonly link: Link,
     private readonly options: AtChannelOptions = {},
   ) {
+    this.maxUnconsumedBytes = Math.max(1, options.maxUnconsumedBytes ?? DEFAULT_MAX_UNCONSUMED_BYTES);
     this.unsubscribe.push(link.onData((bytes) => this.receive(bytes)));
     this.unsubscribe.push(
       link.onClose((error) => this.fail(error ?? new LinkClosedError(link.address, 'link was closed'))),
@@ -159,9 +180,9 @@ export class AtChannel {
     return this.options.transcriptPath;
   }
 
-  /** The last few hundred bytes received, for error messages. */
+  /** The last few hundred bytes received, decoded, for error messages. */
   get tail(): string {
-    return this.recent;
+    return boardText(this.recent);
   }
 
   /** What the channel dropped as a late or stray answer (resyncs, late final codes), oldest first; the last 100. */
@@ -205,6 +226,8 @@ export class AtChannel {
         reject,
         echoSeen: false,
         lines: [],
+        garbled: [],
+        receivedAtSend: 0,
         hostSendMs: 0,
       });
       this.pump();
@@ -239,6 +262,7 @@ export class AtChannel {
       }
     }
     if (this.closedError) return Promise.reject(this.closedError);
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const description = typeof matcher === 'string' ? `URC ${matcher}` : 'matching URC';
     return new Promise<Urc>((resolve, reject) => {
       const finish = (): void => {
@@ -248,10 +272,12 @@ export class AtChannel {
       };
       const onAbort = (): void => {
         finish();
-        reject(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
+        reject(options.signal?.reason);
       };
       const waiter: UrcWaiter = {
         matcher,
+        description,
+        receivedAtStart: this.received,
         resolve: (urc) => {
           finish();
           resolve(urc);
@@ -269,15 +295,12 @@ export class AtChannel {
             description,
             'deadline',
             deadlineMs,
-            this.recent.slice(-200),
+            boardText(this.recent.slice(-200)),
             this.options.transcriptPath,
+            this.received - waiter.receivedAtStart,
           ),
         );
       }, deadlineMs);
-      if (options.signal?.aborted) {
-        onAbort();
-        return;
-      }
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.urcWaiters.add(waiter);
     });
@@ -314,18 +337,21 @@ export class AtChannel {
     this.running = next;
     next.timer = setTimeout(() => {
       this.expectLateAnswer(next);
-      this.finishRunning(next, () =>
-        next.reject(
-          new AtTimeoutError(
-            this.address,
-            next.command,
-            `final result code for ${next.command} (${next.limitSource})`,
-            next.limitMs,
-            this.recent.slice(-200),
-            this.options.transcriptPath,
-          ),
-        ),
-      );
+      const waitingFor = `final result code for ${next.command} (${next.limitSource})`;
+      // Garbled lines and then no final code: the board's output is broken, evidence enough to blame it.
+      const error =
+        next.garbled.length > 0
+          ? new AtGarbledReplyError(this.address, next.command, next.garbled, `no final result code within ${next.limitMs}ms (${next.limitSource})`)
+          : new AtTimeoutError(
+              this.address,
+              next.command,
+              waitingFor,
+              next.limitMs,
+              boardText(this.recent.slice(-200)),
+              this.options.transcriptPath,
+              this.received - next.receivedAtSend,
+            );
+      this.finishRunning(next, () => next.reject(error));
     }, next.limitMs);
     if (next.options.signal) {
       const signal = next.options.signal;
@@ -336,7 +362,8 @@ export class AtChannel {
       signal.addEventListener('abort', next.onAbort, { once: true });
     }
     next.hostSendMs = Date.now();
-    this.link.write(Buffer.from(`${next.command}\r`, 'latin1')).catch((error: unknown) => {
+    next.receivedAtSend = this.received;
+    this.link.write(Buffer.from(`${next.command}\r`, 'utf8')).catch((error: unknown) => {
       this.finishRunning(next, () => next.reject(error instanceof Error ? error : new Error(String(error))));
     });
   }
@@ -360,6 +387,7 @@ export class AtChannel {
     this.dropNextFinal = false;
     this.probesOutstanding += 1;
     const after = this.unanswered?.command ?? 'a command';
+    const receivedAtStart = this.received;
     resync.timer = setTimeout(() => {
       this.endResync(
         resync,
@@ -368,8 +396,9 @@ export class AtChannel {
           owner.command,
           `answer to ${RESYNC_PROBE} (resynchronising after ${after} got no final result code, before ${owner.command}; resync deadline)`,
           limitMs,
-          this.recent.slice(-200),
+          boardText(this.recent.slice(-200)),
           this.options.transcriptPath,
+          this.received - receivedAtStart,
         ),
       );
     }, limitMs);
@@ -421,7 +450,8 @@ export class AtChannel {
   }
 
   private receive(bytes: Buffer): void {
-    const text = bytes.toString('latin1');
+    const text = byteString(bytes);
+    this.received += bytes.length;
     this.recent = (this.recent + text).slice(-TAIL_CHARS);
     this.buffer += text;
     for (;;) {
@@ -429,10 +459,45 @@ export class AtChannel {
       if (end < 0) break;
       const raw = this.buffer.slice(0, end);
       this.buffer = this.buffer.slice(end + 1);
-      // Garbage bytes (NUL, noise on a re-enumerating port, 8-bit junk) are never part of an AT line.
-      const line = raw.replace(/[^\x20-\x7e]/g, '').trim();
-      if (line) this.handleLine(line);
+      const { line, garbled } = atLineOf(raw);
+      if (!line) {
+        if (garbled) this.note(`dropped a line of noise: ${quoteBoardText(boardText(raw), 40)}`);
+        continue;
+      }
+      if (garbled) this.running?.garbled.push(line);
+      this.handleLine(line);
     }
+    if (this.buffer.length > this.maxUnconsumedBytes) {
+      this.note(`dropped ${this.buffer.length} bytes of a line longer than ${this.maxUnconsumedBytes} bytes`);
+      this.buffer = '';
+    }
+    this.checkFlood();
+  }
+
+  /** A command or URC wait during which more than the cap arrived fails: the board floods. */
+  private checkFlood(): void {
+    const running = this.running;
+    if (running && this.received - running.receivedAtSend > this.maxUnconsumedBytes) {
+      this.expectLateAnswer(running);
+      const error = this.floodError(`final result code for ${running.command}`, running.receivedAtSend);
+      this.finishRunning(running, () => running.reject(error));
+    }
+    for (const waiter of [...this.urcWaiters]) {
+      if (this.received - waiter.receivedAtStart > this.maxUnconsumedBytes) waiter.reject(this.floodError(waiter.description, waiter.receivedAtStart));
+    }
+  }
+
+  private floodError(waitingFor: string, receivedAtStart: number): ReceiveFloodError {
+    const arrived = this.received - receivedAtStart;
+    return new ReceiveFloodError(
+      this.address,
+      waitingFor,
+      arrived,
+      arrived - this.maxUnconsumedBytes,
+      this.maxUnconsumedBytes,
+      boardText(this.recent.slice(-200)),
+      this.options.transcriptPath,
+    );
   }
 
   private handleLine(line: string): void {
@@ -535,8 +600,24 @@ export class AtChannel {
   }
 }
 
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason;
+}
+
+/** Junk in an AT line: C0 controls, DEL, C1 controls, and bytes that are not UTF-8 (shown as `\xNN`). */
+const JUNK = /[\u0000-\u001f\u007f-\u009f]|\\x[89a-f][0-9a-f]/;
+const LEADING_JUNK = new RegExp(`^(?:${JUNK.source}|\\s)+`);
+const TRAILING_JUNK = new RegExp(`(?:${JUNK.source}|\\s)+$`);
+
+/**
+ * One received line (bytes) as text: UTF-8, junk at the ends (noise from a re-enumerating port, NUL
+ * padding) trimmed, junk inside shown escaped; `garbled` when it had any junk at all.
+ */
+export function atLineOf(raw: string): { line: string; garbled: boolean } {
+  const decoded = boardText(raw);
+  const trimmed = decoded.replace(LEADING_JUNK, '').replace(TRAILING_JUNK, '');
+  const inside = trimmed.replace(/[\u0000-\u001f\u007f-\u009f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return { line: inside, garbled: trimmed !== decoded.trim() || JUNK.test(trimmed) };
 }
 
 /** The echo is the command line itself; tolerate junk before it (noise when the port opened). */

@@ -1,4 +1,5 @@
 import { BoardError, WaitTimeoutError } from '../../core/errors.js';
+import { quoteBoardText } from '../text.js';
 import type { AtFailure } from './result.js';
 
 /**
@@ -45,7 +46,7 @@ export class CmsError extends CodedAtError {
 
 type CodedFailure = Extract<AtFailure, { final: 'CME ERROR' | 'CMS ERROR' }>;
 
-/** A command got no final result code within its limit. */
+/** A command got no final result code within its limit; `bytesReceived` counts from the command's write. */
 export class AtTimeoutError extends WaitTimeoutError {
   constructor(
     port: string,
@@ -54,9 +55,26 @@ export class AtTimeoutError extends WaitTimeoutError {
     limitMs: number,
     tail: string,
     transcriptPath?: string,
+    bytesReceived = 0,
   ) {
-    super(port, waitingFor, 'deadline', limitMs, tail, transcriptPath);
+    super(port, waitingFor, 'deadline', limitMs, tail, transcriptPath, bytesReceived);
     this.name = 'AtTimeoutError';
+  }
+}
+
+/**
+ * The board answered with lines that are not text (bytes lost or changed on the way) or with a reading
+ * that does not parse: the board's fault. The message quotes what came, escaped and capped.
+ */
+export class AtGarbledReplyError extends BoardError {
+  constructor(
+    readonly port: string,
+    readonly command: string,
+    readonly lines: readonly string[],
+    what: string,
+  ) {
+    super(`${port}: garbled reply to ${command}: ${quoteBoardText(lines.slice(-5).join('\n'))}; ${what}`);
+    this.name = 'AtGarbledReplyError';
   }
 }
 
@@ -65,8 +83,8 @@ export class AtTimeoutError extends WaitTimeoutError {
  * no answer in time either; `command` is the command that was to run after it, and did not.
  */
 export class AtResyncError extends AtTimeoutError {
-  constructor(port: string, command: string, waitingFor: string, limitMs: number, tail: string, transcriptPath?: string) {
-    super(port, command, waitingFor, limitMs, tail, transcriptPath);
+  constructor(port: string, command: string, waitingFor: string, limitMs: number, tail: string, transcriptPath?: string, bytesReceived = 0) {
+    super(port, command, waitingFor, limitMs, tail, transcriptPath, bytesReceived);
     this.name = 'AtResyncError';
   }
 }

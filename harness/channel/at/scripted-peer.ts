@@ -85,13 +85,13 @@ export class ScriptedPeer {
     return this.next >= this.script.exchanges.length;
   }
 
-  /** Sends a raw chunk at once, outside the script (URCs, garbage). */
+  /** Sends a raw chunk at once, outside the script (URCs, garbage); a string is bytes, one char per byte. */
   inject(bytes: string | Buffer): Promise<void> {
     return this.board.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
   }
 
   private onBytes(bytes: Buffer): void {
-    this.inbound += bytes.toString('latin1');
+    this.inbound += bytes.toString('utf8');
     for (;;) {
       const end = this.inbound.indexOf('\r');
       if (end < 0) break;
@@ -138,8 +138,9 @@ export class ScriptedPeer {
     await this.write(lines.map((line) => `${eol}${line}${eol}`).join(''));
   }
 
+  /** Script text goes out as UTF-8, as a module prints it. */
   private async write(text: string | Buffer): Promise<void> {
-    const bytes = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
+    const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     if (bytes.length === 0) return;
     const chunk = this.options.chunkBytes ?? bytes.length;
     for (let offset = 0; offset < bytes.length; offset += chunk) {
