@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { BoardError, WaitTimeoutError } from '../core/errors.js';
 import { memoryLinkPair } from '../link/memory.js';
 import { AtChannel } from '../channel/at/channel.js';
-import { AtTimeoutError, CmeError } from '../channel/at/errors.js';
+import { AtGarbledReplyError, AtTimeoutError, CmeError } from '../channel/at/errors.js';
 import { loadScript, parseScript, ScriptedPeer, type Script } from '../channel/at/scripted-peer.js';
-import { AtBoardDriver, parseCclk } from './at.js';
+import { AtBoardDriver, parseCclk, parseQntpUrc } from './at.js';
+import { toLocaltimeTuple } from './repl.js';
 
 const TRANSCRIPTS = join(import.meta.dirname, '../../fixtures/transcripts');
 
@@ -139,5 +140,98 @@ describe('parseCclk', () => {
     const reading = await driver.readLocaltime({ timeoutMs: 2000 });
     expect(reading.localtime).toEqual([2024, 3, 1, 12, 0, 0, 4, 61]);
     expect(reading.zoneQuarterHours).toBeUndefined();
+  });
+});
+
+describe('readings parse strictly: a line that lost or changed bytes is a garbled reply', () => {
+  it('rejects +CCLK lines with a cut zone, wrong widths, fields out of range or trailing bytes', () => {
+    expect(parseCclk('+CCLK: "26/12/01,10:00:00+04"')?.zoneQuarterHours).toBe(4);
+    for (const line of [
+      '+CCLK: "26/12/01,10:00:00+0"',
+      '+CCLK: "26/12/01,10:00:00+004"',
+      '+CCLK: "26/12/1,10:00:00+04"',
+      '+CCLK: "26/12/01,10:0:00+04"',
+      '+CCLK: "26/13/01,10:00:00+04"',
+      '+CCLK: "26/02/30,10:00:00+04"',
+      '+CCLK: "26/12/01,24:00:00+04"',
+      '+CCLK: "26/12/01,10:60:00+04"',
+      '+CCLK: "26/12/01,10:00:60+04"',
+      '+CCLK: "26/12/01,10:00:00+60"',
+      '+CCLK: "26/12/01,10:00:00+04"x',
+      '+CCLK: "26/12/01,10:00:00+04',
+      '+CCLK: "26/12/01,10:00:00+0\\x9c"',
+    ]) {
+      expect(parseCclk(line), line).toBeUndefined();
+    }
+  });
+
+  it('fails AT+CCLK? whose zone lost a byte on the way as a garbled reply, not a false hour', async () => {
+    const pair = memoryLinkPair('garbled-cclk');
+    const peer = new ScriptedPeer(pair.board, parseScript('AT+CCLK?\n@silent\n'));
+    const driver = new AtBoardDriver(new AtChannel(pair.host), { apn: '' });
+    const reading = driver.readLocaltime({ timeoutMs: 2000 }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The sim's garbled-output fault: '4' replaced by a byte that is not text.
+    await peer.inject(Buffer.from('\r\n+CCLK: "26/12/01,10:00:00+0\x9c"\r\n\r\nOK\r\n', 'latin1'));
+    const error = await reading;
+    expect(error).toBeInstanceOf(AtGarbledReplyError);
+    expect(error).toBeInstanceOf(BoardError);
+    expect((error as Error).message).toMatch(/garbled reply to AT\+CCLK\?: .*\+0\\\\x9c/);
+  });
+
+  it('parses +QNTP strictly and fails a sync whose URC is garbled', async () => {
+    expect(parseQntpUrc('+QNTP: 0,"2022/06/20,21:32:20-16"')).toEqual({ code: 0, time: '2022/06/20,21:32:20-16' });
+    expect(parseQntpUrc('+QNTP: 0,"2022/06/20,21:32:20-1"')).toBeUndefined();
+    expect(parseQntpUrc('+QNTP: 0,"2022/06/20,21:32:20"')).toBeUndefined();
+    expect(parseQntpUrc('+QNTP: 5x5')).toBeUndefined();
+    const { driver } = board('AT+QNTP=1,"10.0.0.1",123,1\nOK\n\n+QNTP: 0,"2022/06/20,21:32:2-16"\n');
+    const error = await driver.syncClock({ server: '10.0.0.1', timezoneHours: 0, timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BoardError);
+    expect((error as Error).message).toContain('garbled reply to AT+QNTP=1,"10.0.0.1",123,1');
+  });
+
+  it('fails a readiness check whose +CSQ is garbled', async () => {
+    const { driver } = board('AT+CPIN?\n+CPIN: READY\nOK\nAT+CSQ\n+CSQ: 2499\nOK\n');
+    await expect(driver.checkReady(2000)).rejects.toThrow(/garbled reply to AT\+CSQ: "\+CSQ: 2499"/);
+  });
+
+  it('accepts only 8 integers in range as a REPL localtime tuple', () => {
+    expect(toLocaltimeTuple([2024, 2, 29, 23, 59, 59, 3, 60], '')).toEqual([2024, 2, 29, 23, 59, 59, 3, 60]);
+    for (const tuple of [
+      [2024, 2, 29, 23, 59, 59, 3],
+      [2024, 2, 29, 23, 59, 59, 3, 60, 0],
+      [2023, 2, 29, 23, 59, 59, 3, 60],
+      [2024, 13, 1, 0, 0, 0, 0, 1],
+      [2024, 1, 1, 24, 0, 0, 0, 1],
+      [2024, 1, 1, 0, 0, 0, 7, 1],
+      [2024, 1, 1, 0, 0, 0, 0, 367],
+      [2024, 1, 1, 0, 0, 0.5, 0, 1],
+    ]) {
+      expect(() => toLocaltimeTuple(tuple, String(tuple)), String(tuple)).toThrow(/garbled reply: utime.localtime\(\)/);
+    }
+  });
+});
+
+describe('AtBoardDriver cancellation', () => {
+  it('ends a dial polling registration at once when its signal aborts, with the signal reason', async () => {
+    const polls = 'AT+CEREG?\n+CEREG: 0,2\nOK\n'.repeat(200);
+    const pair = memoryLinkPair('abort-dial');
+    new ScriptedPeer(pair.board, parseScript(`AT+CPIN?\n+CPIN: READY\nOK\nAT+CSQ\n+CSQ: 10,99\nOK\n${polls}`));
+    const driver = new AtBoardDriver(new AtChannel(pair.host), { apn: '', registrationPollMs: 5000 });
+    const controller = new AbortController();
+    const reason = new Error('scenario deadline');
+    const dial = driver.dial({ profile: 1, timeoutMs: 60_000, signal: controller.signal }).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(reason), 100);
+    const startedAt = performance.now();
+    expect(await dial).toBe(reason);
+    expect(performance.now() - startedAt).toBeLessThan(1000);
+  });
+
+  it('ends identify at once when its signal aborts', async () => {
+    const { driver } = board('ATI\n@silent\n');
+    const controller = new AbortController();
+    const identify = driver.identify(60_000, controller.signal).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(new Error('stopped')), 50);
+    expect(((await identify) as Error).message).toBe('stopped');
   });
 });

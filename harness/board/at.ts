@@ -1,7 +1,9 @@
 import { BoardError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 import type { AtChannel, CommandOptions, Urc } from '../channel/at/channel.js';
 import { tcpipErrorMeaning } from '../channel/at/codes.js';
-import { describeFailure } from '../channel/at/errors.js';
+import { AtGarbledReplyError, describeFailure } from '../channel/at/errors.js';
+import { quoteBoardText } from '../channel/text.js';
 import type { AtOk, AtResult } from '../channel/at/result.js';
 import type {
   BoardDriver,
@@ -69,8 +71,8 @@ export class AtBoardDriver implements BoardDriver {
     this.stopListening();
   }
 
-  async identify(timeoutMs: number): Promise<BoardIdentity> {
-    const budget = new Budget(timeoutMs);
+  async identify(timeoutMs: number, signal?: AbortSignal): Promise<BoardIdentity> {
+    const budget = new Budget(timeoutMs, signal);
     const ati = await this.send('ATI', budget);
     const firmware = firstLine(await this.send('AT+QGMR', budget));
     const cgsn = firstLine(await this.send('AT+CGSN', budget));
@@ -90,17 +92,27 @@ export class AtBoardDriver implements BoardDriver {
    * SIM ready (AT+CPIN?), signal (AT+CSQ), and registration (AT+CEREG?, polled until home or roaming
    * or the deadline). A missing SIM fails as `+CME ERROR: 10 (SIM not inserted)`.
    */
-  async checkReady(timeoutMs: number): Promise<Readiness> {
-    const budget = new Budget(timeoutMs);
+  async checkReady(timeoutMs: number, signal?: AbortSignal): Promise<Readiness> {
+    return this.checkReadyWithin(new Budget(timeoutMs, signal));
+  }
+
+  private async checkReadyWithin(budget: Budget): Promise<Readiness> {
+    const timeoutMs = budget.timeoutMs;
     const cpin = await this.send('AT+CPIN?', budget);
     const sim = firstLine(cpin).replace(/^\+CPIN:\s*/, '');
-    if (sim !== 'READY') throw new BoardError(`${this.channel.address}: SIM not ready: AT+CPIN? says ${sim}`);
-    const csq = /^\+CSQ:\s*(\d+),(\d+)/.exec(firstLine(await this.send('AT+CSQ', budget)));
-    const rssi = Number(csq?.[1] ?? 99);
-    const ber = Number(csq?.[2] ?? 99);
+    if (sim !== 'READY') throw new BoardError(`${this.channel.address}: SIM not ready: AT+CPIN? says ${quoteBoardText(sim)}`);
+    const csqLine = firstLine(await this.send('AT+CSQ', budget));
+    const csq = /^\+CSQ: ?(\d{1,3}),(\d{1,2})$/.exec(csqLine);
+    const rssi = Number(csq?.[1]);
+    const ber = Number(csq?.[2]);
+    if (!csq || !(rssi <= 31 || rssi === 99 || (rssi >= 100 && rssi <= 199)) || !(ber <= 7 || ber === 99)) {
+      throw this.garbled('AT+CSQ', csqLine, '+CSQ: <rssi 0-31|99|100-199>,<ber 0-7|99>');
+    }
     for (;;) {
       const cereg = firstLine(await this.send('AT+CEREG?', budget));
-      const stat = Number(/^\+CEREG:\s*\d+,(\d+)/.exec(cereg)?.[1] ?? -1);
+      const match = /^\+CEREG: ?([0-5]),(\d{1,2})(?:,.*)?$/.exec(cereg);
+      const stat = Number(match?.[2]);
+      if (!match || stat > 10) throw this.garbled('AT+CEREG?', cereg, '+CEREG: <n 0-5>,<stat 0-10>[,...]');
       if (stat === 1 || stat === 5) return { sim, rssi, ber, registrationStat: stat };
       const pollMs = this.options.registrationPollMs ?? 1000;
       if (budget.remainingMs() <= pollMs) {
@@ -109,16 +121,17 @@ export class AtBoardDriver implements BoardDriver {
             `${cereg || 'no +CEREG line'} (${REGISTRATION_STATES[stat] ?? 'unknown state'}; AT+CSQ ${rssi},${ber})`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      await sleep(pollMs, budget.signal);
+      budget.signal?.throwIfAborted();
     }
   }
 
   async dial(options: DialOptions): Promise<DialResult> {
-    const budget = new Budget(options.timeoutMs);
+    const budget = new Budget(options.timeoutMs, options.signal);
     const cid = options.profile;
     const apn = options.apn ?? this.options.apn;
     this.cid = cid;
-    await this.checkReady(budget.remainingMs());
+    await this.checkReadyWithin(budget);
     if (this.droppedContexts.delete(cid)) await this.deactivate(cid, budget);
     const active = await this.activeAddress(cid, budget);
     if (active) return { profile: cid, address: active, alreadyUp: true, dns: await this.dns(cid, budget) };
@@ -151,7 +164,7 @@ export class AtBoardDriver implements BoardDriver {
    * board-reported failure is a SyncResult with ok false; no URC at all is a WaitTimeoutError.
    */
   async syncClock(options: SyncOptions): Promise<SyncResult> {
-    const budget = new Budget(options.timeoutMs);
+    const budget = new Budget(options.timeoutMs, options.signal);
     const requestedServer = options.server ?? this.options.defaultNtpServer ?? 'ntp.aliyun.com';
     const hostPort = /^(.+?):(\d+)$/.exec(requestedServer);
     const host = hostPort?.[1] ?? requestedServer;
@@ -163,9 +176,9 @@ export class AtBoardDriver implements BoardDriver {
       const boardCode = answer.final === 'ERROR' ? 'ERROR' : (answer.codeText ?? '');
       return { ok: false, requestedServer, reason: `${command}: ${describeFailure(answer)}`, boardCode };
     }
-    const urc = await this.channel.waitForUrc('+QNTP:', budget.remainingMs(), { sinceMonoMs });
+    const urc = await this.channel.waitForUrc('+QNTP:', budget.remainingMs(), { sinceMonoMs, signal: budget.signal });
     const parsed = parseQntpUrc(urc.line);
-    if (!parsed) return { ok: false, requestedServer, reason: `unreadable URC ${urc.line}`, boardCode: 'unparsed' };
+    if (!parsed) throw this.garbled(command, urc.line, '+QNTP: <err>[,"yyyy/MM/dd,hh:mm:ss±zz"]');
     const boardCode = String(parsed.code);
     if (parsed.code !== 0) {
       return {
@@ -181,14 +194,14 @@ export class AtBoardDriver implements BoardDriver {
 
   /** AT+CCLK?: the board's wall-clock fields and zone, with host send and receive times around it. */
   async readLocaltime(options: ReadOptions): Promise<LocaltimeReading> {
-    return this.readClockOnce(new Budget(options.timeoutMs));
+    return this.readClockOnce(new Budget(options.timeoutMs, options.signal));
   }
 
   private async readClockOnce(budget: Budget): Promise<LocaltimeReading> {
     const answer = await this.send('AT+CCLK?', budget);
     const line = answer.lines.find((candidate) => candidate.startsWith('+CCLK:')) ?? '';
     const parsed = parseCclk(line);
-    if (!parsed) throw new BoardError(`${this.channel.address}: AT+CCLK? answered ${JSON.stringify(answer.lines)}, not +CCLK: "yy/MM/dd,hh:mm:ss±zz"`);
+    if (!parsed) throw new AtGarbledReplyError(this.channel.address, 'AT+CCLK?', answer.lines, 'expected +CCLK: "yy/MM/dd,hh:mm:ss±zz"');
     return {
       via: 'at',
       localtime: parsed.localtime,
@@ -202,8 +215,9 @@ export class AtBoardDriver implements BoardDriver {
   private async activeAddress(cid: number, budget: Budget): Promise<string | undefined> {
     const answer = await this.send('AT+QIACT?', budget);
     for (const line of answer.lines) {
-      const match = /^\+QIACT:\s*(\d+),(\d+),(\d+)(?:,"([^"]*)")?/.exec(line);
-      if (match && Number(match[1]) === cid && match[2] === '1') return match[4] ?? '';
+      const match = /^\+QIACT: ?(\d{1,2}),([01]),([1-4])(?:,"([0-9A-Fa-f.:]*)")?$/.exec(line);
+      if (!match) throw this.garbled('AT+QIACT?', line, '+QIACT: <cid>,<state 0|1>,<type 1-4>[,"<address>"]');
+      if (Number(match[1]) === cid && match[2] === '1') return match[4] ?? '';
     }
     return undefined;
   }
@@ -228,17 +242,25 @@ export class AtBoardDriver implements BoardDriver {
     return this.channel.execute(command, budget.limit(this.channel, command));
   }
 
+  /** A reading that does not parse: the board's fault, quoted (escaped, capped) with what was expected. */
+  private garbled(command: string, line: string, expected: string): AtGarbledReplyError {
+    return new AtGarbledReplyError(this.channel.address, command, [line], `expected ${expected}`);
+  }
+
   private noticeUrc(urc: Urc): void {
     const drop = /^\+QIURC:\s*"pdpdeact",(\d+)/.exec(urc.line);
     if (drop) this.droppedContexts.add(Number(drop[1]));
   }
 }
 
-/** An operation's overall deadline (host monotonic clock), shared by its commands. */
+/** An operation's overall deadline (host monotonic clock) and abort signal, shared by its commands. */
 class Budget {
   private readonly endsAtMonoMs: number;
 
-  constructor(readonly timeoutMs: number) {
+  constructor(
+    readonly timeoutMs: number,
+    readonly signal?: AbortSignal,
+  ) {
     this.endsAtMonoMs = performance.now() + timeoutMs;
   }
 
@@ -250,8 +272,8 @@ class Budget {
   limit(channel: AtChannel, command: string): CommandOptions {
     const ownMs = channel.limitMs(command);
     const leftMs = Math.round(this.remainingMs());
-    if (ownMs <= leftMs) return { timeoutMs: ownMs, limitSource: `${command}'s limit` };
-    return { timeoutMs: leftMs, limitSource: `what was left of the operation's ${this.timeoutMs}ms` };
+    if (ownMs <= leftMs) return { timeoutMs: ownMs, limitSource: `${command}'s limit`, signal: this.signal };
+    return { timeoutMs: leftMs, limitSource: `what was left of the operation's ${this.timeoutMs}ms`, signal: this.signal };
   }
 }
 
@@ -259,30 +281,53 @@ function firstLine(answer: AtOk): string {
   return answer.lines[0] ?? '';
 }
 
-/** `+QNTP: 0,"2022/06/20,21:32:20-16"` or `+QNTP: 565` -> code and time. */
+/**
+ * `+QNTP: 0,"2022/06/20,21:32:20-16"` or `+QNTP: 565` -> code and time; undefined for anything else
+ * (a time that is not exactly `yyyy/MM/dd,hh:mm:ss±zz` with every field in range, trailing bytes).
+ */
 export function parseQntpUrc(line: string): { code: number; time?: string } | undefined {
-  const match = /^\+QNTP:\s*(\d+)(?:,"([^"]*)")?/.exec(line);
+  const match = /^\+QNTP: ?(\d{1,3})(?:,"([^"]*)")?$/.exec(line);
   if (!match) return undefined;
-  return { code: Number(match[1]), time: match[2] || undefined };
+  const time = match[2] || undefined;
+  if (time !== undefined && !parseBoardTime(time, true)) return undefined;
+  return { code: Number(match[1]), time };
 }
 
 /**
- * `+CCLK: "yy/MM/dd,hh:mm:ss±zz"`: 2- or 4-digit year (UNCONFIRMED which EC200U prints), zone in
- * quarter hours, undefined when the line has none. Returns QuecPython-style fields (weekday 0 = Monday,
- * yearday 1-366).
+ * `+CCLK: "yy/MM/dd,hh:mm:ss±zz"`: 2- or 4-digit year (UNCONFIRMED which EC200U prints), every other
+ * field exactly two digits and in range, the zone a sign and two digits in quarter hours (-48..+56),
+ * or no zone at all (undefined). Anything else is undefined: a line that lost or changed bytes must not
+ * read as a good time (`+04` cut to `+0` would be a false hour). Returns QuecPython-style fields
+ * (weekday 0 = Monday, yearday 1-366).
  */
 export function parseCclk(line: string): { localtime: LocaltimeTuple; zoneQuarterHours: number | undefined } | undefined {
-  const match = /^\+CCLK:\s*"(\d{2}|\d{4})\/(\d{1,2})\/(\d{1,2}),(\d{1,2}):(\d{2}):(\d{2})([+-]\d{1,2})?"/.exec(line);
+  const match = /^\+CCLK: ?"([^"]*)"$/.exec(line);
+  return match?.[1] === undefined ? undefined : parseBoardTime(match[1], false);
+}
+
+/** `yy/MM/dd,hh:mm:ss±zz` (or a 4-digit year), strictly; `zoneRequired` for +QNTP, which always states it. */
+function parseBoardTime(text: string, zoneRequired: boolean): { localtime: LocaltimeTuple; zoneQuarterHours: number | undefined } | undefined {
+  const match = /^(\d{2}|\d{4})\/(\d{2})\/(\d{2}),(\d{2}):(\d{2}):(\d{2})([+-]\d{2})?$/.exec(text);
   if (!match) return undefined;
   const [, yearText, month, mday, hour, minute, second, zone] = match;
+  if (zoneRequired && zone === undefined) return undefined;
   const year = Number(yearText) + (yearText?.length === 2 ? 2000 : 0);
   const fields = [month, mday, hour, minute, second].map(Number) as [number, number, number, number, number];
+  const zoneQuarterHours = zone === undefined ? undefined : Number(zone);
+  if (!fieldsInRange(year, ...fields) || (zoneQuarterHours !== undefined && (zoneQuarterHours < -48 || zoneQuarterHours > 56))) return undefined;
   const dayMs = Date.UTC(year, fields[0] - 1, fields[1]);
   const weekday = (new Date(dayMs).getUTCDay() + 6) % 7;
   const yearday = Math.round((dayMs - Date.UTC(year, 0, 1)) / 86_400_000) + 1;
   return {
     localtime: [year, ...fields, weekday, yearday],
     // No zone field: unknown, not UTC; the scenario's `timezone` applies (see clock/board-offset.ts).
-    zoneQuarterHours: zone === undefined ? undefined : Number(zone),
+    zoneQuarterHours,
   };
+}
+
+/** A calendar date and time of day that exist (1970-2099; a day the month has; no leap second). */
+export function fieldsInRange(year: number, month: number, mday: number, hour: number, minute: number, second: number): boolean {
+  if (year < 1970 || year > 2099 || month < 1 || month > 12) return false;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return mday >= 1 && mday <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && hour >= 0 && minute >= 0 && second >= 0;
 }

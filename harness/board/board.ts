@@ -7,10 +7,15 @@
 export type { BoardIdentity, LocaltimeReading, LocaltimeTuple, Via } from '../core/model.js';
 import type { BoardIdentity, LocaltimeReading, Via } from '../core/model.js';
 
+/**
+ * Every operation takes its deadline and an abort signal: aborting ends every wait and sleep of the
+ * operation at once, rejecting with the signal's reason (the runner stopping a step, a SIGINT).
+ */
 export interface DialOptions {
   profile: number;
   apn?: string;
   timeoutMs: number;
+  signal?: AbortSignal;
 }
 
 export interface DialResult {
@@ -28,6 +33,7 @@ export interface SyncOptions {
   /** QuecPython `ntptime.settime(timezone)`, in hours (-12..12). AT: ignored (zone comes from the network). */
   timezoneHours: number;
   timeoutMs: number;
+  signal?: AbortSignal;
 }
 
 export interface SyncResult {
@@ -46,11 +52,12 @@ export interface SyncResult {
 
 export interface ReadOptions {
   timeoutMs: number;
+  signal?: AbortSignal;
 }
 
 export interface BoardDriver {
   readonly via: Via;
-  identify(timeoutMs: number): Promise<BoardIdentity>;
+  identify(timeoutMs: number, signal?: AbortSignal): Promise<BoardIdentity>;
   dial(options: DialOptions): Promise<DialResult>;
   syncClock(options: SyncOptions): Promise<SyncResult>;
   readLocaltime(options: ReadOptions): Promise<LocaltimeReading>;

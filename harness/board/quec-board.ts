@@ -49,11 +49,11 @@ export class QuecBoard implements StepBoard {
   }
 
   /** Identifies the board over whichever port it has, REPL first (it names the QuecPython version). */
-  async identify(timeoutMs: number): Promise<BoardIdentity | undefined> {
+  async identify(timeoutMs: number, signal?: AbortSignal): Promise<BoardIdentity | undefined> {
     for (const via of ['repl', 'at'] as const) {
       const driver = this.drivers.get(via);
       if (!driver) continue;
-      this.identity = await driver.identify(timeoutMs);
+      this.identity = await driver.identify(timeoutMs, signal);
       return this.identity;
     }
     return undefined;

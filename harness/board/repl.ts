@@ -1,5 +1,8 @@
 import { BoardError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 import type { ReplChannel } from '../channel/repl/repl.js';
+import { quoteBoardText } from '../channel/text.js';
+import { fieldsInRange } from './at.js';
 import type { PyValue } from '../channel/repl/pyliteral.js';
 import { pythonStringLiteral } from '../channel/repl/repl.js';
 import type {
@@ -31,10 +34,11 @@ export class ReplBoardDriver implements BoardDriver {
     private readonly options: ReplBoardOptions = {},
   ) {}
 
-  async identify(timeoutMs: number): Promise<BoardIdentity> {
+  async identify(timeoutMs: number, signal?: AbortSignal): Promise<BoardIdentity> {
+    const left = deadline(timeoutMs);
     // Each field on its own, so a module the firmware lacks costs only that field.
-    await this.repl.exec(IDENTIFY_SOURCE, { timeoutMs });
-    const answer = await this.repl.eval('_qhil_identify()', { timeoutMs });
+    await this.repl.exec(IDENTIFY_SOURCE, { timeoutMs: left(), signal });
+    const answer = await this.repl.eval('_qhil_identify()', { timeoutMs: left(), signal });
     const fields = asMap(answer);
     const details: Record<string, string> = {};
     const uname = fields.get('uname');
@@ -64,9 +68,9 @@ export class ReplBoardDriver implements BoardDriver {
   }
 
   async dial(options: DialOptions): Promise<DialResult> {
-    const startedAt = performance.now();
-    const left = (): number => options.timeoutMs - (performance.now() - startedAt);
-    const first = await this.callInfo(options.profile, left());
+    const left = deadline(options.timeoutMs);
+    const signal = options.signal;
+    const first = await this.callInfo(options.profile, left(), signal);
     if (first.state === 1 && first.address !== '0.0.0.0') {
       return { profile: options.profile, address: first.address, alreadyUp: true, dns: first.dns };
     }
@@ -78,24 +82,30 @@ export class ReplBoardDriver implements BoardDriver {
       const activation = await this.repl.eval(
         `(__import__('dataCall').setPDPContext(${options.profile}, 0, ${pythonStringLiteral(apn)}, '', '', 0), ` +
           `__import__('dataCall').activate(${options.profile}))`,
-        { timeoutMs: left() },
+        { timeoutMs: left(), signal },
       );
       if (Array.isArray(activation) && activation[1] === 0) break;
-      const simStatus = await this.repl.eval(`__import__('sim').getStatus()`, { timeoutMs: left() });
+      const simStatus = await this.repl.eval(`__import__('sim').getStatus()`, { timeoutMs: left(), signal });
       if (simStatus !== 1) {
         throw new BoardError(`SIM card not ready: sim.getStatus() returned ${String(simStatus)} (${SIM_STATUS[String(simStatus)] ?? 'not ready'}); no data call`);
       }
       if (left() < 2500) {
-        const net = await this.repl.eval(`__import__('checkNet').wait_network_connected(1)`, { timeoutMs: left() }).catch(() => 'unknown');
+        const net = await this.repl
+          .eval(`__import__('checkNet').wait_network_connected(1)`, { timeoutMs: left(), signal })
+          .catch((error: unknown) => {
+            signal?.throwIfAborted();
+            return `unknown (${error instanceof Error ? error.message : String(error)})`;
+          });
         throw new BoardError(
           `dataCall.activate(${options.profile}) kept returning ${String(Array.isArray(activation) ? activation[1] : activation)} ` +
             `(APN ${JSON.stringify(apn)}) for ${options.timeoutMs}ms; network: checkNet.wait_network_connected(1) gave ${describeNetState(net)}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sleep(1000, signal);
+      signal?.throwIfAborted();
     }
     for (;;) {
-      const info = await this.callInfo(options.profile, left());
+      const info = await this.callInfo(options.profile, left(), signal);
       if (info.state === 1 && info.address !== '0.0.0.0') {
         return { profile: options.profile, address: info.address, alreadyUp: false, dns: info.dns };
       }
@@ -104,17 +114,18 @@ export class ReplBoardDriver implements BoardDriver {
           `data call on profile ${options.profile} not up within ${options.timeoutMs}ms: dataCall.getInfo says state ${info.state}, address ${info.address}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, this.options.dialPollMs ?? 200));
+      await sleep(this.options.dialPollMs ?? 200, signal);
+      signal?.throwIfAborted();
     }
   }
 
   /** `dataCall.getInfo(profile, 0)` -> `(profileID, ipType, [state, reconnect, addr, priDNS, secDNS])`. */
-  private async callInfo(profile: number, timeoutMs: number): Promise<CallInfo> {
-    const value = await this.repl.eval(`__import__('dataCall').getInfo(${profile}, 0)`, { timeoutMs: Math.max(1, timeoutMs) });
+  private async callInfo(profile: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<CallInfo> {
+    const value = await this.repl.eval(`__import__('dataCall').getInfo(${profile}, 0)`, { timeoutMs, signal });
     const details = Array.isArray(value) ? value[2] : undefined;
     if (value === -1) return { state: 0, address: '0.0.0.0', dns: [] };
     if (!Array.isArray(details) || typeof details[0] !== 'number' || typeof details[2] !== 'string') {
-      throw new BoardError(`dataCall.getInfo(${profile}, 0) gave an unexpected answer: ${JSON.stringify(String(value))}`);
+      throw new BoardError(`dataCall.getInfo(${profile}, 0) gave an unexpected answer: ${quoteBoardText(String(value))}`);
     }
     return {
       state: details[0],
@@ -133,7 +144,7 @@ export class ReplBoardDriver implements BoardDriver {
       `try:\n    r['settime'] = ntptime.settime(${Math.trunc(options.timezoneHours)})\n` +
       "except Exception as e:\n    r['error'] = '%s: %s' % (type(e).__name__, e)\n" +
       "r['host'] = ntptime.host\nprint(repr(r))";
-    const { stdout } = await this.repl.exec(code, { timeoutMs: options.timeoutMs });
+    const { stdout } = await this.repl.exec(code, { timeoutMs: options.timeoutMs, signal: options.signal });
     const answer = asMap(this.repl.parseAnswer(stdout, 'ntptime.settime()'));
     const usedServer = typeof answer.get('host') === 'string' ? (answer.get('host') as string) : undefined;
     const error = answer.get('error');
@@ -149,10 +160,11 @@ export class ReplBoardDriver implements BoardDriver {
   }
 
   async readLocaltime(options: ReadOptions): Promise<LocaltimeReading> {
+    const left = deadline(options.timeoutMs);
     // Import first, so the timed exchange carries as little work as possible.
-    await this.repl.exec('import utime', { timeoutMs: options.timeoutMs });
+    await this.repl.exec('import utime', { timeoutMs: left(), signal: options.signal });
     const hostSendMs = Date.now();
-    const { stdout } = await this.repl.exec('print(utime.localtime())', { timeoutMs: options.timeoutMs });
+    const { stdout } = await this.repl.exec('print(utime.localtime())', { timeoutMs: left(), signal: options.signal });
     const hostReceiveMs = Date.now();
     const value = this.repl.parseAnswer(stdout, 'utime.localtime()');
     return { via: 'repl', localtime: toLocaltimeTuple(value, stdout), hostSendMs, hostReceiveMs, raw: stdout.trim() };
@@ -186,8 +198,14 @@ interface CallInfo {
 }
 
 function asMap(value: PyValue): Map<unknown, PyValue> {
-  if (!(value instanceof Map)) throw new BoardError(`expected a dict from the board, got ${JSON.stringify(String(value))}`);
+  if (!(value instanceof Map)) throw new BoardError(`garbled reply: expected a dict from the board, got ${quoteBoardText(String(value))}`);
   return value;
+}
+
+/** Time left of an operation's `timeoutMs` (host monotonic clock), at least 1 ms, for each of its execs. */
+function deadline(timeoutMs: number): () => number {
+  const endsAtMonoMs = performance.now() + timeoutMs;
+  return () => Math.max(1, endsAtMonoMs - performance.now());
 }
 
 function describeNetState(value: PyValue): string {
@@ -197,13 +215,24 @@ function describeNetState(value: PyValue): string {
   return `(${String(stage)}, ${String(sub)})${meaning}`;
 }
 
+/**
+ * `utime.localtime()`'s answer, strictly: exactly 8 integers, a date and time that exist, weekday
+ * 0-6, yearday 1-366. Anything else (a tuple that lost a field or a digit on the way) is a garbled reply.
+ */
 export function toLocaltimeTuple(value: PyValue, raw: string): LocaltimeTuple {
+  const fields = Array.isArray(value) && value.length === 8 && value.every((field) => typeof field === 'number' && Number.isInteger(field)) ? (value as number[]) : undefined;
+  const [year, month, mday, hour, minute, second, weekday, yearday] = fields ?? [];
   if (
-    !Array.isArray(value) ||
-    value.length < 8 ||
-    value.slice(0, 8).some((field) => typeof field !== 'number' || !Number.isInteger(field))
+    !fields ||
+    !fieldsInRange(year ?? -1, month ?? -1, mday ?? -1, hour ?? -1, minute ?? -1, second ?? -1) ||
+    weekday === undefined ||
+    weekday < 0 ||
+    weekday > 6 ||
+    yearday === undefined ||
+    yearday < 1 ||
+    yearday > 366
   ) {
-    throw new BoardError(`utime.localtime() gave ${JSON.stringify(raw.trim())}: expected an 8-tuple of integers`);
+    throw new BoardError(`garbled reply: utime.localtime() gave ${quoteBoardText(raw.trim())}: expected 8 integers (year, month, mday, hour, minute, second, weekday 0-6, yearday 1-366), each in range`);
   }
-  return value.slice(0, 8) as LocaltimeTuple;
+  return fields as LocaltimeTuple;
 }
