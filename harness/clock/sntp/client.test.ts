@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
 import { signNtpPacket } from './auth.js';
-import { buildRequest, judgeReply, parseServerSpec, type Expectation } from './client.js';
+import { buildRequest, DEFAULT_MAX_HOST_OFFSET_MS, judgeReply, parseServerSpec, type Expectation } from './client.js';
 import type { SntpKey } from './keys.js';
 import { decodeNtpPacket, encodeNtpHeader, encodeRefId, unixNsToNtp, type NtpHeader } from './packet.js';
 
@@ -28,7 +28,7 @@ describe('judging a reply', () => {
   const t4HostNs = t1HostNs + 200_000n; // 0.2 ms round trip
   const nonce = 0x0123456789abcdefn;
   const from = { address: '127.0.0.1', port: 11123 };
-  const expected: Expectation = { ...from, nonce, maxRootDistanceMs: 16_000 };
+  const expected: Expectation = { ...from, nonce, maxRootDistanceMs: 16_000, maxHostOffsetMs: DEFAULT_MAX_HOST_OFFSET_MS };
   /** A genuine reply from a server 5 s ahead that held the request for 0.05 ms. */
   const reply = (patch: Partial<NtpHeader> = {}): NtpHeader => ({
     leap: 0,
@@ -64,9 +64,9 @@ describe('judging a reply', () => {
     ['another port', { address: '127.0.0.1', port: 11124 }, reply(), 'wrong source'],
     ['a different origin', from, reply({ originTs: nonce + 1n }), 'origin mismatch'],
     ['origin zero', from, reply({ originTs: 0n }), 'origin mismatch'],
-    ['mode 3', from, reply({ mode: 3 }), 'mode 3'],
-    ['mode 5 (broadcast)', from, reply({ mode: 5 }), 'mode 5'],
-    ['version 0', from, reply({ version: 0 }), 'version 0'],
+    ['mode 3', from, reply({ mode: 3 }), 'mode 3 (not a server reply)'],
+    ['mode 5 (broadcast)', from, reply({ mode: 5 }), 'mode 5 (not a server reply)'],
+    ['version 0', from, reply({ version: 0 }), 'version 0 (not NTPv3 or v4)'],
     ['a zero transmit timestamp', from, reply({ transmitTs: 0n }), 'zero timestamp'],
     ['a zero receive timestamp', from, reply({ receiveTs: 0n }), 'zero timestamp'],
     ['transmit before receive', from, reply({ transmitTs: unixNsToNtp(t1HostNs + 4_000_000_000n) }), 'transmit before receive'],
@@ -106,6 +106,84 @@ describe('judging a reply', () => {
     expect(judge(encodeNtpHeader(reply({ rootDispersionMs: 600 })), from, { ...expected, maxRootDistanceMs: 500 }).kind).toBe(
       'reject',
     );
+  });
+
+  it('accepts NTP v3 and v4 replies only', () => {
+    expect(judge(encodeNtpHeader(reply({ version: 3 }))).kind).toBe('sample');
+    expect(judge(encodeNtpHeader(reply({ version: 2 })))).toEqual({ kind: 'ignore', reason: 'version 2 (not NTPv3 or v4)' });
+    expect(judge(encodeNtpHeader(reply({ version: 5 })))).toEqual({ kind: 'ignore', reason: 'version 5 (not NTPv3 or v4)' });
+  });
+
+  const YEAR_NS = 31_557_600_000_000_000n; // 365.25 days
+  const atOffset = (offsetNs: bigint): Partial<NtpHeader> => ({
+    receiveTs: unixNsToNtp(t1HostNs + offsetNs),
+    transmitTs: unixNsToNtp(t1HostNs + offsetNs + 50_000n),
+  });
+
+  it('refuses a reply 100 years off instead of folding it into a 36-year offset (the NTP era wrap)', () => {
+    const verdict = judge(encodeNtpHeader(reply(atOffset(100n * YEAR_NS))));
+    expect(verdict.kind).toBe('reject');
+    if (verdict.kind !== 'reject') return;
+    // 100 years ahead is, modulo the 136-year era, 36.1 years behind: the era nearest the host.
+    expect(verdict.reason).toMatch(
+      /^implausible time: the server says 19\d\d-\d\d-\d\dT[\d:.]+Z, 36\.1 years behind the host clock, beyond the 1 day plausibility bound/,
+    );
+  });
+
+  it('refuses a server time beyond the plausibility bound either way, and takes one within it', () => {
+    const DAY_NS = 86_400_000_000_000n;
+    expect(judge(encodeNtpHeader(reply(atOffset(DAY_NS + 1_000_000_000n))))).toMatchObject({
+      kind: 'reject',
+      reason: expect.stringMatching(/1\.0 days ahead of the host clock, beyond the 1 day plausibility bound/),
+    });
+    expect(judge(encodeNtpHeader(reply(atOffset(-2n * DAY_NS))))).toMatchObject({
+      kind: 'reject',
+      reason: expect.stringMatching(/2(\.0)? days behind the host clock/),
+    });
+    const nearly = judge(encodeNtpHeader(reply(atOffset(DAY_NS - 1_000_000_000n))));
+    expect(nearly.kind).toBe('sample');
+    if (nearly.kind === 'sample') expect(nearly.sample.offsetMs).toBeCloseTo(86_399_000, 0);
+    // The bound is the caller's: a tighter one refuses what the default takes.
+    expect(judge(encodeNtpHeader(reply()), from, { ...expected, maxHostOffsetMs: 4_000 })).toMatchObject({
+      kind: 'reject',
+      reason: expect.stringMatching(/5\.00s ahead of the host clock, beyond the 4\.00s plausibility bound/),
+    });
+  });
+
+  it('checks the receive and the transmit timestamp each, not only their mean', () => {
+    // T2 30 years back and T3 30 years ahead average to a plausible offset; neither is plausible.
+    const header = reply({ receiveTs: unixNsToNtp(t1HostNs - 30n * YEAR_NS), transmitTs: unixNsToNtp(t1HostNs + 30n * YEAR_NS) });
+    expect(judge(encodeNtpHeader(header))).toMatchObject({ kind: 'reject', reason: expect.stringMatching(/^implausible time/) });
+  });
+
+  it('converts across the 2036 era wrap: a host just before it, a server just after', () => {
+    const wrapNs = BigInt(Date.UTC(2036, 1, 7, 6, 28, 16)) * 1_000_000n;
+    const t1 = wrapNs - 1_000_000_000n;
+    const header = reply({ receiveTs: unixNsToNtp(t1 + 1_500_000_000n), transmitTs: unixNsToNtp(t1 + 1_500_050_000n) });
+    expect((header.receiveTs >> 32n) < 10n).toBe(true); // era 1: the seconds field started again at 0
+    const verdict = judgeReply(encodeNtpHeader(header), from, expected, t1, t1 + 200_000n);
+    expect(verdict.kind).toBe('sample');
+    if (verdict.kind === 'sample') expect(verdict.sample.offsetMs).toBeCloseTo(1500 - 0.075, 3);
+    // And the other way round: the host already in era 1, the server still in era 0.
+    const t1After = wrapNs + 500_000_000n;
+    const behind = reply({ receiveTs: unixNsToNtp(t1After - 2_000_000_000n), transmitTs: unixNsToNtp(t1After - 1_999_950_000n) });
+    const late = judgeReply(encodeNtpHeader(behind), from, expected, t1After, t1After + 200_000n);
+    expect(late.kind).toBe('sample');
+    if (late.kind === 'sample') expect(late.sample.offsetMs).toBeCloseTo(-2000 - 0.075, 3);
+  });
+
+  it('names a stratum-0 code that is no kiss code, escaped', () => {
+    const verdict = judge(encodeNtpHeader(reply({ stratum: 0, refId: Buffer.from([0x1b, 0x5b, 0x32, 0x4a]) })));
+    expect(verdict).toEqual({ kind: 'reject', reason: 'unsynchronised (stratum 0, refid "\\x1b[2J" is no kiss code)' });
+    expect(JSON.stringify(verdict)).not.toMatch(/\\u001b/); // no raw ESC to escape: it never got in
+  });
+
+  it('rejects absurd root delay and root dispersion (the largest the wire can carry)', () => {
+    expect(judge(encodeNtpHeader(reply({ rootDelayMs: 65_535_000 })))).toMatchObject({
+      kind: 'reject',
+      reason: expect.stringMatching(/^root distance 32767500 ms exceeds 16000 ms/),
+    });
+    expect(judge(encodeNtpHeader(reply({ rootDispersionMs: 65_535_000 })))).toMatchObject({ kind: 'reject' });
   });
 
   describe('with a key', () => {

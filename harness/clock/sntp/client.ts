@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { formatDurationMs } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
 import type { HostClock } from '../hostclock.js';
 import { signNtpPacket, verifyNtpMac } from './auth.js';
@@ -17,13 +18,14 @@ import {
   decodeNtpPacket,
   encodeNtpHeader,
   formatRefId,
+  KISS_MEANINGS,
   kissCode,
   Leap,
   NtpFormatError,
   NtpMode,
-  ntpDiff,
-  ntpUnitsToMs,
+  ntpToUnixNs,
   offsetAndDelay,
+  quoteRefId,
   unixNsToNtp,
   type NtpPacket,
   type NtpTimestamp,
@@ -33,6 +35,16 @@ import { sleep } from '../../core/sleep.js';
 export const DEFAULT_NTP_PORT = 123;
 /** chrony's default maxdistance: root delay / 2 + root dispersion above this is not believed. */
 export const DEFAULT_MAX_ROOT_DISTANCE_MS = 16_000;
+/**
+ * A server time further than this from the host clock is not believed. The reference measures the
+ * host clock's offset from UTC: a host kept by chrony or ntpd is within milliseconds, and even one left
+ * unsynchronised for weeks drifts by minutes. A day or more apart, either the server is wrong (an NTP
+ * era wrap: a timestamp 136 years off reads as the same second; a stratum-1 box whose GPS lost its week
+ * number; a forged reply) or the host clock is (a board computer that booted in 1970): either way no
+ * verdict on a board may rest on it, so it is the rig's error, and folding it into a 36-year "offset"
+ * would blame the board instead. Configurable for the rare rig that must measure a host far off.
+ */
+export const DEFAULT_MAX_HOST_OFFSET_MS = 86_400_000;
 /** How long to wait for the reply to one request before sending a fresh one. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1_000;
 /** First spacing after a RATE kiss; doubles on each further RATE, up to the cap. */
@@ -65,13 +77,15 @@ export function parseServerSpec(text: string): ServerSpec {
   } else {
     host = trimmed;
   }
-  // A host name never holds brackets; an unbalanced one is a typo of the [IPv6]:port form.
-  if (host === '' || /[\s[\]]/.test(host)) throw new InputError(`bad NTP server "${text}": empty or malformed host`);
-  if (bracketed && isIP(host) !== 6) throw new InputError(`bad NTP server "${text}": brackets must hold an IPv6 address`);
+  // A host name never holds brackets; an unbalanced one is a typo of the [IPv6]:port form. Nor control
+  // characters: the name is echoed in messages, and must not drive the terminal showing them.
+  const quotedText = text.length <= 80 ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, 80))}... (${text.length} characters)`;
+  if (host === '' || /[\s[\]\p{Cc}]/u.test(host)) throw new InputError(`bad NTP server ${quotedText}: empty or malformed host`);
+  if (bracketed && isIP(host) !== 6) throw new InputError(`bad NTP server ${quotedText}: brackets must hold an IPv6 address`);
   let port = DEFAULT_NTP_PORT;
   if (portText !== undefined) {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
-    if (!(port >= 1 && port <= 65535)) throw new InputError(`bad NTP server "${text}": port must be 1-65535`);
+    if (!(port >= 1 && port <= 65535)) throw new InputError(`bad NTP server ${quotedText}: port must be 1-65535`);
   }
   return { text: trimmed, host, port };
 }
@@ -117,6 +131,8 @@ export interface Expectation {
   nonce: NtpTimestamp;
   key?: SntpKey;
   maxRootDistanceMs: number;
+  /** A server time further than this from the host clock is implausible (DEFAULT_MAX_HOST_OFFSET_MS). */
+  maxHostOffsetMs: number;
 }
 
 export interface SntpSample {
@@ -154,6 +170,8 @@ export function judgeReply(
   t1HostNs: bigint,
   t4HostNs: bigint,
 ): ReplyVerdict {
+  // First what proves the datagram answers our request (anyone can send a packet; only the server saw
+  // our nonce); a datagram that fails these is ignored, and we keep waiting for the genuine one.
   if (from.address !== expected.address || from.port !== expected.port) {
     return { kind: 'ignore', reason: 'wrong source' };
   }
@@ -170,12 +188,21 @@ export function judgeReply(
     const check = verifyNtpMac(datagram, [expected.key]);
     if (!check.ok) return { kind: 'ignore', reason: check.reason };
   }
-  if (packet.mode !== NtpMode.Server) return { kind: 'ignore', reason: `mode ${packet.mode}` };
-  if (packet.version < 1 || packet.version > 4) return { kind: 'ignore', reason: `version ${packet.version}` };
+  if (packet.mode !== NtpMode.Server) return { kind: 'ignore', reason: `mode ${packet.mode} (not a server reply)` };
+  // RFC 4330 §5: a client accepts v3 and v4 replies; anything else is not the protocol we spoke.
+  if (packet.version !== 3 && packet.version !== 4) {
+    return { kind: 'ignore', reason: `version ${packet.version} (not NTPv3 or v4)` };
+  }
+
+  // Then what the genuine server says about itself: "do not use me" ends this request.
   const kiss = kissCode(packet);
   if (kiss !== undefined) return { kind: 'reject', reason: `kiss ${kiss}`, kiss };
   if (packet.receiveTs === 0n || packet.transmitTs === 0n) return { kind: 'ignore', reason: 'zero timestamp' };
   if (packet.leap === Leap.Unsynchronised) return { kind: 'reject', reason: 'unsynchronised (LI=3)' };
+  if (packet.stratum === 0 && packet.refId.some((byte) => byte !== 0)) {
+    // Stratum 0 is a kiss-o'-death, but this code is no kiss code: say what it was, escaped.
+    return { kind: 'reject', reason: `unsynchronised (stratum 0, refid ${quoteRefId(packet.refId)} is no kiss code)` };
+  }
   if (packet.stratum === 0 || packet.stratum >= 16) {
     return { kind: 'reject', reason: `unsynchronised (stratum ${packet.stratum})` };
   }
@@ -186,10 +213,28 @@ export function judgeReply(
       reason: `root distance ${rootDistanceMs.toFixed(0)} ms exceeds ${expected.maxRootDistanceMs} ms`,
     };
   }
+
+  // Then its timestamps, each read in the NTP era nearest the host clock (RFC 5905 §6, RFC 4330 §3),
+  // so a reply across the 2036 wrap converts right; one far from the host is refused, never folded.
+  const t2ServerNs = ntpToUnixNs(packet.receiveTs, t1HostNs);
+  const t3ServerNs = ntpToUnixNs(packet.transmitTs, t4HostNs);
+  const farthest = [t2ServerNs - t1HostNs, t3ServerNs - t4HostNs].reduce((a, b) => (abs(a) >= abs(b) ? a : b));
+  const farthestMs = Number(farthest / 1_000_000n);
+  if (Math.abs(farthestMs) > expected.maxHostOffsetMs) {
+    const serverTimeNs = farthest === t2ServerNs - t1HostNs ? t2ServerNs : t3ServerNs;
+    return {
+      kind: 'reject',
+      reason:
+        `implausible time: the server says ${new Date(Number(serverTimeNs / 1_000_000n)).toISOString()}, ` +
+        `${formatSpanMs(Math.abs(farthestMs))} ${farthestMs < 0 ? 'behind' : 'ahead of'} the host clock, beyond the ` +
+        `${formatSpanMs(expected.maxHostOffsetMs)} plausibility bound (NTP time repeats every 136 years: ` +
+        'a wrong era, a broken server clock, or a host clock that is far off)',
+    };
+  }
+  if (t3ServerNs < t2ServerNs) return { kind: 'ignore', reason: 'transmit before receive' };
   const t1 = unixNsToNtp(t1HostNs);
   const t4 = unixNsToNtp(t4HostNs);
   const { offsetMs, delayMs: rawDelayMs } = offsetAndDelay(t1, packet.receiveTs, packet.transmitTs, t4);
-  if (ntpUnitsToMs(ntpDiff(packet.transmitTs, packet.receiveTs)) < 0) return { kind: 'ignore', reason: 'transmit before receive' };
   if (rawDelayMs < -NEGATIVE_DELAY_TOLERANCE_MS) return { kind: 'ignore', reason: 'negative delay' };
   const delayMs = Math.max(0, rawDelayMs);
   const precisionMs = 2 ** packet.precision * 1000;
@@ -210,6 +255,23 @@ export function judgeReply(
       precisionLog2: packet.precision,
     },
   };
+}
+
+function abs(value: bigint): bigint {
+  return value < 0n ? -value : value;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+const YEAR_MS = 365.25 * DAY_MS;
+
+/** "36.1 years", "2.5 days", "1 day", "1.5 h", "4m05s": spans from milliseconds to eras, for messages. */
+export function formatSpanMs(ms: number): string {
+  if (ms >= YEAR_MS) return `${(ms / YEAR_MS).toFixed(1)} years`;
+  if (ms === DAY_MS) return '1 day';
+  if (ms >= DAY_MS) return ms % DAY_MS === 0 ? `${ms / DAY_MS} days` : `${(ms / DAY_MS).toFixed(1)} days`;
+  if (ms >= HOUR_MS) return `${(ms / HOUR_MS).toFixed(1)} h`;
+  return formatDurationMs(ms);
 }
 
 /** A client request: v4, mode 3, everything zero but the nonce in the transmit field. */
@@ -247,6 +309,7 @@ export interface ServerQueryOptions {
   deadlineMonoMs: number;
   key?: SntpKey;
   maxRootDistanceMs: number;
+  maxHostOffsetMs: number;
   requestTimeoutMs: number;
   clock: HostClock;
   kissState: KissState;
@@ -268,23 +331,32 @@ export interface ServerQueryOutcome {
 }
 
 
-/** Resolves a name, giving up at the deadline (dns.lookup cannot be cancelled; we just stop waiting). */
+/**
+ * Resolves a name, giving up at the deadline or on abort (dns.lookup cannot be cancelled; we just stop
+ * waiting for it).
+ */
 async function resolveWithDeadline(
   resolver: Resolver,
   host: string,
   deadlineMonoMs: number,
+  signal: AbortSignal | undefined,
 ): Promise<ResolvedAddress> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new Error(`name lookup timed out`)),
       Math.max(0, deadlineMonoMs - performance.now()),
     );
+    onAbort = () => reject(new Error('name lookup abandoned: the query was stopped'));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
     return await Promise.race([resolver(host), timeout]);
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -316,8 +388,9 @@ export async function queryServer(spec: ServerSpec, opts: ServerQueryOptions): P
 
   let resolved: ResolvedAddress;
   try {
-    resolved = await resolveWithDeadline(opts.resolver, spec.host, opts.deadlineMonoMs);
+    resolved = await resolveWithDeadline(opts.resolver, spec.host, opts.deadlineMonoMs, opts.signal);
   } catch (error) {
+    if (opts.signal?.aborted) return fail('aborted', `while looking up ${spec.host}`);
     return fail('cannot resolve', `${spec.host}: ${error instanceof Error ? error.message : String(error)}`);
   }
   outcome.address = resolved.address;
@@ -347,6 +420,7 @@ export async function queryServer(spec: ServerSpec, opts: ServerQueryOptions): P
   socket.on('error', (error) => settle({ kind: 'error', reason: error.message }));
 
   let lastRejection: string | undefined;
+  let lastKiss: string | undefined;
   let lastError: string | undefined;
   let genuineReplies = 0;
   try {
@@ -378,6 +452,7 @@ export async function queryServer(spec: ServerSpec, opts: ServerQueryOptions): P
         port: spec.port,
         nonce,
         maxRootDistanceMs: opts.maxRootDistanceMs,
+        maxHostOffsetMs: opts.maxHostOffsetMs,
         ...(opts.key ? { key: opts.key } : {}),
       };
       const request = buildRequest(nonce, opts.key);
@@ -412,6 +487,7 @@ export async function queryServer(spec: ServerSpec, opts: ServerQueryOptions): P
         continue;
       }
       lastRejection = verdict.reason;
+      lastKiss = verdict.kiss;
       if (verdict.kiss === 'DENY' || verdict.kiss === 'RSTR') {
         opts.kissState.banned.set(kissKey, verdict.kiss);
         break;
@@ -436,12 +512,16 @@ export async function queryServer(spec: ServerSpec, opts: ServerQueryOptions): P
   const ignoredText = Object.entries(outcome.ignored)
     .map(([reason, count]) => `${count} ${reason}`)
     .join(', ');
+  const kissMeaning = lastKiss ? KISS_MEANINGS[lastKiss] : undefined;
   const detail =
+    (lastKiss ? `kiss-o'-death ${lastKiss}${kissMeaning ? `: ${kissMeaning}` : ''}; ` : '') +
     `${outcome.requestsSent} request(s) to ${resolved.address} port ${spec.port}` +
     (ignoredText ? `; ignored replies: ${ignoredText}` : '') +
     (lastError ? `; socket error: ${lastError}` : '');
   if (opts.signal?.aborted) return fail('aborted', detail);
   if (lastRejection) return fail(lastRejection, detail);
   if (opts.key && genuineReplies === 0) return fail('no authenticated reply', detail);
+  // Replies came, but none proved itself the answer to our request (see judgeReply): say so, not "no reply".
+  if (Object.keys(outcome.ignored).some((reason) => reason !== 'unsolicited')) return fail('no believable reply', detail);
   return fail('no reply', detail);
 }

@@ -138,6 +138,37 @@ export function kissCode(header: Pick<NtpHeader, 'stratum' | 'refId'>): string |
   return /^[A-Z][A-Z0-9]{0,3}$/.test(text) ? text : undefined;
 }
 
+/** RFC 5905 §7.4 kiss codes, for messages ("kiss DENY: access denied by the server"). */
+export const KISS_MEANINGS: Readonly<Record<string, string>> = {
+  ACST: 'the association belongs to a unicast server',
+  AUTH: 'server authentication failed',
+  AUTO: 'autokey sequence failed',
+  BCST: 'the association belongs to a broadcast server',
+  CRYP: 'cryptographic authentication or identification failed',
+  DENY: 'access denied by the server',
+  DROP: 'lost peer in symmetric mode',
+  RSTR: 'access denied due to local policy',
+  INIT: 'the association has not yet synchronised for the first time',
+  MCST: 'the association belongs to a dynamically discovered server',
+  NKEY: 'no key found',
+  RATE: 'rate exceeded: the server asks us to slow down',
+  RMOT: 'alteration of association from a remote host running ntpdc',
+  STEP: 'a step change in system time has occurred, but the association has not yet resynchronised',
+};
+
+/**
+ * The 4 reference-id bytes as quoted text with no control bytes in it (it comes from the network and
+ * ends up on terminals): printable ASCII as itself, every other byte, quote and backslash as \xHH.
+ */
+export function quoteRefId(refId: Buffer): string {
+  let text = '';
+  for (const byte of refId.subarray(0, 4)) {
+    const plain = byte >= 0x20 && byte <= 0x7e && byte !== 0x22 && byte !== 0x5c;
+    text += plain ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return `"${text}"`;
+}
+
 /** Human form of a reference id: ASCII at stratum 0 and 1, dotted quad above (IPv6 servers put a hash there). */
 export function formatRefId(refId: Buffer, stratum: number): string {
   if (stratum <= 1) {
