@@ -86,7 +86,7 @@ describe('reference query against our own server', () => {
     expectOffset(result, 0);
     const [answer] = result.servers as [ServerAnswer];
     expect(answer.samples.every((sample) => Math.abs(sample.offsetMs) < 100)).toBe(true);
-    expect(answer.ignored).toEqual({ 'origin mismatch': 3, 'wrong source': 3, 'mode 3': 3, 'zero timestamp': 6 });
+    expect(answer.ignored).toEqual({ 'origin mismatch': 3, 'wrong source': 3, 'mode 3 (not a server reply)': 3, 'zero timestamp': 6 });
   });
 
   it('takes the forgeOrigin shorthand', async () => {

@@ -11,11 +11,14 @@
  * surviving server with the smallest such bound, not an average: an average of bounded intervals is
  * bounded no tighter than the best of them, and one kept exchange keeps measuredAtHostMs exact.
  */
+import { formatDurationMs } from '../core/duration.js';
 import { InfrastructureError, InputError } from '../core/errors.js';
 import { hostClock } from './hostclock.js';
 import {
+  DEFAULT_MAX_HOST_OFFSET_MS,
   DEFAULT_MAX_ROOT_DISTANCE_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
+  formatSpanMs,
   parseServerSpec,
   processKissState,
   queryServer,
@@ -30,10 +33,24 @@ import { nsToMs } from './sntp/packet.js';
 import { selectTruechimers } from './sntp/select.js';
 
 export type { SntpKey, SntpKeyType, SntpKeyConfig } from './sntp/keys.js';
+export { DEFAULT_MAX_HOST_OFFSET_MS } from './sntp/client.js';
 
 export const DEFAULT_SAMPLES = 4;
 export const DEFAULT_TIMEOUT_MS = 5_000;
-const MAX_SAMPLES = 64;
+export const MAX_SAMPLES = 64;
+/**
+ * Upper bounds on what a query may be told to wait or believe; beyond them the input is a mistake
+ * (`99999999999h`), not a wish. A minute is twelve times the default deadline and room for 64 samples
+ * from a slow server; a reference that needs longer is broken, and a run must not hang on it.
+ */
+export const MAX_TIMEOUT_MS = 60_000;
+/** chrony's default is 16 s; a server claiming a minute from its own reference is no reference. */
+export const MAX_ROOT_DISTANCE_BOUND_MS = 60_000;
+/**
+ * Ten years: well inside half the 136-year NTP era (68 years), beyond which the era of a timestamp can
+ * no longer be told from the host clock; a rig whose host is further off must fix its clock first.
+ */
+export const MAX_HOST_OFFSET_BOUND_MS = 10 * 365 * 86_400_000;
 
 export interface ReferenceQueryOptions {
   /** 'host', 'host:port', '[::1]:123', '127.0.0.1:11123'; default port 123. */
@@ -48,7 +65,12 @@ export interface ReferenceQueryOptions {
   signal?: AbortSignal;
   /** Root delay / 2 + root dispersion above this is not believed; default 16 s, like chrony. */
   maxRootDistanceMs?: number;
-  /** Wait for one reply before sending a fresh request; default 1000. */
+  /**
+   * A server time further than this from the host clock is not believed; default one day (why:
+   * DEFAULT_MAX_HOST_OFFSET_MS in sntp/client.ts), at most MAX_HOST_OFFSET_BOUND_MS.
+   */
+  maxHostOffsetMs?: number;
+  /** Wait for one reply before sending a fresh request; default 1000, at most the whole timeout. */
   requestTimeoutMs?: number;
   /** Kiss-o'-death memory; default: shared by the whole process. */
   kissState?: KissState;
@@ -90,11 +112,21 @@ export interface ReferenceResult {
   servers: ServerAnswer[];
 }
 
-/** No server gave a usable answer; `servers` says why for each. */
+/**
+ * No server gave a usable answer; `servers` says why for each. Always the rig's fault (ERROR), never
+ * the board's: with no reference there is nothing to judge a board by. `deadlineReached` tells "the
+ * reference was slow" (a server still owed an answer when the query's deadline came) from "the
+ * reference answered, but wrongly" (kiss, unsynchronised, implausible, falseticker).
+ */
 export class ReferenceUnavailableError extends InfrastructureError {
   constructor(
     message: string,
     readonly servers: ServerAnswer[],
+    /** Host monotonic time the query took, ms. */
+    readonly waitedMs: number = 0,
+    /** The query's own deadline, ms. */
+    readonly timeoutMs: number = DEFAULT_TIMEOUT_MS,
+    readonly deadlineReached: boolean = false,
   ) {
     super(message);
     this.name = 'ReferenceUnavailableError';
@@ -152,44 +184,85 @@ function toAnswer(outcome: ServerQueryOutcome): { answer: ServerAnswer; kept?: S
   return { answer, kept };
 }
 
-function checkOptions(opts: ReferenceQueryOptions): { samples: number; timeoutMs: number; key?: SntpKey } {
+export interface CheckedReferenceOptions {
+  samples: number;
+  timeoutMs: number;
+  requestTimeoutMs: number;
+  maxRootDistanceMs: number;
+  maxHostOffsetMs: number;
+  key?: SntpKey;
+}
+
+function checkBoundedMs(what: string, valueMs: number, maxMs: number, format = formatDurationMs): number {
+  if (!(valueMs > 0) || !(valueMs <= maxMs)) {
+    throw new InputError(`reference query: ${what} must be a positive duration of at most ${format(maxMs)}, got ${valueMs}ms`);
+  }
+  return valueMs;
+}
+
+/**
+ * Every option of a query checked, defaults filled in; InputError (exit 2) for the first mistake.
+ * queryReference calls it before sending anything; a preflight may call it before opening a port.
+ */
+export function checkReferenceOptions(opts: ReferenceQueryOptions): CheckedReferenceOptions {
   if (opts.servers.length === 0) throw new InputError('reference query: no NTP servers given');
+  opts.servers.forEach(parseServerSpec);
   const samples = opts.samples ?? DEFAULT_SAMPLES;
   if (!Number.isInteger(samples) || samples < 1 || samples > MAX_SAMPLES) {
     throw new InputError(`reference query: samples must be an integer from 1 to ${MAX_SAMPLES}, got ${samples}`);
   }
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-    throw new InputError(`reference query: timeout must be a positive duration, got ${timeoutMs}ms`);
-  }
+  const timeoutMs = checkBoundedMs('timeout', opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS);
+  const requestTimeoutMs = checkBoundedMs(
+    'request timeout',
+    opts.requestTimeoutMs ?? Math.min(DEFAULT_REQUEST_TIMEOUT_MS, timeoutMs),
+    timeoutMs,
+  );
+  const maxRootDistanceMs = checkBoundedMs(
+    'root distance bound',
+    opts.maxRootDistanceMs ?? DEFAULT_MAX_ROOT_DISTANCE_MS,
+    MAX_ROOT_DISTANCE_BOUND_MS,
+  );
+  const maxHostOffsetMs = checkBoundedMs(
+    'plausibility bound (largest offset from the host clock)',
+    opts.maxHostOffsetMs ?? DEFAULT_MAX_HOST_OFFSET_MS,
+    MAX_HOST_OFFSET_BOUND_MS,
+    formatSpanMs,
+  );
   const keys = opts.keys ?? [];
   if (opts.keyId !== undefined && !keys.some((key) => key.id === opts.keyId)) {
     throw new InputError(`reference query: key id ${opts.keyId} is not among the keys given`);
   }
   const key = opts.keyId !== undefined ? keys.find((candidate) => candidate.id === opts.keyId) : keys[0];
-  return { samples, timeoutMs, ...(key ? { key } : {}) };
+  return { samples, timeoutMs, requestTimeoutMs, maxRootDistanceMs, maxHostOffsetMs, ...(key ? { key } : {}) };
 }
+
+/** Within this of its deadline a query counts as having waited it out (timers fire a little early). */
+const DEADLINE_REACHED_SLACK_MS = 5;
 
 /**
  * Asks every server in parallel for `samples` samples within `timeoutMs`, keeps each server's
  * lowest-delay sample, votes out falsetickers and returns the best survivor. Throws InputError for
  * bad options and ReferenceUnavailableError (an InfrastructureError) when no server gives a usable
- * answer, naming each server and why.
+ * answer, naming each server and why, and how long it waited. When `signal` aborts, every socket and
+ * timer is dropped at once and the promise rejects with the signal's reason, so a stopped step's own
+ * error (its deadline, a stopped run) is what its caller sees.
  */
 export async function queryReference(opts: ReferenceQueryOptions): Promise<ReferenceResult> {
-  const { samples, timeoutMs, key } = checkOptions(opts);
+  const { samples, timeoutMs, requestTimeoutMs, maxRootDistanceMs, maxHostOffsetMs, key } = checkReferenceOptions(opts);
   const specs = opts.servers.map(parseServerSpec);
   opts.signal?.throwIfAborted();
   const clock = hostClock;
   clock.refresh();
-  const deadlineMonoMs = performance.now() + timeoutMs;
+  const startedMonoMs = performance.now();
+  const deadlineMonoMs = startedMonoMs + timeoutMs;
   const outcomes = await Promise.all(
     specs.map((spec) =>
       queryServer(spec, {
         samples,
         deadlineMonoMs,
-        maxRootDistanceMs: opts.maxRootDistanceMs ?? DEFAULT_MAX_ROOT_DISTANCE_MS,
-        requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        maxRootDistanceMs,
+        maxHostOffsetMs,
+        requestTimeoutMs,
         clock,
         kissState: opts.kissState ?? processKissState,
         resolver: opts.resolver ?? systemResolver,
@@ -235,11 +308,19 @@ export async function queryReference(opts: ReferenceQueryOptions): Promise<Refer
   }
   if (!best) {
     const authHint = key ? ` with key ${key.id} (${key.type})` : '';
+    const waitedMs = performance.now() - startedMonoMs;
+    const deadlineReached = performance.now() >= deadlineMonoMs - DEADLINE_REACHED_SLACK_MS;
+    const when = deadlineReached
+      ? `within the ${formatDurationMs(timeoutMs)} deadline (waited ${formatDurationMs(waitedMs)})`
+      : `(after ${formatDurationMs(waitedMs)} of a ${formatDurationMs(timeoutMs)} deadline)`;
     throw new ReferenceUnavailableError(
-      `no usable reference time from ${servers.length === 1 ? 'the server' : `any of ${servers.length} servers`}` +
-        `${authHint}: ` +
+      `reference clock: no usable answer ${when} from ` +
+        `${servers.length === 1 ? 'the server' : `any of ${servers.length} servers`}${authHint}: ` +
         servers.map(describe).join('; '),
       servers,
+      waitedMs,
+      timeoutMs,
+      deadlineReached,
     );
   }
   const { kept } = best;
