@@ -1,18 +1,22 @@
 /**
  * `qhil sntp <server...> [--samples N] [--key <id>:<type>:<hex>] [--key-file F] [--key-id N]
- *  [--timeout 5s] [--max-distance 16s] [--json]`: the reference query on its own.
+ *  [--timeout 5s] [--max-distance 16s] [--max-offset 24h] [--json]`: the reference query on its own.
  */
 import { Option, type Command } from 'commander';
 import { ExitCode, type CliCommand, type CliIo } from './command.js';
 import { DurationSyntaxError, parseDurationMs } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import {
+  MAX_HOST_OFFSET_BOUND_MS,
+  MAX_ROOT_DISTANCE_BOUND_MS,
+  MAX_SAMPLES,
+  MAX_TIMEOUT_MS,
   queryReference,
   ReferenceUnavailableError,
   serverLabel,
   type ReferenceQueryOptions, type ReferenceResult, type ServerAnswer } from '../clock/reference.js';
 import { loadKeyFile, parseKeyId, parseKeySpec, type SntpKey } from '../clock/sntp/keys.js';
-import { parseServerSpec } from '../clock/sntp/client.js';
+import { formatSpanMs, parseServerSpec } from '../clock/sntp/client.js';
 
 interface SntpFlags {
   samples?: string;
@@ -21,18 +25,38 @@ interface SntpFlags {
   keyId?: string;
   timeout: string;
   maxDistance?: string;
+  maxOffset?: string;
   json?: boolean;
 }
 
-function parseDurationFlag(flag: string, text: string): number {
+/** A positive duration of at most `maxMs`: a wait beyond its bound is a typo, and must not hang the query. */
+function parseDurationFlag(flag: string, text: string, maxMs: number, why: string): number {
+  let ms: number;
   try {
-    const ms = parseDurationMs(text);
-    if (!(ms > 0)) throw new InputError(`${flag}: must be positive, got "${text}"`);
-    return ms;
+    ms = parseDurationMs(text);
   } catch (error) {
     if (error instanceof DurationSyntaxError) throw new InputError(`${flag}: ${error.message}`);
     throw error;
   }
+  if (!(ms > 0)) throw new InputError(`${flag}: must be positive, got ${JSON.stringify(text)}`);
+  if (!(ms <= maxMs)) throw new InputError(`${flag}: at most ${formatSpanMs(maxMs)} (${why}), got ${JSON.stringify(text)}`);
+  return ms;
+}
+
+/**
+ * Text from the network (and argv) made safe for a terminal: every control character but the
+ * newline, DEL, the C1 controls (0x9b is CSI on some terminals) and the bidirectional overrides
+ * become visible \u escapes, so no reply can move the cursor, set the title or write the clipboard.
+ */
+export function terminalText(text: string): string {
+  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (char) =>
+    `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** JSON.stringify leaves DEL, the C1 controls and the bidi overrides raw; escape them too. */
+function terminalJson(value: unknown): string {
+  return terminalText(JSON.stringify(value, null, 2));
 }
 
 /** Turns flags into query options; every mistake is an InputError (exit 2) before any packet is sent. */
@@ -41,7 +65,9 @@ export async function sntpOptionsFromFlags(servers: string[], flags: SntpFlags):
   let samples: number | undefined;
   if (flags.samples !== undefined) {
     samples = /^\d+$/.test(flags.samples) ? Number(flags.samples) : Number.NaN;
-    if (!(samples >= 1 && samples <= 64)) throw new InputError(`--samples: expected 1 to 64, got "${flags.samples}"`);
+    if (!(samples >= 1 && samples <= MAX_SAMPLES)) {
+      throw new InputError(`--samples: expected a whole number from 1 to ${MAX_SAMPLES}, got ${JSON.stringify(flags.samples)}`);
+    }
   }
   const keys: SntpKey[] = flags.key.map((spec) => parseKeySpec(spec));
   if (flags.keyFile) keys.push(...(await loadKeyFile(flags.keyFile)));
@@ -51,11 +77,16 @@ export async function sntpOptionsFromFlags(servers: string[], flags: SntpFlags):
   }
   return {
     servers,
-    timeoutMs: parseDurationFlag('--timeout', flags.timeout),
+    timeoutMs: parseDurationFlag('--timeout', flags.timeout, MAX_TIMEOUT_MS, 'the deadline of one reference query'),
     ...(samples !== undefined ? { samples } : {}),
     ...(keys.length > 0 ? { keys } : {}),
     ...(keyId !== undefined ? { keyId } : {}),
-    ...(flags.maxDistance !== undefined ? { maxRootDistanceMs: parseDurationFlag('--max-distance', flags.maxDistance) } : {}),
+    ...(flags.maxDistance !== undefined
+      ? { maxRootDistanceMs: parseDurationFlag('--max-distance', flags.maxDistance, MAX_ROOT_DISTANCE_BOUND_MS, 'a server further from its own reference is no reference') }
+      : {}),
+    ...(flags.maxOffset !== undefined
+      ? { maxHostOffsetMs: parseDurationFlag('--max-offset', flags.maxOffset, MAX_HOST_OFFSET_BOUND_MS, 'beyond it the NTP era is ambiguous') }
+      : {}),
   };
 }
 
@@ -92,13 +123,13 @@ async function runSntp(servers: string[], flags: SntpFlags, io: CliIo): Promise<
   try {
     result = await queryReference(options);
   } catch (error) {
+    if (!(error instanceof ReferenceUnavailableError)) throw error;
     // Scripts asking for JSON get JSON on failure too: each server's answer and why it failed.
-    if (!(flags.json && error instanceof ReferenceUnavailableError)) throw error;
-    io.stdout(`${JSON.stringify({ error: error.message, servers: error.servers }, null, 2)}\n`);
-    io.stderr(`qhil: ${error.message}\n`);
+    if (flags.json) io.stdout(`${terminalJson({ error: error.message, servers: error.servers })}\n`);
+    io.stderr(`qhil: ${terminalText(error.message)}\n`);
     return ExitCode.Infrastructure;
   }
-  io.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : formatReference(result));
+  io.stdout(flags.json ? `${terminalJson(result)}\n` : terminalText(formatReference(result)));
   return ExitCode.Ok;
 }
 
@@ -118,6 +149,7 @@ export const sntpCommand: CliCommand = {
       .option('--key-id <n>', 'which key to use (default: the first --key, else the first in --key-file)')
       .option('--timeout <duration>', 'deadline for the whole query', '5s')
       .option('--max-distance <duration>', "largest root distance believed (default 16s, like chrony)")
+      .option('--max-offset <duration>', 'largest offset from the host clock believed (default 24h)')
       .option('--json', 'print the whole result as JSON')
       .action(async (serverArgs: string[], flags: SntpFlags) => {
         setExit(await runSntp(serverArgs, flags, io));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../cli/command.js';
-import { sntpCommand } from '../cli/sntp.js';
+import { sntpCommand, terminalText } from '../cli/sntp.js';
 import { errorMessage, InputError } from '../core/errors.js';
 import type { ReferenceResult } from './reference.js';
 import { startSntpServer, type SntpServer } from './sntp/server.js';
@@ -90,7 +90,17 @@ describe('qhil sntp', () => {
   });
 
   it.each([
-    [['--samples', '0'], /--samples/],
+    [['--samples', '0'], /--samples: expected a whole number from 1 to 64, got "0"/],
+    [['--samples', '1.5'], /--samples: expected a whole number from 1 to 64, got "1.5"/],
+    [['--samples', '65'], /--samples: expected a whole number/],
+    [['--samples', '-1'], /--samples: expected a whole number/],
+    [['--samples', 'four'], /--samples: expected a whole number/],
+    [['--timeout', '2m'], /--timeout: at most 1m00s \(the deadline of one reference query\), got "2m"/],
+    [['--timeout', '99999999999h'], /--timeout: .*99999999999h/],
+    [['--timeout', '0s'], /--timeout: must be positive/],
+    [['--max-distance', '2m'], /--max-distance: at most 1m00s/],
+    [['--max-offset', '0ms'], /--max-offset: must be positive/],
+    [['--max-offset', 'a day'], /--max-offset: bad duration/],
     [['--timeout', '5'], /--timeout: bad duration/],
     [['--key', '1:SHA256:00'], /unknown key type/],
     [['--key-file', '/nonexistent/keys'], /cannot read key file/],
@@ -102,7 +112,55 @@ describe('qhil sntp', () => {
     expect(server.requests).toBeGreaterThan(0); // sanity: the server is up, the flags were the problem
   });
 
+  it('gives up on bad input at once, without sending a packet', async () => {
+    const before = server.requests;
+    const started = performance.now();
+    const { code } = await qhil('sntp', `127.0.0.1:${server.port}`, '--timeout', '99999999999h');
+    expect(code).toBe(2);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(server.requests).toBe(before);
+  });
+
+  it('exits 3, not "ok", when the only server is 100 years off', async () => {
+    const farOff = await startSntpServer({ offsetMs: 100 * 365.25 * 86_400_000 });
+    try {
+      const { code, stdout, stderr } = await qhil('sntp', `127.0.0.1:${farOff.port}`, '--samples', '1');
+      expect(code).toBe(3);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(new RegExp(`127\\.0\\.0\\.1:${farOff.port}: implausible time: the server says 19\\d\\d-.*36\\.1 years behind the host clock`));
+      expect(stderr).not.toMatch(/\bok\b/);
+    } finally {
+      await farOff.close();
+    }
+  });
+
+  it('prints no byte from the network raw: a hostile refid arrives escaped, on the terminal and in JSON', async () => {
+    const hostile = await startSntpServer({ stratum: 0, refId: '\x1b]52' });
+    try {
+      const plain = await qhil('sntp', `127.0.0.1:${hostile.port}`, '--samples', '1');
+      expect(plain.code).toBe(3);
+      expect(plain.stderr).toContain('refid "\\x1b]52" is no kiss code');
+      const json = await qhil('sntp', `127.0.0.1:${hostile.port}`, '--samples', '1', '--json');
+      expect(json.code).toBe(3);
+      expect(JSON.parse(json.stdout)).toMatchObject({ servers: [{ reason: 'unsynchronised (stratum 0, refid "\\x1b]52" is no kiss code)' }] });
+      for (const text of [plain.stdout, plain.stderr, json.stdout, json.stderr]) {
+        expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      }
+    } finally {
+      await hostile.close();
+    }
+  });
+
+  it('escapes every control character but the newline for the terminal', () => {
+    expect(terminalText('a\x1b]52;c;aGk=\x07b\n\x9b2J\x7f\u202e\0')).toBe('a\\u001b]52;c;aGk=\\u0007b\n\\u009b2J\\u007f\\u202e\\u0000');
+    expect(terminalText('café 中 ±')).toBe('café 中 ±');
+  });
+
   it('exits 2 on a malformed server', async () => {
+    const hostileName = await qhil('sntp', '\x1b[2Jhost');
+    expect(hostileName.code).toBe(2);
+    expect(hostileName.stderr).toContain('bad NTP server "\\u001b[2Jhost"');
+    expect(hostileName.stderr).not.toContain('\x1b');
     expect((await qhil('sntp', '127.0.0.1:99999')).code).toBe(2);
     expect((await qhil('sntp')).code).toBe(2);
   });
