@@ -72,7 +72,7 @@ async function probeAt(address: string, deadlineMs: number): Promise<void> {
   while (performance.now() < endMs) {
     let link: Link | undefined;
     try {
-      link = address.startsWith('tcp://') ? await TcpLink.open(address, 1000) : await SerialLink.open(address);
+      link = address.startsWith('tcp://') ? await TcpLink.open(address) : await SerialLink.open(address);
       let text = '';
       const answered = new Promise<boolean>((resolve) => {
         link?.onData((bytes) => {
@@ -289,7 +289,7 @@ describe.skipIf(skip)('`qhil sim` killed with SIGKILL', () => {
 describe('TCP serving while the board is away (as ser2net with the device gone)', () => {
   /** Connects and collects what arrives until the server closes, or `waitMs` passes (then 'open'). */
   const connectAndListen = async (address: string, waitMs: number): Promise<{ text: string; closed: boolean }> => {
-    const link = await TcpLink.open(address, 1000);
+    const link = await TcpLink.open(address);
     links.push(link);
     let text = '';
     link.onData((bytes) => (text += bytes.toString('latin1')));
@@ -306,7 +306,7 @@ describe('TCP serving while the board is away (as ser2net with the device gone)'
     const served = await serveTcp(board);
     serving.push(served);
     await probeAt(served.ports.at, 5000);
-    const open = await TcpLink.open(served.ports.at, 1000);
+    const open = await TcpLink.open(served.ports.at);
     links.push(open);
     const dropped = new Promise<void>((resolve) => open.onClose(() => resolve()));
     await board.control.unplug();
