@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { errorMessage, InputError } from '../core/errors.js';
-import { DEFAULT_SAMPLES, DEFAULT_TIMEOUT_MS } from '../clock/reference.js';
+import { checkReferenceOptions, DEFAULT_SAMPLES, DEFAULT_TIMEOUT_MS } from '../clock/reference.js';
 import { ProgressReporter } from '../report/index.js';
 import type { BoardSpec, ReferenceSpec, RunEvent, Scenario } from '../core/model.js';
 import { loadRig } from '../runner/rig.js';
@@ -51,7 +51,14 @@ export function referenceFromFlags(flags: Pick<RunFlags, 'reference' | 'samples'
   if (flags.reference.length === 0) return undefined;
   const samples = flags.samples === undefined ? DEFAULT_SAMPLES : Number(flags.samples);
   if (!Number.isInteger(samples) || samples < 1 || samples > 64) throw new InputError(`--samples ${flags.samples}: expected a whole number from 1 to 64`);
-  return { servers: flags.reference, samples, timeoutMs: DEFAULT_TIMEOUT_MS, keys: [] };
+  const spec: ReferenceSpec = { servers: flags.reference, samples, timeoutMs: DEFAULT_TIMEOUT_MS, keys: [] };
+  // A server that does not parse is bad input now, not an ERROR after every step has run.
+  try {
+    checkReferenceOptions({ servers: spec.servers, samples: spec.samples, timeoutMs: spec.timeoutMs });
+  } catch (error) {
+    throw new InputError(`--reference: ${errorMessage(error)}`);
+  }
+  return spec;
 }
 
 export interface ExecuteRunOptions {
