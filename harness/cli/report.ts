@@ -1,12 +1,16 @@
 /**
  * `qhil report <run-dir...> [--out <dir>]`: re-render junit.xml and summary.md from result.json (after
  * a harness upgrade, or when a run was killed before it wrote them), or merge several runs into one.
+ * Exit 0 when the reports were written; 3 when they were written from an unfinished record (a run
+ * left RUNNING by a kill or a full disk): the report says UNFINISHED, and a script must not take it
+ * for a verdict, let alone a pass.
  */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { InputError } from '../core/errors.js';
+import { errorMessage, InfrastructureError, InputError } from '../core/errors.js';
 import type { RunResult } from '../core/model.js';
+import { isUnfinished } from '../report/format.js';
 import { mergeRunResults, type RunInput } from '../report/merge.js';
 import { readResultJson, RESULT_JSON } from '../report/json.js';
 import { writeRenderedReports, writeRunReports } from '../report/write.js';
@@ -61,9 +65,24 @@ async function report(args: string[], flags: ReportFlags, io: CliIo): Promise<Ex
     return ExitCode.BadInput;
   }
 
-  const written = await writeReports(inputs, flags.out);
+  let written: string[];
+  try {
+    written = await writeReports(inputs, flags.out);
+  } catch (error) {
+    if (!(error instanceof InfrastructureError)) throw error;
+    // A read-only or full output folder: the rig's problem, said plainly with the path.
+    io.stderr(`qhil report: ${errorMessage(error)}\n`);
+    return ExitCode.Infrastructure;
+  }
   for (const path of written) io.stdout(`wrote ${path}\n`);
-  return ExitCode.Ok;
+  const unfinished = inputs.filter((input) => isUnfinished(input.result));
+  for (const input of unfinished) {
+    io.stderr(
+      `qhil report: ${join(input.runDir, RESULT_JSON)}: the run did not finish (its record was left RUNNING: ` +
+        'process killed, disk full, or stopped twice); the report says UNFINISHED and is not a verdict\n',
+    );
+  }
+  return unfinished.length > 0 ? ExitCode.Infrastructure : ExitCode.Ok;
 }
 
 async function readRun(runDir: string): Promise<RunResult> {

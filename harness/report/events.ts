@@ -7,6 +7,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunEvent } from '../core/model.js';
+import { writeFailure } from './io-error.js';
 
 export const EVENTS_JSONL = 'events.jsonl';
 
@@ -14,19 +15,35 @@ export class EventLog {
   readonly path: string;
   private fd: number | undefined;
 
-  /** Opens (creating the folder if needed) `<runDir>/events.jsonl` for appending. */
+  /**
+   * Opens (creating the folder if needed) `<runDir>/events.jsonl` for appending; a folder that cannot
+   * be written (read-only, full) is an InfrastructureError saying so.
+   */
   constructor(runDir: string) {
-    mkdirSync(runDir, { recursive: true });
     this.path = join(runDir, EVENTS_JSONL);
-    this.fd = openSync(this.path, 'a');
+    try {
+      mkdirSync(runDir, { recursive: true });
+    } catch (error) {
+      throw writeFailure('create', this.path, error, runDir);
+    }
+    try {
+      this.fd = openSync(this.path, 'a');
+    } catch (error) {
+      throw writeFailure('create', this.path, error);
+    }
   }
 
+  /** Appends one event; a failed write (ENOSPC) is an InfrastructureError naming the file. */
   append(event: RunEvent): void {
     if (this.fd === undefined) throw new Error(`${this.path}: event log already closed`);
     const bytes = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8');
-    let written = 0;
-    while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written);
-    fsyncSync(this.fd);
+    try {
+      let written = 0;
+      while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written);
+      fsyncSync(this.fd);
+    } catch (error) {
+      throw writeFailure('append to', this.path, error);
+    }
   }
 
   /** Closes the file; safe to call twice (the runner closes in a finally and on signals). */

@@ -48,7 +48,7 @@ describe('formatMeasurement', () => {
 describe('makeVisible', () => {
   it('escapes control bytes and lone surrogates but keeps text, tabs, newlines and emoji', () => {
     expect(makeVisible('a\x04b\x1b[0m\tc\r\nd\x7f')).toBe('a\\x04b\\x1b[0m\tc\r\nd\\x7f');
-    expect(makeVisible('x\ud800y 😀')).toBe('x\\u{d800}y 😀');
+    expect(makeVisible('x\ud800y 😀')).toBe('x\\ud800y 😀');
   });
 
   it('oneLine joins lines and shortens', () => {

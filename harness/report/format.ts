@@ -2,8 +2,11 @@
  * Small pure helpers shared by the report renderers (JUnit, Markdown, terminal, and later HTML):
  * how a measurement, an outcome count or a board's firmware reads for people.
  */
-import { formatLocation } from '../core/errors.js';
+import { formatLocation, type Fault } from '../core/errors.js';
 import type { BoardResult, Measurement, RunResult, ScenarioResult, StepResult } from '../core/model.js';
+import { safeText, visibleEscape } from '../core/text.js';
+
+export { visibleEscape };
 
 export interface OutcomeCounts {
   total: number;
@@ -11,10 +14,12 @@ export interface OutcomeCounts {
   FAIL: number;
   ERROR: number;
   SKIP: number;
+  /** Scenarios whose record was left RUNNING: the run stopped (killed, disk full) before they finished. */
+  RUNNING: number;
 }
 
 export function countOutcomes(scenarios: ScenarioResult[]): OutcomeCounts {
-  const counts: OutcomeCounts = { total: 0, PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0 };
+  const counts: OutcomeCounts = { total: 0, PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0, RUNNING: 0 };
   for (const scenario of scenarios) {
     counts.total += 1;
     counts[scenario.outcome] += 1;
@@ -26,15 +31,29 @@ export function allScenarios(result: RunResult): ScenarioResult[] {
   return result.boards.flatMap((board) => board.scenarios);
 }
 
-/** `3 passed, 1 failed, 1 error, 0 skipped`, plus `, 2 not run` when an aborted run left scenarios out. */
+/**
+ * `3 passed, 1 failed, 1 error, 0 skipped`, plus `, 1 unfinished` for scenarios left RUNNING and
+ * `, 2 not run` when an aborted or unfinished run left scenarios out.
+ */
 export function describeCounts(counts: OutcomeCounts, notRun = 0): string {
   return (
     `${counts.PASS} passed, ${counts.FAIL} failed, ${counts.ERROR} ${counts.ERROR === 1 ? 'error' : 'errors'}, ` +
-    `${counts.SKIP} skipped${notRun > 0 ? `, ${notRun} not run` : ''}`
+    `${counts.SKIP} skipped${counts.RUNNING > 0 ? `, ${counts.RUNNING} unfinished` : ''}${notRun > 0 ? `, ${notRun} not run` : ''}`
   );
 }
 
-/** How many board × scenario pairs an aborted run never started. */
+/** Why an unfinished record is not a verdict, for every report that shows one. */
+export const UNFINISHED_REASON = 'the run did not finish: the record was left RUNNING (process killed, disk full, or stopped twice)';
+
+/**
+ * A record the runner never finished: the run or one of its scenarios still says RUNNING. Such a
+ * record is never a pass, whatever its finished scenarios say.
+ */
+export function isUnfinished(result: RunResult): boolean {
+  return result.outcome === 'RUNNING' || allScenarios(result).some((scenario) => scenario.outcome === 'RUNNING');
+}
+
+/** How many board × scenario pairs an aborted or unfinished run never started. */
 export function countNotRun(result: RunResult): number {
   return result.boards.reduce((n, board) => n + notRunScenarios(result, board).length, 0);
 }
@@ -44,23 +63,78 @@ export function countNotRun(result: RunResult): number {
  * such holes, and a report must show them rather than let them vanish.
  */
 export function notRunScenarios(result: RunResult, board: BoardResult): { name: string; file: string }[] {
-  if (!result.aborted) return [];
+  if (!result.aborted && !isUnfinished(result)) return [];
   const ran = new Set(board.scenarios.map((scenario) => scenario.scenario));
   return result.scenarios.filter((scenario) => !ran.has(scenario.name));
 }
 
-/** The step that decided a non-passing scenario's outcome, if a step did (a scenario can also fail before its first step). */
+/**
+ * The step that decided a non-passing scenario's outcome, if a step did (a scenario can also fail
+ * before its first step, or err after its last one: a board that could not be closed).
+ */
 export function decidingStep(scenario: ScenarioResult): StepResult | undefined {
-  if (scenario.outcome === 'PASS' || scenario.outcome === 'SKIP') return undefined;
+  if (scenario.outcome === 'PASS' || scenario.outcome === 'SKIP' || scenario.outcome === 'RUNNING') return undefined;
   return (
     scenario.steps.find((step) => step.outcome === scenario.outcome) ??
     scenario.steps.find((step) => step.outcome === 'FAIL' || step.outcome === 'ERROR')
   );
 }
 
-/** Why a scenario did not pass, in one paragraph: the deciding step's message, else the scenario's own. */
+/** What an unfinished scenario was doing when its record stopped: `#3 sync via repl (started ...)`. */
+export function describeCurrentStep(scenario: ScenarioResult): string | undefined {
+  const current = scenario.current;
+  return current ? `#${current.index + 1} ${current.title} (started ${current.startedAt})` : undefined;
+}
+
+/**
+ * Why a scenario did not pass, one paragraph per reason: the deciding step's message, and the
+ * scenario's own when it says something else (an ERROR that replaced the outcome after the steps:
+ * a board that could not be closed, a harness bug). An unfinished scenario says it did not finish.
+ */
+export function scenarioReasons(scenario: ScenarioResult): string[] {
+  if (scenario.outcome === 'RUNNING') {
+    const current = describeCurrentStep(scenario);
+    return [`${UNFINISHED_REASON}${current ? `; it was at step ${current}` : ''}`];
+  }
+  const reasons = [decidingStep(scenario)?.message, scenario.message].filter((m): m is string => m !== undefined && m !== '');
+  return [...new Set(reasons)];
+}
+
+/** Why a scenario did not pass, in one paragraph (see scenarioReasons). */
 export function scenarioMessage(scenario: ScenarioResult): string | undefined {
-  return decidingStep(scenario)?.message ?? scenario.message;
+  const reasons = scenarioReasons(scenario);
+  return reasons.length > 0 ? reasons.join('\n\n') : undefined;
+}
+
+/**
+ * Whose fault a non-passing scenario is, as recorded; a record written before faults were recorded
+ * says nothing, and its FAIL is the board's, its ERROR the rig's (then the only kind of ERROR).
+ */
+export function scenarioFault(scenario: ScenarioResult): Fault | undefined {
+  if (scenario.outcome === 'PASS' || scenario.outcome === 'SKIP' || scenario.outcome === 'RUNNING') return undefined;
+  return scenario.fault ?? decidingStep(scenario)?.fault ?? (scenario.outcome === 'FAIL' ? 'board' : 'rig');
+}
+
+/** Bugs in qhil itself (fault `harness`), reported apart from the verdicts: where, and what was said. */
+export interface HarnessBug {
+  board: string;
+  scenario: string;
+  step?: StepResult;
+  message: string;
+}
+
+export function harnessBugs(result: RunResult): HarnessBug[] {
+  const bugs: HarnessBug[] = [];
+  for (const scenario of allScenarios(result)) {
+    const steps = scenario.steps.filter((step) => step.fault === 'harness');
+    for (const step of steps) {
+      bugs.push({ board: scenario.board, scenario: scenario.scenario, step, message: step.message ?? 'no message recorded' });
+    }
+    if (scenario.fault === 'harness' && (scenario.message === undefined || steps.every((step) => step.message !== scenario.message))) {
+      bugs.push({ board: scenario.board, scenario: scenario.scenario, message: scenario.message ?? 'no message recorded' });
+    }
+  }
+  return bugs;
 }
 
 /**
@@ -155,25 +229,28 @@ export function formatMeasurement(measurement: Measurement): string {
 
 // ---------------------------------------------------------------------------------------------
 // Text from boards: tracebacks and transcripts carry control bytes (\x04 from raw REPL, ESC from
-// terminal colours) that neither XML 1.0 nor a Markdown table can carry; show them as escapes.
+// terminal colours, hostile OSC sequences) that neither a terminal, XML 1.0 nor a Markdown table may
+// carry; core/text.ts shows them as escapes.
 
-/** `\x04` for a control byte, `\u{d800}` for a lone surrogate or a non-character. */
-export function visibleEscape(char: string): string {
-  const code = char.codePointAt(0) ?? 0;
-  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
-}
+/** Longest paragraph a report shows of one message: a flood of board output must not become a 700 MB report. */
+export const MAX_MESSAGE_CHARS = 20_000;
 
-/** Control characters other than tab, newline and carriage return; lone surrogates; U+FFFE/U+FFFF. */
-const UNPRINTABLE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|[\ufffe\uffff]/g;
-
-export function makeVisible(text: string): string {
-  return text.replace(UNPRINTABLE, visibleEscape);
+/** A paragraph made safe to show: lines and tabs kept, every control character a visible escape, length capped. */
+export function makeVisible(text: string, maxChars = MAX_MESSAGE_CHARS): string {
+  return safeText(text, { multiline: true, maxChars });
 }
 
 /** One line, for places that cannot hold a paragraph (an XML attribute, a table cell, a terminal column). */
 export function oneLine(text: string, maxChars = 300): string {
-  const line = makeVisible(text).replace(/\s*[\r\n]+\s*/g, ' ').trim();
-  return line.length > maxChars ? `${line.slice(0, maxChars - 1)}…` : line;
+  // Escaping at most grows text sixfold; cutting the input first keeps a flood cheap to show.
+  const line = safeText(text.length > maxChars * 2 ? text.slice(0, maxChars * 2) : text, { multiline: true })
+    .replace(/\s*[\r\n]+\s*/g, ' ')
+    .trim();
+  if (line.length <= maxChars && text.length <= maxChars * 2) return line;
+  let end = Math.min(line.length, maxChars - 1);
+  const last = line.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${line.slice(0, end)}…`;
 }
 
 /** Model and firmware from the board's own identity, falling back to what the rig file said. */

@@ -1,6 +1,7 @@
 /**
  * result.json: the whole record of a run. The runner rewrites it while the run goes on, so it is
  * always replaced atomically (temp file, fsync, rename): an interrupted run still leaves a valid file.
+ * A write that fails (read-only folder, full disk) is an InfrastructureError naming the file and why.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
@@ -8,28 +9,40 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
 import type { RunResult } from '../core/model.js';
+import { describeIoError, writeFailure } from './io-error.js';
 
 export const RESULT_JSON = 'result.json';
 
 /** Writes `text` to `file` so that readers see either the old content or the new, never a torn file. */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'w');
+  const dir = dirname(file);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw writeFailure('write', file, error, dir);
+  }
+  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  let handle;
+  try {
+    handle = await open(temp, 'w');
+  } catch (error) {
+    throw writeFailure('write', file, error);
+  }
   try {
     await handle.writeFile(text, 'utf8');
     await handle.sync();
-  } catch (error) {
     await handle.close();
-    await rm(temp, { force: true });
-    throw error;
+  } catch (error) {
+    // The write's own error says why (ENOSPC); a close failing after it must not hide that.
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw writeFailure('write', file, error);
   }
-  await handle.close();
   try {
     await rename(temp, file);
   } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw writeFailure('write', file, error);
   }
 }
 
@@ -49,6 +62,9 @@ export async function writeResultJson(runDir: string, result: RunResult): Promis
 // every other field, so a newer result.json still renders.
 
 const outcome = z.enum(['PASS', 'FAIL', 'ERROR', 'SKIP']);
+/** A scenario's or a run's record says RUNNING until it is finished (a killed run leaves it so). */
+const recordOutcome = z.enum(['PASS', 'FAIL', 'ERROR', 'SKIP', 'RUNNING']);
+const fault = z.enum(['board', 'rig', 'input', 'harness']);
 /** JSON has no Infinity: a one-sided limit was written as null. */
 const limit = (unbounded: number) => z.number().nullable().transform((v) => (v === null ? unbounded : v));
 
@@ -77,6 +93,7 @@ const step = z.looseObject({
   harnessMs: z.number().optional(),
   attempts: z.number(),
   message: z.string().optional(),
+  fault: fault.optional(),
   measurements: z.array(measurement),
   data: z.record(z.string(), z.unknown()),
   location,
@@ -86,10 +103,12 @@ const scenario = z.looseObject({
   scenario: z.string(),
   file: z.string(),
   board: z.string(),
-  outcome,
+  outcome: recordOutcome,
   startedAt: z.string(),
   durationMs: z.number(),
   message: z.string().optional(),
+  fault: fault.optional(),
+  current: z.looseObject({ index: z.number().int(), title: z.string(), startedAt: z.string() }).optional(),
   steps: z.array(step),
 });
 
@@ -125,7 +144,7 @@ const runResultSchema = z.looseObject({
   finishedAt: z.string().optional(),
   durationMs: z.number().optional(),
   aborted: z.boolean(),
-  outcome,
+  outcome: recordOutcome,
   exitCode: z.number().int(),
   host: z.looseObject({ hostname: z.string(), platform: z.string(), node: z.string() }),
   tags: z.array(z.string()),
@@ -161,7 +180,7 @@ export async function readResultJson(file: string): Promise<RunResult> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : describeIoError(error);
     throw new InputError(`${file}: cannot read: ${why}`);
   }
   return parseResultJson(text, file);

@@ -94,7 +94,7 @@ describe('renderJunitXml', () => {
     expect(fail.attributes.name).toBe('ntp-sync-repl');
     expect(children(fail, 'error')).toHaveLength(0);
     const failure = child(fail, 'failure');
-    expect(failure.attributes.type).toBe('compare');
+    expect(failure.attributes.type).toBe('board');
     expect(failure.attributes.message).toContain('#4 compare t1 with reference');
     expect(failure.attributes.message).toContain('outside the tolerance of ±2s');
     expect(failure.text).toContain('offset +3.41s ±0.52s (limit ±2s): FAIL');
@@ -102,7 +102,7 @@ describe('renderJunitXml', () => {
     const error = child(child(parseXml(renderJunitXml(await load('error'))), 'testsuite'), 'testcase');
     expect(children(error, 'failure')).toHaveLength(0);
     const element = child(error, 'error');
-    expect(element.attributes.type).toBe('dial');
+    expect(element.attributes.type).toBe('rig');
     expect(element.attributes.message).toContain('port disappeared while waiting for OK (USB disconnect)');
     expect(element.text).toContain('after 3 attempts');
   });

@@ -1,78 +1,157 @@
 /**
  * junit.xml for CI (Jenkins, GitLab): one <testsuite> per board, one <testcase> per scenario.
- * FAIL (the board misbehaved) becomes <failure>, ERROR (the rig or harness did) becomes <error>, so a
- * dashboard tells broken firmware from a broken bench. XML is built and escaped by xmlbuilder2; text
- * that XML 1.0 cannot carry at all (control bytes from a raw REPL, ESC colour codes) is replaced by a
- * visible `\x04`-style escape rather than dropped.
+ * FAIL (the board misbehaved) becomes <failure type="board">, ERROR (the rig, the input or qhil itself)
+ * becomes <error> whose type is that fault class, so a dashboard tells broken firmware from a broken
+ * bench. An unfinished record (a scenario or the run left RUNNING) is an <error> too: a killed run must
+ * never read as a green build. XML is built and escaped by xmlbuilder2; board text is made safe first
+ * (core/text.ts), so characters XML 1.0 cannot carry (NUL, ESC, U+FFFE, lone surrogates) arrive as
+ * visible `\x1b`-style escapes rather than as an unparsable file.
  */
 import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import { formatDurationMs } from '../core/duration.js';
 import { formatLocation } from '../core/errors.js';
 import type { BoardResult, RunResult, ScenarioResult, StepResult } from '../core/model.js';
+import { safeField } from '../core/text.js';
 import {
   allScenarios,
   boardModel,
-  countNotRun,
   countOutcomes,
   decidingStep,
+  describeCurrentStep,
   formatMeasurement,
+  isUnfinished,
   junitSeconds,
+  makeVisible,
   notRunScenarios,
   oneLine,
-  scenarioMessage,
+  scenarioFault,
+  scenarioReasons,
   stepLabel,
+  UNFINISHED_REASON,
   visibleEscape,
 } from './format.js';
 
 export const JUNIT_XML = 'junit.xml';
 
+/** The counts a <testsuite> or <testsuites> element carries. */
+interface CaseCounts {
+  tests: number;
+  failures: number;
+  errors: number;
+  skipped: number;
+}
+
+/**
+ * What a board's suite holds: its scenarios, and those a stopped run never started (skipped when the
+ * run was aborted on purpose, an error when the record was left unfinished: nobody chose to skip them).
+ */
+function boardCounts(result: RunResult, board: BoardResult): CaseCounts {
+  const counts = countOutcomes(board.scenarios);
+  const notRun = notRunScenarios(result, board).length;
+  const unfinished = isUnfinished(result);
+  return {
+    tests: counts.total + notRun,
+    failures: counts.FAIL,
+    errors: counts.ERROR + counts.RUNNING + (unfinished ? notRun : 0),
+    skipped: counts.SKIP + (unfinished ? 0 : notRun),
+  };
+}
+
+/**
+ * A record left RUNNING whose scenarios all finished (killed while writing the reports, or before any
+ * board started) would otherwise show nothing but passes: it gets one erring case of its own.
+ */
+function needsUnfinishedCase(result: RunResult): boolean {
+  if (!isUnfinished(result)) return false;
+  const holes = result.boards.some((board) => notRunScenarios(result, board).length > 0);
+  return !holes && !allScenarios(result).some((scenario) => scenario.outcome === 'RUNNING');
+}
+
 /** Renders a run as JUnit XML (pure: RunResult in, document text out). */
 export function renderJunitXml(result: RunResult): string {
   const root = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: visibleEscape });
-  const counts = countOutcomes(allScenarios(result));
-  const notRun = countNotRun(result);
+  const totals: CaseCounts = { tests: 0, failures: 0, errors: 0, skipped: 0 };
+  for (const board of result.boards) {
+    const counts = boardCounts(result, board);
+    totals.tests += counts.tests;
+    totals.failures += counts.failures;
+    totals.errors += counts.errors;
+    totals.skipped += counts.skipped;
+  }
+  const unfinishedCase = needsUnfinishedCase(result);
+  if (unfinishedCase) {
+    totals.tests += 1;
+    totals.errors += 1;
+  }
   const suites = root.ele('testsuites', {
-    name: `qhil ${result.runId}`,
-    tests: String(counts.total + notRun),
-    failures: String(counts.FAIL),
-    errors: String(counts.ERROR),
-    skipped: String(counts.SKIP + notRun),
+    name: field(`qhil ${result.runId}`),
+    ...countAttributes(totals),
     time: junitSeconds(result.durationMs),
-    timestamp: result.startedAt,
+    timestamp: field(result.startedAt),
   });
   result.boards.forEach((board, index) => addBoardSuite(suites, result, board, index));
+  if (unfinishedCase) addUnfinishedRunSuite(suites, result, result.boards.length);
   return root.end({ prettyPrint: true, wellFormed: true });
 }
 
+function countAttributes(counts: CaseCounts): Record<string, string> {
+  return { tests: String(counts.tests), failures: String(counts.failures), errors: String(counts.errors), skipped: String(counts.skipped) };
+}
+
+/** An attribute value: one line, every control character visible. */
+function field(value: string, maxChars = 2000): string {
+  return safeField(value, maxChars);
+}
+
+/** Element text: lines kept, every control character visible, length capped. */
+function body(value: string): string {
+  return makeVisible(value);
+}
+
 function addBoardSuite(parent: XMLBuilder, result: RunResult, board: BoardResult, index: number): void {
-  const counts = countOutcomes(board.scenarios);
   const notRun = notRunScenarios(result, board);
   const suite = parent.ele('testsuite', {
-    name: board.id,
+    name: field(board.id),
     id: String(index),
-    hostname: result.host.hostname,
-    timestamp: board.scenarios[0]?.startedAt ?? result.startedAt,
-    tests: String(counts.total + notRun.length),
-    failures: String(counts.FAIL),
-    errors: String(counts.ERROR),
-    skipped: String(counts.SKIP + notRun.length),
+    hostname: field(result.host.hostname),
+    timestamp: field(board.scenarios[0]?.startedAt ?? result.startedAt),
+    ...countAttributes(boardCounts(result, board)),
     time: junitSeconds(board.scenarios.reduce((ms, scenario) => ms + scenario.durationMs, 0)),
   });
   addProperties(suite, result, board);
   for (const scenario of board.scenarios) addScenarioCase(suite, board, scenario);
+  const unfinished = isUnfinished(result);
   for (const scenario of notRun) {
-    suite
-      .ele('testcase', { classname: className(board), name: scenario.name, file: scenario.file, time: '0.000' })
-      .ele('skipped', { message: 'not run: the run was aborted before this scenario started' });
+    const testcase = suite.ele('testcase', { classname: className(board), name: field(scenario.name), file: field(scenario.file), time: '0.000' });
+    if (unfinished) {
+      testcase.ele('error', { message: `not run: ${UNFINISHED_REASON} before this scenario started`, type: 'unfinished' });
+    } else {
+      testcase.ele('skipped', { message: 'not run: the run was aborted before this scenario started' });
+    }
   }
   if (board.transcripts.length > 0) {
-    suite.ele('system-out').txt(`Transcripts (relative to the run folder):\n${board.transcripts.map((t) => `  ${t}`).join('\n')}\n`);
+    suite.ele('system-out').txt(body(`Transcripts (relative to the run folder):\n${board.transcripts.map((t) => `  ${t}`).join('\n')}\n`));
   }
 }
 
+function addUnfinishedRunSuite(parent: XMLBuilder, result: RunResult, index: number): void {
+  const suite = parent.ele('testsuite', {
+    name: 'qhil',
+    id: String(index),
+    hostname: field(result.host.hostname),
+    timestamp: field(result.startedAt),
+    ...countAttributes({ tests: 1, failures: 0, errors: 1, skipped: 0 }),
+    time: junitSeconds(result.durationMs),
+  });
+  suite
+    .ele('testcase', { classname: 'qhil', name: field(`run ${result.runId} finished`), time: junitSeconds(result.durationMs) })
+    .ele('error', { message: UNFINISHED_REASON, type: 'unfinished' })
+    .txt(`${UNFINISHED_REASON}: every scenario recorded here ended, but the run's own record was never completed, so this is not a verdict.\n`);
+}
+
 function className(board: BoardResult): string {
-  return `qhil.${board.id}`;
+  return field(`qhil.${board.id}`);
 }
 
 /** Firmware and identity go into properties: QA and CI history both key on the firmware version. */
@@ -98,31 +177,35 @@ function addProperties(suite: XMLBuilder, result: RunResult, board: BoardResult)
   const present = properties.filter((entry): entry is [string, string] => entry[1] !== undefined);
   if (present.length === 0) return;
   const element = suite.ele('properties');
-  for (const [name, value] of present) element.ele('property', { name, value });
+  for (const [name, value] of present) element.ele('property', { name: field(name), value: field(value) });
 }
 
 function addScenarioCase(suite: XMLBuilder, board: BoardResult, scenario: ScenarioResult): void {
   const testcase = suite.ele('testcase', {
     classname: className(board),
-    name: scenario.scenario,
-    file: scenario.file,
+    name: field(scenario.scenario),
+    file: field(scenario.file),
     time: junitSeconds(scenario.durationMs),
   });
   const step = decidingStep(scenario);
-  const message = scenarioMessage(scenario);
-  if (scenario.outcome === 'FAIL' || scenario.outcome === 'ERROR') {
-    const headline = step ? `${stepLabel(step)}: ${message ?? scenario.outcome}` : (message ?? scenario.outcome);
+  const reasons = scenarioReasons(scenario);
+  if (scenario.outcome === 'RUNNING') {
+    testcase.ele('error', { message: oneLine(reasons.join('; ')), type: 'unfinished' }).txt(body(failureDetail(scenario, step, board)));
+  } else if (scenario.outcome === 'FAIL' || scenario.outcome === 'ERROR') {
+    // Both reasons when the scenario's own ERROR came after a step's (a board that could not be closed).
+    const why = reasons.length > 0 ? reasons.join('; ') : `${scenario.outcome}, no reason was recorded`;
+    const headline = step ? `${stepLabel(step)}: ${why}` : why;
     testcase
       .ele(scenario.outcome === 'FAIL' ? 'failure' : 'error', {
         message: oneLine(headline),
-        // The step kind says what kind of check broke (`compare`, `sync`), as an exception class would.
-        type: step?.kind ?? 'scenario',
+        // Whose fault, as an exception class would say: `board` for every failure; `rig`, `input` or `harness` for an error.
+        type: scenarioFault(scenario) ?? 'rig',
       })
-      .txt(failureDetail(scenario, step, board));
+      .txt(body(failureDetail(scenario, step, board)));
   } else if (scenario.outcome === 'SKIP') {
-    testcase.ele('skipped', message ? { message: oneLine(message) } : {});
+    testcase.ele('skipped', reasons.length > 0 ? { message: oneLine(reasons.join('; ')) } : {});
   }
-  testcase.ele('system-out').txt(stepLog(scenario, board));
+  testcase.ele('system-out').txt(body(stepLog(scenario, board)));
 }
 
 function failureDetail(scenario: ScenarioResult, step: StepResult | undefined, board: BoardResult): string {
@@ -131,9 +214,10 @@ function failureDetail(scenario: ScenarioResult, step: StepResult | undefined, b
     lines.push(`${stepLabel(step)} (${step.kind}, ${formatLocation(step.location)}) ${step.outcome} after ${step.attempts === 1 ? '1 attempt' : `${step.attempts} attempts`}`);
     for (const m of step.measurements) lines.push(`  ${formatMeasurement(m)}: ${m.outcome}`);
   }
-  const message = scenarioMessage(scenario);
-  if (message) lines.push('', message);
-  if (step && scenario.message && scenario.message !== step.message) lines.push('', scenario.message);
+  const fault = scenarioFault(scenario);
+  if (fault === 'harness') lines.push('', 'qhil itself failed (a bug in qhil, not the board or the rig): please report it; the stack is in events.jsonl');
+  for (const reason of scenarioReasons(scenario)) lines.push('', reason);
+  if (scenario.outcome !== 'RUNNING' && scenarioReasons(scenario).length === 0) lines.push('', 'No reason was recorded.');
   if (board.transcripts.length > 0) lines.push('', `Transcripts: ${board.transcripts.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }
@@ -157,6 +241,8 @@ function stepLog(scenario: ScenarioResult, board: BoardResult): string {
   if (scenario.message && scenario.steps.every((step) => step.message !== scenario.message)) {
     lines.push(...indent(scenario.message, '  '));
   }
+  const current = scenario.outcome === 'RUNNING' ? describeCurrentStep(scenario) : undefined;
+  if (current) lines.push(`  ${current} ... RUNNING when the record stopped`);
   if (board.transcripts.length > 0) lines.push(`  transcripts: ${board.transcripts.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }

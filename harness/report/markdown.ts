@@ -4,6 +4,7 @@
  */
 import { formatDurationMs } from '../core/duration.js';
 import { formatLocation } from '../core/errors.js';
+import type { Fault } from '../core/errors.js';
 import type { BoardResult, RunResult, ScenarioResult } from '../core/model.js';
 import {
   allScenarios,
@@ -12,6 +13,12 @@ import {
   countOutcomes,
   decidingStep,
   describeCounts,
+  describeCurrentStep,
+  harnessBugs,
+  isUnfinished,
+  scenarioFault,
+  scenarioReasons,
+  UNFINISHED_REASON,
   formatMeasurement,
   formatMeasurementLimit,
   formatMeasurementValue,
@@ -36,14 +43,28 @@ export interface SummaryOptions {
 export function renderSummaryMarkdown(result: RunResult, options: SummaryOptions = {}): string {
   const out: string[] = [];
   const counts = countOutcomes(allScenarios(result));
-  out.push(`# qhil ${result.runId}: ${result.aborted ? `${result.outcome} (aborted)` : result.outcome}`, '');
+  out.push(`# qhil ${text(result.runId)}: ${verdictLabel(result)}`, '');
   const duration = result.durationMs !== undefined ? ` in ${formatDurationMs(result.durationMs)}` : '';
   out.push(
     `**${verdictSentence(result)}** ${describeCounts(counts, countNotRun(result))} across ${plural(result.boards.length, 'board')}${duration}.`,
     '',
   );
+  if (isUnfinished(result)) out.push(...unfinishedNotice(result), '');
   if (result.aborted) {
     out.push('> **The run was aborted** before it finished: results below are incomplete.', '');
+  }
+  const bugs = harnessBugs(result);
+  if (bugs.length > 0) {
+    out.push('## qhil itself failed: please report', '');
+    out.push(
+      'These errors are bugs in qhil, not in the board or the rig: please report them with this summary ' +
+        'and events.jsonl (it holds the stack).',
+      '',
+    );
+    for (const bug of bugs) {
+      const where = bug.step ? ` step ${text(stepLabel(bug.step))} (${text(formatLocation(bug.step.location))})` : '';
+      out.push(`- ${text(bug.board)} / ${text(bug.scenario)}${where}:`, '', ...codeBlock(bug.message).map((line) => `  ${line}`), '');
+    }
   }
   out.push(
     `Started ${result.startedAt}${result.finishedAt ? `, finished ${result.finishedAt}` : ''} on ` +
@@ -56,7 +77,7 @@ export function renderSummaryMarkdown(result: RunResult, options: SummaryOptions
   out.push('## Results', '');
   const parts = options.parts && options.parts.length > 1 ? options.parts : [result];
   for (const part of parts) {
-    if (parts.length > 1) out.push(`### Run ${text(part.runId)}: ${part.outcome}${part.aborted ? ' (aborted)' : ''}`, '');
+    if (parts.length > 1) out.push(`### Run ${text(part.runId)}: ${verdictLabel(part)}`, '');
     out.push(...resultsTable(part), '');
   }
 
@@ -93,8 +114,17 @@ export function renderSummaryMarkdown(result: RunResult, options: SummaryOptions
   return out.join('\n');
 }
 
+/** `PASS`, `ERROR (aborted)`, `UNFINISHED`: a record left RUNNING says so before anything else. */
+function verdictLabel(result: RunResult): string {
+  const label = isUnfinished(result) ? 'UNFINISHED' : result.outcome;
+  return result.aborted ? `${label} (aborted)` : label;
+}
+
 function verdictSentence(result: RunResult): string {
+  if (isUnfinished(result)) return 'UNFINISHED: this is not a verdict, and not a pass.';
   switch (result.outcome) {
+    case 'RUNNING':
+      return 'UNFINISHED: this is not a verdict, and not a pass.';
     case 'PASS':
       return 'PASS:';
     case 'FAIL':
@@ -104,6 +134,16 @@ function verdictSentence(result: RunResult): string {
     case 'SKIP':
       return 'SKIP: nothing was run.';
   }
+}
+
+/** The warning an unfinished record opens with, and what each unfinished scenario was doing. */
+function unfinishedNotice(result: RunResult): string[] {
+  const out = [`> **UNFINISHED:** ${text(UNFINISHED_REASON)}. Results below are incomplete; do not read them as a pass.`];
+  for (const scenario of allScenarios(result).filter((s) => s.outcome === 'RUNNING')) {
+    const current = describeCurrentStep(scenario);
+    out.push('>', `> - ${text(scenario.board)} / ${text(scenario.scenario)}: ${current ? `was at step ${text(current)}` : 'had not started a step'}`);
+  }
+  return out;
 }
 
 function resultsTable(result: RunResult): string[] {
@@ -117,7 +157,7 @@ function resultsTable(result: RunResult): string[] {
       );
     }
     for (const missing of notRunScenarios(result, board)) {
-      rows.push(`| ${text(board.id)} | ${text(missing.name)} | not run (aborted) | | |`);
+      rows.push(`| ${text(board.id)} | ${text(missing.name)} | ${isUnfinished(result) ? '**not run (unfinished)**' : 'not run (aborted)'} | | |`);
     }
   }
   if (rows.length === 2) return ['No scenario ran.'];
@@ -127,17 +167,20 @@ function resultsTable(result: RunResult): string[] {
 function problemSection(scenario: ScenarioResult, board: BoardResult | undefined): string[] {
   const out = [`### ${scenario.outcome}: ${text(scenario.board)} / ${text(scenario.scenario)}`, ''];
   const step = decidingStep(scenario);
+  const fault = scenarioFault(scenario);
+  if (fault) out.push(`Whose fault: ${FAULT_TEXT[fault]}.`, '');
   if (step) {
     out.push(
-      `Step ${text(stepLabel(step))} (\`${step.kind}\`, ${text(formatLocation(step.location))}) ` +
+      `Step ${text(stepLabel(step))} (${codeSpan(step.kind)}, ${text(formatLocation(step.location))}) ` +
         `${step.outcome} after ${formatDurationMs(step.durationMs)}${step.attempts > 1 ? ` and ${step.attempts} attempts` : ''}.`,
       '',
     );
   } else {
     out.push(`The scenario ${scenario.outcome === 'ERROR' ? 'erred' : 'failed'} outside any step (${text(scenario.file)}).`, '');
   }
-  const message = step?.message ?? scenario.message;
-  if (message) out.push(...codeBlock(message), '');
+  const reasons = scenarioReasons(scenario);
+  if (reasons.length === 0) out.push('No reason was recorded.', '');
+  for (const reason of reasons) out.push(...codeBlock(reason), '');
   if (step && step.measurements.length > 0) {
     out.push('| Measurement | Value | Limit | Outcome |', '|---|---:|---:|---|');
     for (const m of step.measurements) {
@@ -192,7 +235,24 @@ function text(value: string): string {
 }
 
 function outcomeCell(outcome: ScenarioResult['outcome']): string {
+  if (outcome === 'RUNNING') return '**RUNNING (unfinished)**';
   return outcome === 'FAIL' || outcome === 'ERROR' ? `**${outcome}**` : outcome;
+}
+
+const FAULT_TEXT: Record<Fault, string> = {
+  board: '**the board** (the firmware misbehaved)',
+  rig: '**the rig** (a port, a cable, the network or the reference: no verdict on the board)',
+  input: '**the input** (the scenario, the rig file or the flags)',
+  harness: '**qhil itself** (a bug: please report it)',
+};
+
+/** Inline code that its own backticks cannot close: the delimiter is longer than any run inside. */
+function codeSpan(value: string): string {
+  const visible = oneLine(value, 200);
+  const longestRun = Math.max(0, ...(visible.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longestRun + 1);
+  const pad = visible.startsWith('`') || visible.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${visible}${pad}${fence}`;
 }
 
 /** A fenced block longer than any backtick run inside, so a traceback cannot close it early. */

@@ -5,7 +5,7 @@
  */
 import { relative, resolve, sep } from 'node:path';
 import { combineOutcomes, exitCodeOf, type BoardResult, type RunResult, type ScenarioResult } from '../core/model.js';
-import { notRunScenarios } from './format.js';
+import { isUnfinished, notRunScenarios } from './format.js';
 
 export interface RunInput {
   /** The run folder the result came from: its transcript paths are relative to it. */
@@ -35,7 +35,11 @@ export function mergeRunResults(inputs: RunInput[], outDir: string): RunResult {
     aborted: results.some((r) => r.aborted),
     outcome: combineOutcomes(results.map((r) => r.outcome)),
     exitCode: exitCodeOf(
-      results.flatMap((r) => r.boards.flatMap((board) => board.scenarios.map((scenario) => scenario.outcome))),
+      [
+        ...results.flatMap((r) => r.boards.flatMap((board) => board.scenarios.map((scenario) => scenario.outcome))),
+        // A run left RUNNING whose scenarios all ended is still unfinished: never exit 0 for it.
+        ...results.filter(isUnfinished).map(() => 'RUNNING' as const),
+      ],
       results.some((r) => r.aborted),
     ),
     host: {
@@ -55,19 +59,23 @@ export function mergeRunResults(inputs: RunInput[], outDir: string): RunResult {
 
 /**
  * Once runs are merged, "the run was aborted" no longer says which boards it concerned, so the
- * scenarios an aborted run never started are written down as SKIP results of their own board.
+ * scenarios an aborted run never started are written down as SKIP results of their own board; those
+ * an unfinished run (killed, disk full) never started are ERRORs: nobody chose to skip them.
  */
 function withNotRunRecorded(result: RunResult, board: BoardResult): BoardResult {
   const missing = notRunScenarios(result, board);
   if (missing.length === 0) return board;
+  const unfinished = isUnfinished(result);
   const skipped: ScenarioResult[] = missing.map((scenario) => ({
     scenario: scenario.name,
     file: scenario.file,
     board: board.id,
-    outcome: 'SKIP',
+    outcome: unfinished ? 'ERROR' : 'SKIP',
     startedAt: result.finishedAt ?? result.startedAt,
     durationMs: 0,
-    message: `not run: run ${result.runId} was aborted before this scenario started`,
+    message: unfinished
+      ? `not run: run ${result.runId} did not finish (its record was left RUNNING) before this scenario started`
+      : `not run: run ${result.runId} was aborted before this scenario started`,
     steps: [],
   }));
   return { ...board, scenarios: [...board.scenarios, ...skipped] };

@@ -29,7 +29,7 @@ function eventsOf(result: RunResult): RunEvent[] {
       events.push({ type: 'scenario-end', at, board: board.id, result: scenario });
     }
   }
-  events.push({ type: 'run-end', at, outcome: result.outcome, aborted: result.aborted, exitCode: result.exitCode });
+  events.push({ type: 'run-end', at, outcome: result.outcome === 'RUNNING' ? 'ERROR' : result.outcome, aborted: result.aborted, exitCode: result.exitCode });
   return events;
 }
 

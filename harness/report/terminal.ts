@@ -8,21 +8,25 @@
  */
 import { join } from 'node:path';
 import { formatDurationMs } from '../core/duration.js';
-import type { BoardIdentity } from '../board/board.js';
-import type { MeasurementOutcome, Outcome, RunEvent, RunResult, ScenarioResult, StepResult } from '../core/model.js';
+import type { BoardIdentity, MeasurementOutcome, RecordOutcome, RunEvent, RunResult, ScenarioResult, StepResult } from '../core/model.js';
+import { safeField } from '../core/text.js';
 import {
   allScenarios,
   countNotRun,
   countOutcomes,
   decidingStep,
   describeCounts,
+  describeCurrentStep,
   formatMeasurement,
+  harnessBugs,
+  isUnfinished,
   keyMeasurement,
   makeVisible,
   notRunScenarios,
   oneLine,
   scenarioMessage,
   stepLabel,
+  UNFINISHED_REASON,
 } from './format.js';
 
 export interface TerminalIo {
@@ -43,6 +47,8 @@ export interface ProgressOptions {
 /** Minimum time between two redraws of the live block: ~10 per second. */
 const REDRAW_INTERVAL_MS = 100;
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+/** Longest message shown on the terminal: the reports hold more, the transcript everything. */
+const MAX_TERMINAL_MESSAGE_CHARS = 4000;
 
 const ANSI = {
   green: '\x1b[32m',
@@ -63,7 +69,20 @@ interface BoardProgress {
   step?: { index: number; title: string; attempt: number };
   /** Host monotonic ms when the current step (or scenario) started. */
   sinceMs?: number;
-  last?: { scenario: string; outcome: Outcome };
+  last?: { scenario: string; outcome: RecordOutcome };
+}
+
+/**
+ * Everything printed here that a board, a rig file or a scenario could have written goes through
+ * `field` (one line) or `paragraph` (lines kept): raw ESC, OSC 52 clipboard writes, title changes and
+ * bidi overrides must never reach the terminal (core/text.ts).
+ */
+function field(value: string): string {
+  return safeField(value, 300);
+}
+
+function paragraph(value: string): string {
+  return makeVisible(value, MAX_TERMINAL_MESSAGE_CHARS);
 }
 
 export class ProgressReporter {
@@ -74,6 +93,8 @@ export class ProgressReporter {
   private frame = 0;
   private timer: NodeJS.Timeout | undefined;
   private finished = false;
+  /** Harness bugs reported as events, for the final summary (the record may not hold them all). */
+  private readonly bugs: { board?: string; scenario?: string; message: string }[] = [];
 
   constructor(
     private readonly io: TerminalIo,
@@ -90,16 +111,16 @@ export class ProgressReporter {
       case 'run-start':
         for (const id of event.boards) this.board(id);
         this.line(
-          `qhil run ${event.runId}: ${plural(event.scenarios.length, 'scenario')} on ${plural(event.boards.length, 'board')}`,
+          `qhil run ${field(event.runId)}: ${plural(event.scenarios.length, 'scenario')} on ${plural(event.boards.length, 'board')}`,
         );
         break;
       case 'board-ready':
         this.board(event.board);
-        this.line(`[${event.board}] ready: ${describeIdentity(event.identity)}${describePorts(event.ports)}`);
+        this.line(`[${field(event.board)}] ready: ${describeIdentity(event.identity)}${describePorts(event.ports)}`);
         break;
       case 'reference':
         this.line(
-          `reference ${event.record.servers.join(', ')}: host clock offset ${signed(event.record.offsetMs)}ms ` +
+          `reference ${field(event.record.servers.join(', '))}: host clock offset ${signed(event.record.offsetMs)}ms ` +
             `±${event.record.uncertaintyMs.toFixed(1)}ms`,
         );
         break;
@@ -121,7 +142,7 @@ export class ProgressReporter {
         const board = this.board(event.board);
         if (board.step) board.step.attempt = event.attempt;
         this.line(
-          `[${event.board}] ${event.scenario}  #${event.index + 1} retry, attempt ${event.attempt}: ${oneLine(event.message)}`,
+          `[${field(event.board)}] ${field(event.scenario)}  #${event.index + 1} retry, attempt ${event.attempt}: ${oneLine(event.message)}`,
           'yellow',
         );
         break;
@@ -141,8 +162,14 @@ export class ProgressReporter {
         break;
       }
       case 'log': {
-        const who = event.board ? `[${event.board}] ` : '';
-        this.line(`${who}${event.level}: ${makeVisible(event.message)}`, event.level === 'info' ? undefined : event.level === 'warn' ? 'yellow' : 'red');
+        const who = event.board ? `[${field(event.board)}] ` : '';
+        this.line(`${who}${event.level}: ${paragraph(event.message)}`, event.level === 'info' ? undefined : event.level === 'warn' ? 'yellow' : 'red');
+        break;
+      }
+      case 'harness-bug': {
+        this.bugs.push({ board: event.board, scenario: event.scenario, message: event.message });
+        const who = event.board ? `[${field(event.board)}] ` : '';
+        this.line(`${who}qhil itself failed (a bug, please report it; the stack is in events.jsonl): ${paragraph(event.message)}`, 'red');
         break;
       }
       case 'run-end':
@@ -165,42 +192,42 @@ export class ProgressReporter {
   private stepEndLines(board: string, scenario: string, step: StepResult): string[] {
     const retries = step.attempts > 1 ? ` (${step.attempts} attempts)` : '';
     const lines = [
-      `[${board}] ${scenario}  ${stepLabel(step)} ... ${this.paintOutcome(step.outcome)} ${formatDurationMs(step.durationMs)}${retries}`,
+      `[${field(board)}] ${field(scenario)}  ${field(stepLabel(step))} ... ${this.paintOutcome(step.outcome)} ${formatDurationMs(step.durationMs)}${retries}`,
     ];
-    for (const m of step.measurements) lines.push(`    ${formatMeasurement(m)} ${this.paintOutcome(m.outcome)}`);
+    for (const m of step.measurements) lines.push(`    ${field(formatMeasurement(m))} ${this.paintOutcome(m.outcome)}`);
     if ((step.outcome === 'FAIL' || step.outcome === 'ERROR') && step.message) {
-      lines.push(...indent(makeVisible(step.message), '    '));
+      lines.push(...indent(paragraph(step.message), '    '));
     }
     return lines;
   }
 
   private scenarioEndLines(result: ScenarioResult): string[] {
     const lines = [
-      `[${result.board}] ${result.scenario}  ${this.paintOutcome(result.outcome)} ${formatDurationMs(result.durationMs)}`,
+      `[${field(result.board)}] ${field(result.scenario)}  ${this.paintOutcome(result.outcome)} ${formatDurationMs(result.durationMs)}`,
     ];
     // A scenario can end badly outside any step (board unavailable, scenario deadline); say why.
     if (result.message && result.outcome !== 'PASS' && !result.steps.some((s) => s.message === result.message)) {
-      lines.push(...indent(makeVisible(result.message), '    '));
+      lines.push(...indent(paragraph(result.message), '    '));
     }
     return lines;
   }
 
   private finalTable(result: RunResult, reportDir?: string): string {
     const scenarios = allScenarios(result);
-    const rows: { cells: string[]; outcome?: Outcome }[] = [];
+    const rows: { cells: string[]; outcome?: RecordOutcome }[] = [];
     for (const board of result.boards) {
       for (const s of board.scenarios) {
         const key = keyMeasurement(s);
         rows.push({
-          cells: [board.id, s.scenario, s.outcome, formatDurationMs(s.durationMs), key ? formatMeasurement(key) : ''],
+          cells: [field(board.id), field(s.scenario), s.outcome, formatDurationMs(s.durationMs), key ? field(formatMeasurement(key)) : ''],
           outcome: s.outcome,
         });
       }
-      for (const missing of notRunScenarios(result, board)) rows.push({ cells: [board.id, missing.name, 'not run', '', ''] });
+      for (const missing of notRunScenarios(result, board)) rows.push({ cells: [field(board.id), field(missing.name), 'not run', '', ''] });
     }
     const header = ['BOARD', 'SCENARIO', 'OUTCOME', 'DURATION', 'KEY MEASUREMENT'];
     const widths = header.map((h, column) => Math.max(h.length, ...rows.map((row) => (row.cells[column] ?? '').length)));
-    const pad = (cells: string[], outcome?: Outcome): string =>
+    const pad = (cells: string[], outcome?: RecordOutcome): string =>
       cells
         .map((cell, column) => {
           const padded = column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0);
@@ -218,23 +245,41 @@ export class ProgressReporter {
     const counts = countOutcomes(scenarios);
     const duration = result.durationMs !== undefined ? `, ${formatDurationMs(result.durationMs)}` : '';
     const aborted = result.aborted ? ' (run aborted: results incomplete)' : '';
+    const unfinished = isUnfinished(result);
+    // An unfinished record is never shown as its finished scenarios' verdict: it is no verdict at all.
+    const verdict = unfinished ? this.paint('UNFINISHED', 'yellow') : this.paintOutcome(result.outcome);
     out.push(
-      `${this.paintOutcome(result.outcome)}${aborted}: ${describeCounts(counts, countNotRun(result))} ` +
+      `${verdict}${aborted}: ${describeCounts(counts, countNotRun(result))} ` +
         `(${plural(result.boards.length, 'board')}${duration})`,
     );
+    if (unfinished) out.push(`    ${UNFINISHED_REASON}; this is not a pass`);
 
-    const problems = scenarios.filter((s) => s.outcome === 'FAIL' || s.outcome === 'ERROR');
+    const problems = scenarios.filter((s) => s.outcome === 'FAIL' || s.outcome === 'ERROR' || s.outcome === 'RUNNING');
     for (const scenario of problems) {
       const step = decidingStep(scenario);
-      out.push('', `${this.paintOutcome(scenario.outcome)} ${scenario.board} / ${scenario.scenario}${step ? `  ${stepLabel(step)}` : ''}`);
+      const current = scenario.outcome === 'RUNNING' ? describeCurrentStep(scenario) : undefined;
+      const where = step ? `  ${field(stepLabel(step))}` : current ? `  at ${field(current)}` : '';
+      out.push('', `${this.paintOutcome(scenario.outcome)} ${field(scenario.board)} / ${field(scenario.scenario)}${where}`);
       const message = scenarioMessage(scenario);
-      if (message) out.push(...indent(makeVisible(message), '    '));
+      if (message) out.push(...indent(paragraph(message), '    '));
       const board = result.boards.find((b) => b.id === scenario.board);
       for (const transcript of board?.transcripts ?? []) {
-        out.push(`    transcript: ${reportDir ? join(reportDir, transcript) : transcript}`);
+        out.push(`    transcript: ${field(reportDir ? join(reportDir, transcript) : transcript)}`);
       }
     }
-    if (reportDir) out.push('', `Reports: ${reportDir}`);
+
+    const bugs = [...harnessBugs(result)];
+    for (const bug of this.bugs) {
+      if (!bugs.some((known) => known.message === bug.message)) bugs.push({ board: bug.board ?? '', scenario: bug.scenario ?? '', message: bug.message });
+    }
+    if (bugs.length > 0) {
+      out.push('', this.paint('qhil itself failed: please report (a bug in qhil, not the board or the rig; the stack is in events.jsonl)', 'red'));
+      for (const bug of bugs) {
+        const where = [bug.board, bug.scenario].filter((part) => part !== '').map(field).join(' / ');
+        out.push(`  ${where ? `${where}: ` : ''}${oneLine(bug.message, 500)}`);
+      }
+    }
+    if (reportDir) out.push('', `Reports: ${field(reportDir)}`);
     return `${out.join('\n')}\n`;
   }
 
@@ -307,7 +352,7 @@ export class ProgressReporter {
       } else {
         text = `  [${board.id}] waiting`;
       }
-      return this.paint(truncate(makeVisible(text), width), 'dim');
+      return this.paint(truncate(field(text), width), 'dim');
     });
     this.drawnLines = lines.length;
     return lines.length > 0 ? `${lines.join('\n')}\n` : '';
@@ -317,7 +362,7 @@ export class ProgressReporter {
     return this.color ? `${ANSI[style]}${text}${ANSI.reset}` : text;
   }
 
-  private paintOutcome(outcome: Outcome | MeasurementOutcome, text: string = outcome): string {
+  private paintOutcome(outcome: RecordOutcome | MeasurementOutcome, text: string = outcome): string {
     switch (outcome) {
       case 'PASS':
         return this.paint(text, 'green');
@@ -325,6 +370,7 @@ export class ProgressReporter {
         return this.paint(text, 'red');
       case 'ERROR':
       case 'MARGINAL':
+      case 'RUNNING':
         return this.paint(text, 'yellow');
       default:
         return text;
@@ -334,14 +380,15 @@ export class ProgressReporter {
 
 function describeIdentity(identity: BoardIdentity | undefined): string {
   if (!identity) return 'identity unknown';
-  const parts = [identity.model ?? 'model unknown', `firmware ${identity.firmware ?? 'unknown'}`];
-  if (identity.quecpython) parts.push(`QuecPython ${identity.quecpython}`);
+  // The board wrote these: a hostile one could put ESC sequences or a fake second line in its firmware name.
+  const parts = [field(identity.model ?? 'model unknown'), `firmware ${field(identity.firmware ?? 'unknown')}`];
+  if (identity.quecpython) parts.push(`QuecPython ${field(identity.quecpython)}`);
   return parts.join(', ');
 }
 
 function describePorts(ports: Partial<Record<string, string>>): string {
   const entries = Object.entries(ports).filter((entry): entry is [string, string] => entry[1] !== undefined);
-  return entries.length > 0 ? ` (${entries.map(([via, port]) => `${via} ${port}`).join(', ')})` : '';
+  return entries.length > 0 ? ` (${entries.map(([via, port]) => `${field(via)} ${field(port)}`).join(', ')})` : '';
 }
 
 function indent(text: string, prefix: string): string[] {
