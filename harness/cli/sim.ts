@@ -1,7 +1,9 @@
 /**
  * `qhil sim [--profile <file|name>] [--tcp <port> | --pty] [--offset <duration>] [--fault <name>...]
  *  [--host <name=ip[:port]>...]`: a simulated Quectel board you can point any serial tool at. Prints
- * where its ports are, runs until SIGINT/SIGTERM, then stops socat and removes its temp folder.
+ * where its ports are, runs until SIGINT/SIGTERM/SIGHUP, then stops socat and removes its temp folder.
+ * Killed outright (SIGKILL), its socat die with it (parent-death signal, see sim/serve.ts); only the
+ * temp folder is left.
  */
 import type { Command } from 'commander';
 import { ExitCode, type CliCommand, type CliIo, durationFlagMs } from './command.js';
@@ -94,13 +96,13 @@ export const simCommand: CliCommand = {
         // `on`, not `once`: execa's exit hook (signal-exit) re-raises a signal when it finds no other
         // listener left, and a `once` listener is already gone when it looks; that killed the process
         // before socat was stopped.
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
+        // SIGHUP too: a closed terminal stops the board in order rather than killing it mid-way.
+        const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+        for (const signal of signals) process.on(signal, onSignal);
         try {
           setExit(await runSim(options, io, controller.signal));
         } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          for (const signal of signals) process.off(signal, onSignal);
         }
       });
   },
