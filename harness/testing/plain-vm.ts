@@ -3,6 +3,8 @@
 // raw-paste request, on which this event-driven REPL would otherwise spin forever (a known limit).
 import { memoryLinkPair } from '../link/memory.js';
 import type { Link } from '../link/link.js';
+import { SerialLink } from '../link/serial.js';
+import { startPtyPair } from './socat.js';
 
 interface MicroPython {
   replInit(): void;
@@ -63,6 +65,29 @@ export async function startPlainVm(options: { rawPasteAnswer?: string; disableRa
     unplug: pair.unplug,
     close: async () => {
       await pair.host.close();
+    },
+  };
+}
+
+export interface PlainVmOnPty {
+  /** The port the harness opens. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** The plain VM on a socat pseudo-terminal, so a `qhil` process can open it as it opens a board. */
+export async function startPlainVmOnPty(options: { rawPasteAnswer?: string } = {}): Promise<PlainVmOnPty> {
+  const pair = await startPtyPair();
+  const vm = await startPlainVm(options);
+  const board = await SerialLink.open(pair.boardPath);
+  board.onData((bytes) => void vm.host.write(bytes).catch(() => undefined));
+  vm.host.onData((bytes) => void board.write(bytes).catch(() => undefined));
+  return {
+    address: pair.hostPath,
+    stop: async () => {
+      await board.close().catch(() => undefined);
+      await vm.close();
+      await pair.kill();
     },
   };
 }
