@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
+import { UserPattern } from './pattern.js';
 
-/** A duration string with a unit (`500ms`, `60s`, `5m`), parsed to milliseconds. */
+/** A duration string with a unit (`500ms`, `60s`, `5m`), parsed to milliseconds; at most 24h either way. */
 export const durationMs = z.string().transform((text, ctx) => {
   try {
     return parseDurationMs(text);
@@ -13,6 +14,15 @@ export const durationMs = z.string().transform((text, ctx) => {
 
 /** A non-negative duration. */
 export const positiveDurationMs = durationMs.refine((ms) => ms > 0, 'must be longer than 0');
+
+/** A regular expression matched against board output: checked (and compiled) when the scenario loads. */
+export const userPattern = z.string().superRefine((source, ctx) => {
+  try {
+    UserPattern.compile(source);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
 
 /** `via: repl | at`. */
 export const via = z.enum(['repl', 'at']);

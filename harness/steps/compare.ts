@@ -36,6 +36,13 @@ export const compareStep: StepDefinition<z.output<typeof schema>> = {
   defaultTimeoutMs: 15_000,
   describe: (args) =>
     `compare ${args.read} with the reference (${args.toleranceMs === undefined ? 'record only' : `±${formatDurationMs(args.toleranceMs)}`})`,
+  consumes: (args) => [
+    { name: args.read, kind: 'localtime', use: 'reads', hint: `add read-time with as: ${args.read}` },
+    ...(args.zoneFrom === undefined
+      ? []
+      : [{ name: args.zoneFrom, kind: 'localtime' as const, use: 'takes its zone from', hint: `add read-time with via: at, as: ${args.zoneFrom}` }]),
+  ],
+  needsReference: () => true,
   async run(context, args) {
     const value = context.values.get(args.read);
     if (!value || value.kind !== 'localtime') {

@@ -18,6 +18,7 @@ export const readTimeStep: StepDefinition<z.output<typeof schema>> = {
   schema,
   defaultTimeoutMs: 10_000,
   describe: (args) => `read the time via ${args.via} as ${args.as}`,
+  produces: (args) => [{ name: args.as, kind: 'localtime' }],
   async run(context, args) {
     const reading = await context.board.driver(args.via).readLocaltime({ timeoutMs: context.timeLeftMs() });
     context.values.set(args.as, { kind: 'localtime', reading });

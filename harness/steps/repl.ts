@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { BoardError } from '../core/errors.js';
-import { commonStepOptions } from '../core/schema.js';
+import { UserPattern } from '../core/pattern.js';
+import { commonStepOptions, userPattern } from '../core/schema.js';
 import type { PyValue } from '../channel/repl/pyliteral.js';
 import type { StepDefinition } from './step.js';
 
@@ -9,24 +10,19 @@ const schema = z
   .object({
     code: z.string().min(1),
     /** A regular expression the output must match. */
-    match: z.string().optional(),
+    match: userPattern.optional(),
     /** The value the output must print (parsed as a Python literal), e.g. `[3, 1]` for `(3, 1)`. */
     equals: z.unknown().optional(),
     /** Shorthand: a string is `match`, anything else is `equals`. */
     expect: z.unknown().optional(),
-    as: z.string().optional(),
+    as: z.string().regex(/^[A-Za-z_][\w-]*$/, 'a name: letters, digits, _ or -').optional(),
     ...commonStepOptions,
   })
   .strict()
   .superRefine((args, ctx) => {
-    for (const pattern of [args.match, typeof args.expect === 'string' ? args.expect : undefined]) {
-      if (pattern === undefined) continue;
-      try {
-        new RegExp(pattern);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(error as Error).message}` });
-      }
-    }
+    if (typeof args.expect !== 'string') return;
+    const problem = userPattern.safeParse(args.expect);
+    if (!problem.success) ctx.addIssue({ code: 'custom', path: ['expect'], message: problem.error.issues[0]?.message ?? 'not a regular expression' });
   })
   .transform(({ timeout, expect, ...rest }) => ({
     ...rest,
@@ -50,11 +46,13 @@ export const replStep: StepDefinition<z.output<typeof schema>> = {
   schema,
   defaultTimeoutMs: 30_000,
   describe: (args) => `repl: ${args.code.split('\n')[0]?.slice(0, 50) ?? ''}`,
+  produces: (args) => (args.as === undefined ? [] : [{ name: args.as, kind: 'text' }]),
   async run(context, args) {
     const { stdout } = await context.board.replChannel().exec(args.code, { timeoutMs: context.timeLeftMs(), signal: context.signal });
     const output = stdout.trimEnd();
     if (args.as) context.values.set(args.as, { kind: 'text', text: output });
-    if (args.match !== undefined && !new RegExp(args.match).test(output)) {
+    // A pattern that is too slow throws PatternError: the scenario's fault, not the board's.
+    if (args.match !== undefined && !UserPattern.compile(args.match).test(output)) {
       throw new BoardError(`output ${JSON.stringify(output.slice(0, 300))} does not match /${args.match}/`);
     }
     if (args.equals !== undefined) {

@@ -52,9 +52,29 @@ export interface CommonStepOptions {
   retries: number;
 }
 
+/** A named value a step leaves for later steps (`read-time: { as: t1 }`). */
+export interface ProducedValue {
+  name: string;
+  kind: StepValue['kind'];
+}
+
+/** A named value a step needs an earlier step to have left (`compare: { read: t1 }`). */
+export interface ConsumedValue {
+  name: string;
+  kind: StepValue['kind'];
+  /** What the step does with it, for messages: `reads`, `takes its zone from`. */
+  use: string;
+  /** How to provide it, for messages: `add read-time with as: t1`. */
+  hint: string;
+}
+
 /**
  * One step kind: its schema (unknown keys rejected) and what it does. Steps throw BoardError when the
  * board misbehaves (FAIL) and InfrastructureError when the rig does (ERROR, retried when `retries` > 0).
+ *
+ * The optional declarations say what the step needs and leaves, from its arguments alone, so the
+ * preflight, the checks across steps and the simulated world never switch on a kind name: a new step
+ * kind declares them here and touches nothing outside steps/.
  */
 export interface StepDefinition<Args extends CommonStepOptions = CommonStepOptions> {
   kind: string;
@@ -64,4 +84,14 @@ export interface StepDefinition<Args extends CommonStepOptions = CommonStepOptio
   defaultTimeoutMs: number;
   describe(args: Args): string;
   run(context: StepContext, args: Args): Promise<StepReport>;
+  /** The named values it leaves in `context.values`. */
+  produces?(args: Args): ProducedValue[];
+  /** The named values it needs from earlier steps. */
+  consumes?(args: Args): ConsumedValue[];
+  /** True when it queries the reference clock (`context.queryReference`). */
+  needsReference?(args: Args): boolean;
+  /** NTP host names it makes the board use: a simulated board's DNS must know them. */
+  ntpHosts?(args: Args): string[];
+  /** ms it takes at the least, whatever the board does (a `wait`): the scenario's timeout must leave room for it. */
+  minimumDurationMs?(args: Args): number;
 }

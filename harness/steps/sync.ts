@@ -23,6 +23,7 @@ export const syncStep: StepDefinition<z.output<typeof schema>> = {
   // Firmware tries up to five servers with 10 s each before it gives up.
   defaultTimeoutMs: 90_000,
   describe: (args) => `sync via ${args.via} with ${args.server ?? "the board's default server"}`,
+  ntpHosts: (args) => (args.server === undefined ? [] : [args.server]),
   async run(context, args) {
     const driver = context.board.driver(args.via);
     const result = await driver.syncClock({

@@ -19,6 +19,7 @@ export const waitStep: StepDefinition<z.output<typeof schema>> = {
   schema,
   defaultTimeoutMs: 60_000,
   describe: (args) => `wait ${formatDurationMs(args.forMs)}`,
+  minimumDurationMs: (args) => args.forMs,
   async run(context, args) {
     // The runner ends the step when its signal aborts; the sleep just stops early.
     await sleep(args.forMs, context.signal);
