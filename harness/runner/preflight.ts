@@ -1,10 +1,16 @@
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { errorMessage, formatLocation, InputError } from '../core/errors.js';
 import type { BoardSpec, ReferenceSpec, Scenario, StepSpec } from '../core/model.js';
+import { parseTcpAddress } from '../link/tcp.js';
 import { resolveBoardProfile } from '../sim/board.js';
+import { parseFault } from '../sim/faults.js';
 import { stepRegistry } from '../steps/index.js';
 import type { StepDefinition } from '../steps/step.js';
-import { readingIssues } from './checks.js';
+import { boardFreeArgs, scenarioIssues, stepArgs, type ArgsOf } from './checks.js';
 import { portAddressProblem, substituteBoardFields } from './rig.js';
+import { referenceServerProblem } from './scenario.js';
+import { MAX_REPORTED_ISSUES } from './yaml-source.js';
 
 /**
  * The one preflight: everything that can be checked before a port opens. `qhil validate` and
@@ -13,13 +19,26 @@ import { portAddressProblem, substituteBoardFields } from './rig.js';
 
 export interface PreflightInput {
   scenarios: Scenario[];
-  boards: BoardSpec[];
+  /**
+   * The boards the scenarios will run on. Undefined when they are not known yet (`qhil validate`
+   * without --rig): the checks that need boards (ports, profiles, `${board.<field>}`, whether a
+   * reference will be there) are skipped, rather than guessed from a placeholder board.
+   */
+  boards?: BoardSpec[];
   /** Reference servers given on the command line. */
   reference?: ReferenceSpec;
   /** The rig's reference. */
   rigReference?: ReferenceSpec;
   /** Only scenarios carrying one of these tags run (all when empty). */
   tags?: string[];
+}
+
+/** What the preflight found, each line `file:line:column: message` where the problem has a place. */
+export interface PreflightReport {
+  /** Problems of the run as a whole: flags, boards, the tag filter. */
+  general: string[];
+  /** Problems of each scenario checked (those the tag filter kept), in order. */
+  scenarios: { scenario: Scenario; problems: string[] }[];
 }
 
 /** The step's arguments on `board`: `${board.<field>}` filled in and checked again by the step's schema. */
@@ -51,52 +70,172 @@ export function selectScenarios(scenarios: Scenario[], tags: string[]): Scenario
   return kept;
 }
 
+/** `--repl <port>` / `--at <port>` of a command that opens a port itself (`qhil exec`): InputError (exit 2) unless it is a port address. */
+export function checkPortFlag(flag: string, address: string): void {
+  const problem = portAddressProblem(address);
+  if (problem) throw new InputError(`${flag}: ${problem}`);
+}
+
 /**
- * Checks everything that can be checked before a port opens, so bad input exits 2 having run nothing:
- * boards and their ports and profiles, every compare has a reading and a reference, and every
- * `${board.<field>}` can be filled on every board.
+ * What makes two addresses the same port: a device path through its symlinks (/dev/serial/by-id/...
+ * is /dev/ttyUSB2) when it exists, `COM5` in any case, `tcp://Host:port` with the host in lower case.
  */
-export function checkRunnable(options: PreflightInput): void {
+export function portIdentity(address: string): string {
+  if (address.startsWith('tcp://')) {
+    try {
+      const { host, port } = parseTcpAddress(address);
+      return `tcp://${host.toLowerCase()}:${port}`;
+    } catch {
+      return address;
+    }
+  }
+  const com = /^(?:\\\\\.\\)?(COM\d+)$/i.exec(address);
+  if (com) return (com[1] as string).toUpperCase();
+  try {
+    return realpathSync(address);
+  } catch {
+    return resolve(address);
+  }
+}
+
+function at(board: BoardSpec): string {
+  return board.location ? `${formatLocation(board.location)}: ` : '';
+}
+
+function boardProblems(boards: BoardSpec[]): string[] {
   const problems: string[] = [];
-  if (options.boards.length === 0) problems.push('no boards: give --rig, --board sim, or --repl/--at ports');
-  const scenarios = selectScenarios(options.scenarios, options.tags ?? []);
-  for (const board of options.boards) {
+  const ports = new Map<string, { board: BoardSpec; via: string }>();
+  for (const board of boards) {
     for (const via of ['repl', 'at'] as const) {
       const address = board[via];
-      const problem = address === undefined ? undefined : portAddressProblem(address);
-      if (problem) problems.push(`board ${board.id}: ${via}: ${problem}`);
+      if (address === undefined) continue;
+      const problem = portAddressProblem(address);
+      if (problem) {
+        problems.push(`${at(board)}board ${board.id}: ${via}: ${problem}`);
+        continue;
+      }
+      // One port cannot be opened twice: two boards (or AT and REPL) on it would read each other's answers.
+      const identity = portIdentity(address);
+      const first = ports.get(identity);
+      if (first) {
+        const firstName = first.board === board ? `its own ${first.via} port` : `board ${first.board.id}'s ${first.via} port${first.board.location ? ` (${formatLocation(first.board.location)})` : ''}`;
+        problems.push(`${at(board)}board ${board.id}: ${via}: ${address} is the same port as ${firstName}`);
+      } else {
+        ports.set(identity, { board, via });
+      }
     }
     if (board.sim) {
       try {
         resolveBoardProfile(board.sim.profile);
       } catch (error) {
-        problems.push(`board ${board.id}: ${errorMessage(error)}`);
+        problems.push(`${at(board)}board ${board.id}: ${errorMessage(error)}`);
       }
-    }
-  }
-  for (const scenario of scenarios) {
-    for (const issue of readingIssues(scenario)) problems.push(`${formatLocation(issue.location)}: ${issue.message}`);
-    const compare = scenario.steps.find((step) => step.kind === 'compare');
-    if (compare && !options.reference && !scenario.reference && !options.rigReference) {
-      problems.push(
-        `${formatLocation(compare.location)}: compare needs a reference clock: give --reference <server>, or reference: in the scenario or rig file`,
-      );
-    }
-    for (const step of scenario.steps) {
-      const definition = stepRegistry.get(step.kind);
-      if (!definition) {
-        problems.push(`${formatLocation(step.location)}: unknown step kind "${step.kind}"`);
-        continue;
-      }
-      for (const board of options.boards) {
+      for (const fault of board.sim.faults) {
         try {
-          resolveStepArgs(step, definition, board);
+          parseFault(fault);
         } catch (error) {
-          problems.push(errorMessage(error));
+          problems.push(`${at(board)}board ${board.id}: ${errorMessage(error)}`);
         }
       }
     }
   }
-  if (problems.length > 0) throw new InputError([...new Set(problems)].join('\n'));
+  return problems;
 }
 
+function referenceFlagProblems(reference: ReferenceSpec | undefined): string[] {
+  if (!reference) return [];
+  const problems = reference.servers.flatMap((server) => {
+    const problem = referenceServerProblem(server);
+    return problem ? [`--reference: ${problem}`] : [];
+  });
+  if (!(Number.isInteger(reference.samples) && reference.samples >= 1 && reference.samples <= 64)) {
+    problems.push(`--samples ${reference.samples}: expected a whole number from 1 to 64`);
+  }
+  return problems;
+}
+
+/** Arguments per board, for the checks across steps: undefined where they cannot be filled (reported apart). */
+function argsOnBoard(board: BoardSpec): ArgsOf {
+  return (step, definition) => {
+    try {
+      return stepArgs(resolveStepArgs(step, definition, board));
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+function scenarioProblems(scenario: Scenario, input: PreflightInput): string[] {
+  const problems: string[] = [];
+  const boards = input.boards;
+  const views = boards === undefined || boards.length === 0 ? [boardFreeArgs] : boards.map(argsOnBoard);
+  for (const argsOf of views) {
+    for (const issue of scenarioIssues(scenario, { argsOf })) problems.push(`${formatLocation(issue.location)}: ${issue.message}`);
+  }
+
+  // A run whose boards are all simulated gets the local clock server as its reference (cli/run.ts).
+  const allSimulated = boards !== undefined && boards.length > 0 && boards.every((board) => board.sim);
+  const hasReference = Boolean(input.reference ?? scenario.reference ?? input.rigReference) || allSimulated;
+  if (!hasReference && boards !== undefined) {
+    const needing = scenario.steps.find((step) => {
+      const definition = stepRegistry.get(step.kind);
+      const args = definition ? (views[0] as ArgsOf)(step, definition) : undefined;
+      return definition !== undefined && args !== undefined && definition.needsReference?.(args) === true;
+    });
+    if (needing) {
+      problems.push(
+        `${formatLocation(needing.location)}: ${needing.kind} needs a reference clock: give --reference <server>, or reference: in the scenario or rig file`,
+      );
+    }
+  }
+
+  for (const step of scenario.steps) {
+    const definition = stepRegistry.get(step.kind);
+    if (!definition) {
+      problems.push(`${formatLocation(step.location)}: unknown step kind "${step.kind}"`);
+      continue;
+    }
+    for (const board of boards ?? []) {
+      try {
+        resolveStepArgs(step, definition, board);
+      } catch (error) {
+        problems.push(errorMessage(error));
+      }
+    }
+  }
+  return [...new Set(problems)];
+}
+
+/** Everything that can be checked before a port opens, by scenario; `checkRunnable` throws it, `qhil validate` prints it. */
+export function preflight(input: PreflightInput): PreflightReport {
+  const general: string[] = [];
+  if (input.boards !== undefined && input.boards.length === 0) general.push('no boards: give --rig, --board sim, or --repl/--at ports');
+  general.push(...referenceFlagProblems(input.reference), ...boardProblems(input.boards ?? []));
+  let selected: Scenario[] = [];
+  try {
+    selected = selectScenarios(input.scenarios, input.tags ?? []);
+  } catch (error) {
+    general.push(errorMessage(error));
+  }
+  return {
+    general: [...new Set(general)],
+    scenarios: selected.map((scenario) => ({ scenario, problems: scenarioProblems(scenario, input) })),
+  };
+}
+
+/** At most MAX_REPORTED_ISSUES lines, then how many more there were. */
+export function capProblems(problems: string[]): string[] {
+  if (problems.length <= MAX_REPORTED_ISSUES) return problems;
+  return [...problems.slice(0, MAX_REPORTED_ISSUES), `... and ${problems.length - MAX_REPORTED_ISSUES} more`];
+}
+
+/**
+ * Checks everything that can be checked before a port opens, so bad input exits 2 having run nothing:
+ * boards and their ports and profiles, every consumed value produced first, a reference for the steps
+ * that need one, waits that fit the timeout, and every `${board.<field>}` fillable on every board.
+ */
+export function checkRunnable(input: PreflightInput): void {
+  const report = preflight(input);
+  const problems = [...report.general, ...report.scenarios.flatMap((entry) => entry.problems)];
+  if (problems.length > 0) throw new InputError(capProblems(problems).join('\n'));
+}

@@ -102,6 +102,32 @@ boards:
     ]);
   });
 
+  it("checks sim faults with the simulator's own parser: names and values", () => {
+    expect(
+      issuesOf('name: r\nboards:\n  - id: a\n    sim: { profile: p.yaml, faults: [ntp-silent, usb-disconnect=2s, clock-ofset=2s, clock-drift, garbled-output=2] }\n'),
+    ).toEqual([
+      expect.stringMatching(/^4:69: boards\[0\]\.sim\.faults\[2\]: unknown sim fault "clock-ofset": expected one of no-sim, .*usb-disconnect$/),
+      '4:85: boards[0].sim.faults[3]: sim fault "clock-drift" needs a value, e.g. clock-drift=40',
+      expect.stringMatching(/^4:98: boards\[0\]\.sim\.faults\[4\]: sim fault "garbled-output": bad value "2", e\.g\. garbled-output=0\.01/),
+    ]);
+  });
+
+  it('refuses sim offsets beyond 24h', () => {
+    expect(issuesOf('name: r\nboards:\n  - id: a\n    sim: { profile: p.yaml, offset: 99999999999h }\n')).toEqual([
+      '4:37: boards[0].sim.offset: bad duration "99999999999h": longer than 24h, the most qhil allows',
+    ]);
+  });
+
+  it('stops a YAML alias bomb at its first alias, with its place', () => {
+    const levels = ['x: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (const [name, previous] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e'], ['g', 'f']]) {
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(', ')}]`);
+    }
+    expect(issuesOf(`name: r\nboards: [{ id: a, at: /dev/ttyUSB2 }]\n${levels.join('\n')}\n`)).toEqual([
+      '4:8: aliases here expand to more than 100 nodes (a YAML "billion laughs"?): write the values out, or use fewer aliases',
+    ]);
+  });
+
   it('needs at least one board', () => {
     expect(issuesOf('name: r\nboards: []\n')).toEqual(['2:9: boards: needs at least 1 item, got a list']);
   });
@@ -112,6 +138,11 @@ describe('portAddressProblem', () => {
     for (const address of ['/dev/ttyUSB2', '/dev/serial/by-id/usb-Quectel-if02-port0', 'COM5', 'tcp://ser2net:3001', 'tcp://[::1]:3001']) {
       expect(portAddressProblem(address)).toBeUndefined();
     }
+  });
+
+  it('refuses control characters, and never echoes a long address whole', () => {
+    expect(portAddressProblem('/dev/tty\u001b]52;c;AAAA\u0007')).toBe('bad port address "/dev/tty\\u001b]52;c;AAAA\\u0007": control characters in a device path');
+    expect(portAddressProblem(`garbage${'x'.repeat(10_000)}`)?.length).toBeLessThan(250);
   });
 });
 

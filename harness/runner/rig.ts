@@ -6,9 +6,11 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isSeq } from 'yaml';
 import { z } from 'zod';
-import { InputError } from '../core/errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
+import { quoted } from '../core/quote.js';
 import { durationMs } from '../core/schema.js';
 import { parseTcpAddress } from '../link/tcp.js';
+import { parseFault } from '../sim/faults.js';
 import type { BoardSpec, Rig } from '../core/model.js';
 import { referenceSchema } from './scenario.js';
 import {
@@ -33,17 +35,20 @@ const PORT_EXAMPLES = 'a device path (/dev/ttyUSB2, /dev/serial/by-id/..., COM5)
 
 /** Why `address` is not a port address (DESIGN.md, CLI), or undefined when it is one. */
 export function portAddressProblem(address: string): string | undefined {
+  const shown = quoted(address);
   if (address.startsWith('tcp://')) {
     try {
       const { port } = parseTcpAddress(address);
-      return port >= 1 && port <= 65535 ? undefined : `bad port address "${address}": TCP port must be 1..65535`;
+      return port >= 1 && port <= 65535 ? undefined : `bad port address ${shown}: TCP port must be 1..65535`;
     } catch {
-      return `bad port address "${address}": expected tcp://host:port`;
+      return `bad port address ${shown}: expected tcp://host:port`;
     }
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return `unsupported port address "${address}": expected ${PORT_EXAMPLES}`;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return `unsupported port address ${shown}: expected ${PORT_EXAMPLES}`;
+  // A path with a NUL or a line break cannot be opened, and would garble the messages that name it.
+  if (/[\0-\x1f]/.test(address)) return `bad port address ${shown}: control characters in a device path`;
   if (address.startsWith('/') || /^COM\d+$/i.test(address) || /^\\\\\.\\COM\d+$/i.test(address)) return undefined;
-  return `bad port address "${address}": expected ${PORT_EXAMPLES}`;
+  return `bad port address ${shown}: expected ${PORT_EXAMPLES}`;
 }
 
 const portAddress = z.string().superRefine((address, ctx) => {
@@ -64,7 +69,18 @@ const boardSchema = z
       .object({
         profile: z.string().min(1),
         offset: durationMs.default(0),
-        faults: z.array(z.string().min(1)).default([]),
+        // Checked by the simulator's own parser, so the names and values accepted are exactly its own.
+        faults: z
+          .array(
+            z.string().superRefine((fault, ctx) => {
+              try {
+                parseFault(fault);
+              } catch (error) {
+                ctx.addIssue({ code: 'custom', message: errorMessage(error).slice(0, 300) });
+              }
+            }),
+          )
+          .default([]),
       })
       .strict()
       .optional(),
@@ -135,7 +151,7 @@ export function parseRigText(text: string, file: string, options: RigLoadOptions
       { location: source.locate(root), message: `expected a rig: a mapping with name and boards, got ${root ? describeNode(root) : 'an empty file'}` },
     ]);
   }
-  const parsed = rigSchema.safeParse(source.doc.toJS());
+  const parsed = rigSchema.safeParse(source.toJS());
   if (!parsed.success) {
     issues.push(...locateZodIssues({ source, schema: rigSchema, node: root, fallback: root, label: [] }, parsed.error.issues));
   }

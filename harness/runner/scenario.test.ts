@@ -1,6 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
 import { commonStepOptions, durationMs, via } from '../core/schema.js';
@@ -299,5 +300,127 @@ describe('loadScenario', () => {
   it.each(files)('scenarios/%s validates against the step registry', (name) => {
     const scenario = loadScenario(join('scenarios', name), { env: {} });
     expect(scenario.steps.length).toBeGreaterThan(0);
+  });
+});
+
+describe('hostile files: refused with file:line:column, in bounded time, never echoing megabytes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qhil-scn-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function fileIssues(name: string, bytes: Buffer | string): string[] {
+    const file = join(dir, name);
+    writeFileSync(file, bytes);
+    try {
+      loadScenario(file, { env: {}, registry });
+    } catch (error) {
+      expect(error).toBeInstanceOf(InputError);
+      return (error as Error).message.split('\n').map((line) => line.replace(file, 'FILE'));
+    }
+    throw new Error('expected the file to be rejected');
+  }
+
+  it('stops a YAML alias bomb (billion laughs) at its first alias', () => {
+    const levels = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (const [name, previous] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e'], ['g', 'f'], ['h', 'g']]) {
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(', ')}]`);
+    }
+    const started = performance.now();
+    expect(issuesOf(`name: x\nsteps: [read-time]\n${levels.join('\n')}\n`)).toEqual([
+      '4:8: aliases here expand to more than 100 nodes (a YAML "billion laughs"?): write the values out, or use fewer aliases',
+    ]);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('reads a file nested 10,000 levels deep as an error, not a crash', () => {
+    expect(issuesOf(`name: x\nsteps: [read-time]\nextra: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`)).toEqual([
+      expect.stringMatching(/^3:\d+: YAML syntax error: nested too deeply to read: a scenario or rig needs only a few levels$/),
+    ]);
+  });
+
+  it('refuses UTF-16 files, with or without a byte-order mark', () => {
+    const text = 'name: x\nsteps: [read-time]\n';
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    expect(fileIssues('le.yaml', le)).toEqual(['FILE:1:1: the scenario file is UTF-16 (byte-order mark FF FE, little-endian); save it as UTF-8']);
+    const be = Buffer.from(le).swap16();
+    expect(fileIssues('be.yaml', be)).toEqual(['FILE:1:1: the scenario file is UTF-16 (byte-order mark FE FF, big-endian); save it as UTF-8']);
+    expect(fileIssues('nobom.yaml', Buffer.from(text, 'utf16le'))).toEqual([
+      'FILE:1:2: NUL bytes between the characters: the file looks like UTF-16; save it as UTF-8',
+    ]);
+  });
+
+  it('refuses NUL bytes and bytes that are not UTF-8 at their line and column', () => {
+    expect(issuesOf('name: x\nsteps: [read-time]\ndescription: "a\0b"\n')).toEqual(['3:16: a NUL byte: not a text file?']);
+    expect(fileIssues('latin1.yaml', Buffer.from('name: caf\xe9\nsteps: [read-time]\n', 'latin1'))).toEqual([
+      'FILE:1:10: byte 0xe9 is not UTF-8 text; save the scenario file as UTF-8',
+    ]);
+    // A U+FFFD written in the file is text like any other.
+    expect(loadScenarioFrom(dir, 'fffd.yaml', 'name: "\uFFFD"\nsteps: [read-time]\n').name).toBe('\uFFFD');
+    // So is a UTF-8 byte-order mark, which does not shift columns.
+    expect(fileIssues('bom.yaml', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('name: x\nsteps: [dail]\n')]))).toEqual([
+      expect.stringMatching(/^FILE:2:9: unknown step kind "dail"/),
+    ]);
+  });
+
+  it('refuses a file over the size cap before parsing it', () => {
+    const started = performance.now();
+    const issues = fileIssues('huge.yaml', `name: x\nsteps:\n${'  - dial: { via: repl: x }\n'.repeat(400_000)}`);
+    expect(issues).toEqual(['FILE:1:1: the file is over 10.3 MiB; a scenario or rig file may be at most 1.0 MiB']);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('never echoes a megabyte value: quoted values are cut to 80 characters', () => {
+    const huge = 'x'.repeat(300_000);
+    const issues = issuesOf(`name: x\nsteps:\n  - ${huge}\n  - dial: { via: ${huge} }\n  - dial: { timeout: ${huge} }\n`);
+    expect(issues).toHaveLength(3);
+    for (const issue of issues) expect(issue.length).toBeLessThan(400);
+    expect(issues[0]).toMatch(/^3:5: unknown step kind "x{80}"\.\.\. \(300000 characters\); known kinds: /);
+  });
+
+  it('reports at most 50 issues of a file with an error on every line, then how many more', () => {
+    const text = `name: x\nsteps:\n${'  - dial: { via: repl: x }\n'.repeat(5_000)}`;
+    let error: ValidationError | undefined;
+    try {
+      parse(text);
+    } catch (caught) {
+      error = caught as ValidationError;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error?.issues).toHaveLength(5_000);
+    const lines = error?.message.split('\n') ?? [];
+    expect(lines).toHaveLength(51);
+    expect(lines[0]).toMatch(/^scn\.yaml:3:18: YAML syntax error: /);
+    expect(lines[50]).toBe('... and 4950 more');
+  });
+});
+
+function loadScenarioFrom(dir: string, name: string, text: string) {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return loadScenario(file, { env: {}, registry });
+}
+
+describe('rules a scenario must keep before anything runs', () => {
+  it('refuses durations beyond 24h in every duration field', () => {
+    expect(issuesOf('name: x\ntimeout: 99999999999h\nsteps:\n  - wait: { for: 25h }\n')).toEqual([
+      '2:10: timeout: bad duration "99999999999h": longer than 24h, the most qhil allows',
+      '4:18: wait.for: bad duration "25h": longer than 24h, the most qhil allows',
+    ]);
+  });
+
+  it("refuses a step timeout longer than the scenario's, at the step's timeout", () => {
+    expect(issuesOf('name: x\ntimeout: 1m\nsteps:\n  - dial: { timeout: 90s }\n')).toEqual([
+      "4:22: dial.timeout: 1m30s is longer than the scenario's timeout of 1m00s, which would end the step first: lower the step's timeout or raise the scenario's",
+    ]);
+    expect(parse('name: x\ntimeout: 1m\nsteps:\n  - dial: { timeout: 60s }\n').steps).toHaveLength(1);
+  });
+
+  it('refuses reference servers that do not parse, and takes IPv6 in brackets', () => {
+    expect(issuesOf('name: x\nreference: { servers: ["[::1", "host:99999", "a b", "::1]:123"] }\nsteps: [read-time]\n')).toEqual([
+      '2:24: reference.servers[0]: bad reference server "[::1": expected host, host:port (port 1-65535), or an IPv6 address in brackets: [::1]:123',
+      '2:32: reference.servers[1]: bad reference server "host:99999": expected host, host:port (port 1-65535), or an IPv6 address in brackets: [::1]:123',
+      '2:46: reference.servers[2]: bad reference server "a b": expected a host name or host:port',
+      '2:53: reference.servers[3]: bad reference server "::1]:123": expected host, host:port (port 1-65535), or an IPv6 address in brackets: [::1]:123',
+    ]);
+    expect(parse('name: x\nreference: { servers: ["[::1]:123", "[fe80::1]", "10.0.0.1:11123", ntp.example] }\nsteps: [read-time]\n').reference?.servers).toHaveLength(4);
   });
 });

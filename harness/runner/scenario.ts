@@ -5,7 +5,10 @@
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
+import { parseServerSpec } from '../clock/sntp/client.js';
+import { formatDurationMs, parseDurationMs } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
+import { clipped, quoted } from '../core/quote.js';
 import { positiveDurationMs } from '../core/schema.js';
 import { stepRegistry } from '../steps/index.js';
 import type { StepDefinition } from '../steps/step.js';
@@ -50,10 +53,26 @@ const referenceKeySchema = z
     }
   });
 
+/** Why `server` is not `host`, `host:port`, `[IPv6]` or `[IPv6]:port`, or undefined when it is one. */
+export function referenceServerProblem(server: string): string | undefined {
+  if (!/^\S+$/.test(server)) return `bad reference server ${quoted(server)}: expected a host name or host:port`;
+  try {
+    parseServerSpec(server);
+    return undefined;
+  } catch {
+    return `bad reference server ${quoted(server)}: expected host, host:port (port 1-65535), or an IPv6 address in brackets: [::1]:123`;
+  }
+}
+
+const referenceServer = z.string().superRefine((server, ctx) => {
+  const problem = referenceServerProblem(server);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 /** `reference: { servers, samples, timeout, keys }`, shared by scenario and rig files. */
 export const referenceSchema = z
   .object({
-    servers: z.array(z.string().regex(/^\S+$/, 'expected a host name or host:port')).min(1),
+    servers: z.array(referenceServer).min(1),
     samples: z.number().int().min(1).max(64).default(4),
     timeout: positiveDurationMs.default(5_000),
     keys: z.array(referenceKeySchema).default([]),
@@ -106,7 +125,7 @@ export function parseScenarioText(text: string, file: string, options: LoadOptio
       { location: source.locate(root), message: `expected a scenario: a mapping with name and steps, got ${got}` },
     ]);
   }
-  const input: unknown = source.doc.toJS();
+  const input: unknown = source.toJS();
   const parsed = scenarioSchema.safeParse(input);
   if (!parsed.success) {
     issues.push(...locateZodIssues({ source, schema: scenarioSchema, node: root, fallback: root, label: [] }, parsed.error.issues));
@@ -117,8 +136,10 @@ export function parseScenarioText(text: string, file: string, options: LoadOptio
   const rawSteps = (input as { steps?: unknown }).steps;
   if (isSeq(stepsNode) && Array.isArray(rawSteps)) {
     rawSteps.forEach((raw: unknown, index) => {
-      const step = checkStep(source, registry, source.resolve(stepsNode.items[index]), raw, index, issues);
+      const node = source.resolve(stepsNode.items[index]);
+      const step = checkStep(source, registry, node, raw, index, issues);
       if (step) steps.push(step);
+      if (step && parsed.success) issues.push(...stepTimeoutIssues(source, node, step, parsed.data.timeout));
     });
   }
 
@@ -133,6 +154,33 @@ export function parseScenarioText(text: string, file: string, options: LoadOptio
     steps,
     file,
   };
+}
+
+/**
+ * A step's own `timeout:` longer than the scenario's can never be used: the scenario ends first, and
+ * the step's time-out would then read as the board's slowness. An error rather than a warning, so
+ * `qhil validate` and `qhil run` agree and nothing is run on a scenario that says two things.
+ */
+function stepTimeoutIssues(source: YamlSource, stepNode: YamlNode | undefined, step: StepSpec, scenarioTimeoutMs: number): ValidationIssue[] {
+  const node = source.walk(stepNode, [step.kind, 'timeout']).node;
+  const text = isScalar(node) && typeof node.value === 'string' ? node.value : undefined;
+  if (text === undefined) return [];
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDurationMs(text);
+  } catch {
+    // Malformed, or a ${board.<field>}: the step's schema has its say.
+    return [];
+  }
+  if (timeoutMs <= scenarioTimeoutMs) return [];
+  return [
+    {
+      location: source.locate(node ?? stepNode),
+      message:
+        `${step.kind}.timeout: ${formatDurationMs(timeoutMs)} is longer than the scenario's timeout of ${formatDurationMs(scenarioTimeoutMs)}, ` +
+        "which would end the step first: lower the step's timeout or raise the scenario's",
+    },
+  ];
 }
 
 /**
@@ -166,11 +214,11 @@ function checkStep(
       // `- sync:` followed by arguments at the same indentation reads as one map with several keys.
       const hint =
         first !== undefined && rest.length > 0 && (argsValue === null || argsValue === undefined)
-          ? `; if ${rest.map((key) => `"${key}"`).join(', ')} ${rest.length === 1 ? 'is an argument' : 'are arguments'} of "${first}", indent ${rest.length === 1 ? 'it' : 'them'} under it`
+          ? `; if ${rest.map((key) => quoted(key, 40)).join(', ')} ${rest.length === 1 ? 'is an argument' : 'are arguments'} of "${first}", indent ${rest.length === 1 ? 'it' : 'them'} under it`
           : '';
       issues.push({
         location,
-        message: `step ${index + 1}: ${form}, with one key; this one has ${keys.length === 0 ? 'none' : `${keys.length} (${keys.join(', ')})`}${hint}`,
+        message: `step ${index + 1}: ${form}, with one key; this one has ${keys.length === 0 ? 'none' : `${keys.length} (${keys.slice(0, 5).map((key) => clipped(key, 40)).join(', ')}${keys.length > 5 ? ', ...' : ''})`}${hint}`,
       });
       return undefined;
     }
@@ -189,7 +237,7 @@ function checkStep(
     const known = [...registry.keys()].sort();
     issues.push({
       location: source.locate(kindNode ?? node),
-      message: `unknown step kind "${kind}"${didYouMean(kind, known)}; known kinds: ${known.join(', ')}`,
+      message: `unknown step kind ${quoted(kind)}${didYouMean(kind, known)}; known kinds: ${known.join(', ')}`,
     });
     return undefined;
   }

@@ -5,8 +5,9 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parse, parseDocument, visit } from 'yaml';
 import type { Document, Node as YamlNode, Scalar } from 'yaml';
 import { z } from 'zod';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { errorMessage, formatLocation, InputError, type SourceLocation } from '../core/errors.js';
+import { clipped, quoted } from '../core/quote.js';
 import { durationMs } from '../core/schema.js';
 
 export interface ValidationIssue {
@@ -14,30 +15,112 @@ export interface ValidationIssue {
   message: string;
 }
 
+/** A file with an error on every line gives this many, then "and N more": enough to fix, not a flood. */
+export const MAX_REPORTED_ISSUES = 50;
+
 /** Everything wrong with one file, collected rather than stopping at the first problem. */
 export class ValidationError extends InputError {
+  /** Every issue, in file order. */
   readonly issues: ValidationIssue[];
+  /** The first MAX_REPORTED_ISSUES of them, one per line, then "... and N more": what a person is shown. */
+  readonly lines: string[];
 
   constructor(issues: ValidationIssue[]) {
     const sorted = [...issues].sort(
       (a, b) =>
-        a.location.file.localeCompare(b.location.file) ||
+        (a.location.file < b.location.file ? -1 : a.location.file > b.location.file ? 1 : 0) ||
         a.location.line - b.location.line ||
         a.location.column - b.location.column,
     );
-    super(sorted.map((issue) => `${formatLocation(issue.location)}: ${issue.message}`).join('\n'));
+    const lines = sorted.slice(0, MAX_REPORTED_ISSUES).map((issue) => `${formatLocation(issue.location)}: ${issue.message}`);
+    if (sorted.length > MAX_REPORTED_ISSUES) lines.push(`... and ${sorted.length - MAX_REPORTED_ISSUES} more`);
+    super(lines.join('\n'));
     this.name = 'ValidationError';
     this.issues = sorted;
+    this.lines = lines;
   }
 }
 
+/**
+ * Scenario and rig files are a few kilobytes; a bigger file is a mistake or an attack, refused before
+ * it is parsed. 1 MiB, not more: yaml parses a hostile file (an error on every line) at about 1 MiB/s
+ * on a loaded 2-core host, and validation should answer in seconds.
+ */
+export const MAX_SOURCE_BYTES = 1024 * 1024;
+
+/**
+ * Reads a scenario or rig file as UTF-8 text, refusing what cannot be one: more than MAX_SOURCE_BYTES,
+ * UTF-16 (a byte-order mark, as Windows editors write), or bytes that are not UTF-8, each with where.
+ */
 export function readSourceFile(file: string, what: 'scenario' | 'rig'): string {
+  let bytes: Buffer;
   try {
-    return readFileSync(file, 'utf8');
+    bytes = readCapped(file, MAX_SOURCE_BYTES);
   } catch (error) {
+    if (error instanceof InputError) throw error;
     throw new InputError(`${file}: cannot read ${what} file: ${errorMessage(error)}`);
   }
+  return decodeSource(bytes, file, what);
 }
+
+/** At most `maxBytes` of `file`, read from one descriptor so a file growing meanwhile cannot slip past the cap. */
+function readCapped(file: string, maxBytes: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const { size } = fstatSync(fd);
+    if (size > maxBytes) throw tooBig(file, size, maxBytes);
+    const buffer = Buffer.alloc(Math.min(maxBytes + 1, size + 1));
+    let length = 0;
+    for (let n = 1; n > 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > maxBytes) throw tooBig(file, length, maxBytes);
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooBig(file: string, bytes: number, maxBytes: number): InputError {
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  return new InputError(`${file}:1:1: the file is ${bytes > maxBytes * 2 ? 'over ' : ''}${mib(bytes)}; a scenario or rig file may be at most ${mib(maxBytes)}`);
+}
+
+function decodeSource(bytes: Buffer, file: string, what: string): string {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    const order = bytes[0] === 0xff ? 'FF FE, little-endian' : 'FE FF, big-endian';
+    throw new InputError(`${file}:1:1: the ${what} file is UTF-16 (byte-order mark ${order}); save it as UTF-8`);
+  }
+  // A UTF-8 byte-order mark carries nothing; dropping it keeps columns as an editor counts them.
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  const body = bytes.subarray(start);
+  const text = body.toString('utf8');
+  let from = text.indexOf('\uFFFD');
+  while (from !== -1) {
+    // U+FFFD is either written in the file (EF BF BD) or stands for bytes that are not UTF-8.
+    const byteOffset = Buffer.byteLength(text.slice(0, from));
+    if (!(body[byteOffset] === 0xef && body[byteOffset + 1] === 0xbf && body[byteOffset + 2] === 0xbd)) {
+      const { line, column } = positionIn(text, from);
+      throw new InputError(`${file}:${line}:${column}: byte 0x${(body[byteOffset] ?? 0).toString(16).padStart(2, '0')} is not UTF-8 text; save the ${what} file as UTF-8`);
+    }
+    from = text.indexOf('\uFFFD', from + 1);
+  }
+  return text;
+}
+
+/** Line and column (from 1) of `index` in `text`, by one scan: for the rare problem found before parsing. */
+function positionIn(text: string, index: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let at = text.indexOf('\n'); at !== -1 && at < index; at = text.indexOf('\n', at + 1)) {
+    line++;
+    lineStart = at + 1;
+  }
+  return { line, column: index - lineStart + 1 };
+}
+
+/** The longest text YamlSource.parse takes: the file cap, for text that did not come from a file. */
+const MAX_SOURCE_CHARS = MAX_SOURCE_BYTES;
+/** Aliases a document may expand (yaml's default): a "billion laughs" file stops here, with its place. */
+const MAX_ALIAS_COUNT = 100;
 
 /** Issues at the same place as an earlier one (an unset variable, then the schema's view of it) add nothing. */
 export function dropEchoes(issues: ValidationIssue[]): ValidationIssue[] {
@@ -60,23 +143,75 @@ export class YamlSource {
     private readonly lineCounter: LineCounter,
   ) {}
 
-  /** Parses `text`; syntax errors come back as issues (at most one per line: the rest are echoes). */
+  /**
+   * Parses `text`; syntax errors come back as issues (at most one per line: the rest are echoes).
+   * Text that no editor writes (NULs, more than MAX_SOURCE_CHARS) is refused before parsing.
+   */
   static parse(text: string, file: string): { source: YamlSource; issues: ValidationIssue[] } {
+    const refused = refuseText(text, file);
     const lineCounter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    // yaml makes an Error per problem; their stacks are never shown, and capturing them was most of the
+    // time a file with an error on every line took.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    let doc: Document.Parsed;
+    try {
+      doc = parseDocument(refused ? '' : text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     const source = new YamlSource(file, doc, lineCounter);
+    if (refused) return { source, issues: [refused] };
     const issues: ValidationIssue[] = [];
     const linesSeen = new Set<number>();
     for (const error of [...doc.errors, ...doc.warnings]) {
       const location = source.locateOffset(error.pos[0]);
       if (linesSeen.has(location.line)) continue;
       linesSeen.add(location.line);
-      const lineText = text.split('\n')[location.line - 1] ?? '';
+      const lineText = source.lineText(text, location.line);
       // An unquoted ${...} inside `{ ... }` is read as a nested flow mapping; say so, yaml can't.
       const hint = /\$\{/.test(lineText) && /[{[]/.test(lineText) ? ' (inside { } or [ ], quote values that use ${...}: "${env.NAME}")' : '';
-      issues.push({ location, message: `YAML syntax error: ${error.message}${hint}` });
+      issues.push({ location, message: `YAML syntax error: ${syntaxMessage(error.code, error.message)}${hint}` });
     }
     return { source, issues };
+  }
+
+  /** Line `line` (from 1) of `text`, from the line starts the parser indexed once (not a split per error). */
+  private lineText(text: string, line: number): string {
+    const starts = this.lineCounter.lineStarts;
+    const start = starts[line - 1] ?? 0;
+    const end = starts[line] ?? text.length;
+    return text.slice(start, Math.min(end, start + 1000));
+  }
+
+  /**
+   * The document as plain values. Throws ValidationError at the first alias when aliases expand past
+   * MAX_ALIAS_COUNT (a "billion laughs" file), or where the file starts when it nests too deeply.
+   */
+  toJS(): unknown {
+    try {
+      return this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      if (error instanceof ReferenceError && /alias/i.test(error.message)) {
+        let firstAlias: YamlNode | undefined;
+        visit(this.doc, {
+          Alias(_key, node) {
+            firstAlias = node;
+            return visit.BREAK;
+          },
+        });
+        throw new ValidationError([
+          {
+            location: this.locate(firstAlias),
+            message: `aliases here expand to more than ${MAX_ALIAS_COUNT} nodes (a YAML "billion laughs"?): write the values out, or use fewer aliases`,
+          },
+        ]);
+      }
+      if (error instanceof RangeError) {
+        throw new ValidationError([{ location: this.locate(undefined), message: 'nested too deeply to read: a scenario or rig needs only a few levels' }]);
+      }
+      throw error;
+    }
   }
 
   locateOffset(offset: number): SourceLocation {
@@ -142,6 +277,28 @@ export class YamlSource {
   }
 }
 
+/** Why `text` is refused before parsing: too long, or NULs (UTF-16 without a byte-order mark, or a binary file). */
+function refuseText(text: string, file: string): ValidationIssue | undefined {
+  if (text.length > MAX_SOURCE_CHARS) {
+    return { location: { file, line: 1, column: 1 }, message: `${text.length} characters; a scenario or rig file may be at most ${MAX_SOURCE_CHARS}` };
+  }
+  const nul = text.indexOf('\0');
+  if (nul === -1) return undefined;
+  const utf16 = text.length > 1 && (text[1] === '\0' || text[0] === '\0');
+  return {
+    location: { file, ...positionIn(text, nul) },
+    message: utf16 ? 'NUL bytes between the characters: the file looks like UTF-16; save it as UTF-8' : 'a NUL byte: not a text file?',
+  };
+}
+
+/** yaml's message, made readable where it is not, and never long. */
+function syntaxMessage(code: string, message: string): string {
+  if (code === 'RESOURCE_EXHAUSTION' || /Maximum call stack/.test(message)) {
+    return 'nested too deeply to read: a scenario or rig needs only a few levels';
+  }
+  return message.length > 200 ? `${message.slice(0, 200)}...` : message;
+}
+
 function findPair(map: YamlNode, key: string) {
   if (!isMap(map)) return undefined;
   return map.items.find((pair) => isPair(pair) && isScalar(pair.key) && String(pair.key.value) === key);
@@ -173,15 +330,15 @@ export function substituteEnv(source: YamlSource, env: EnvLike, options: { board
         const envMatch = ENV_RE.exec(inner.trim());
         if (envMatch) {
           const value = env[envMatch[1] as string];
-          if (value === undefined) problems.push(`environment variable ${envMatch[1]} is not set (used as ${whole})`);
+          if (value === undefined) problems.push(`environment variable ${envMatch[1]} is not set (used as ${clipped(whole)})`);
           return value ?? whole;
         }
         if (BOARD_FIELD_RE.test(inner.trim())) {
-          if (!options.boardFields) problems.push(`${whole}: board fields can only be used in scenario files`);
+          if (!options.boardFields) problems.push(`${clipped(whole)}: board fields can only be used in scenario files`);
           return whole;
         }
         problems.push(
-          `unknown reference ${whole}: expected \${env.NAME}` + (options.boardFields ? ' or ${board.<field>}' : ''),
+          `unknown reference ${clipped(whole)}: expected \${env.NAME}` + (options.boardFields ? ' or ${board.<field>}' : ''),
         );
         return whole;
       });
@@ -238,7 +395,7 @@ export function locateZodIssues(scope: SchemaScope, zodIssues: readonly z.core.$
         const expected = allowed ? `; expected ${allowed.length === 1 ? '' : 'one of '}${allowed.join(', ')}` : '';
         issues.push({
           location: source.locate(source.keyNode(container, key) ?? container ?? scope.fallback),
-          message: `${labelOf([...scope.label, ...path]) || 'top level'}: unknown key "${key}"${suggestion}${expected}`,
+          message: `${labelOf([...scope.label, ...path]) || 'top level'}: unknown key ${quoted(key)}${suggestion}${expected}`,
         });
       }
       continue;
@@ -250,7 +407,7 @@ export function locateZodIssues(scope: SchemaScope, zodIssues: readonly z.core.$
       const container = source.walk(scope.node, path.slice(0, -1)).node;
       issues.push({
         location: source.locate(source.keyNode(container, key) ?? container ?? scope.fallback),
-        message: `${parentPrefix}key "${key}": ${issue.issues.map((inner) => inner.message).join('; ')}`,
+        message: `${parentPrefix}key ${quoted(key)}: ${issue.issues.map((inner) => inner.message).join('; ')}`,
       });
       continue;
     }
@@ -277,7 +434,7 @@ export function locateZodIssues(scope: SchemaScope, zodIssues: readonly z.core.$
         const wanted = duration ? 'a duration with a unit (500ms, 60s, 5m)' : expectedName(issue.expected);
         // YAML reads 0011 or 1.10 as numbers; quoting keeps what was written.
         const written = isScalar(walked.node) && typeof walked.node.value !== 'string' ? walked.node.source : undefined;
-        const hint = issue.expected === 'string' && !duration && written ? `; quote it to keep it as written: "${written}"` : '';
+        const hint = issue.expected === 'string' && !duration && written ? `; quote it to keep it as written: ${quoted(written)}` : '';
         issues.push({ location, message: `${prefix}expected ${wanted}, got ${got}${hint}` });
         break;
       }
@@ -346,7 +503,7 @@ export function describeNode(node: YamlNode): string {
   if (isScalar(node)) {
     const value = node.value;
     if (value === null || value === undefined) return 'nothing (null)';
-    if (typeof value === 'string') return `"${value}" (a string)`;
+    if (typeof value === 'string') return `${quoted(value)} (a string)`;
     return `${String(value)} (a ${typeof value})`;
   }
   return 'something else';
@@ -434,8 +591,12 @@ export function editDistance(a: string, b: string): number {
   return at(a.length, b.length);
 }
 
+/** Words longer than this are no typo of a key or kind; the distance's table would be megabytes. */
+const MAX_SUGGESTED_WORD = 64;
+
 /** The closest candidate if it is close enough to be a plausible typo. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  if (word.length > MAX_SUGGESTED_WORD) return undefined;
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
