@@ -1,4 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkRunnable } from '../runner/preflight.js';
+import { loadRig } from '../runner/rig.js';
+import { loadScenario } from '../runner/scenario.js';
 import { ExitCode, type CliIo } from './command.js';
 import { main } from './main.js';
 
@@ -51,8 +57,8 @@ describe('qhil validate', () => {
     const missing = await qhil('validate', 'fixtures/invalid/needs-board-site.yaml', '--rig', 'fixtures/rigs/sim-bench.yaml');
     expect(missing.code).toBe(ExitCode.BadInput);
     expect(missing.stderr.trimEnd().split('\n')).toEqual([
-      'fixtures/invalid/needs-board-site.yaml:4:5: repl: ${board.site}: board "sim-ec200u" has no field "site"; it has id, model, apn (rig fixtures/rigs/sim-bench.yaml)',
-      'fixtures/invalid/needs-board-site.yaml:4:5: repl: ${board.site}: board "sim-ec100y" has no field "site"; it has id, model, apn (rig fixtures/rigs/sim-bench.yaml)',
+      'fixtures/invalid/needs-board-site.yaml:4:5: repl: ${board.site}: board "sim-ec200u" has no field "site"; it has id, model, apn',
+      'fixtures/invalid/needs-board-site.yaml:4:5: repl: ${board.site}: board "sim-ec100y" has no field "site"; it has id, model, apn',
     ]);
   });
 
@@ -72,5 +78,76 @@ describe('qhil validate', () => {
     expect(missing.code).toBe(ExitCode.BadInput);
     expect(missing.stderr).toMatch(/^scenarios\/no-such\.yaml: cannot read scenario file: ENOENT/);
     expect((await qhil('validate')).code).toBe(ExitCode.BadInput);
+  });
+
+  describe('runs the same preflight as qhil run', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhil-validate-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const write = (name: string, text: string): string => {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    };
+
+    it("refuses a wait longer than the scenario's timeout, with its place", async () => {
+      const file = write('wait.yaml', 'name: w\ntimeout: 1s\nsteps:\n  - wait: { for: 3s }\n');
+      const result = await qhil('validate', file);
+      expect(result.code).toBe(ExitCode.BadInput);
+      expect(result.stderr).toBe(
+        `${file}:4:5: wait: the scenario's waits alone add up to 3.00s by this step, more than its timeout of 1.00s: raise the scenario's timeout or shorten the waits\n`,
+      );
+    });
+
+    it('checks the rig as run does: one port on two boards, a missing profile', async () => {
+      const rig = write(
+        'rig.yaml',
+        'name: r\nboards:\n  - { id: a, at: tcp://Lab:3001 }\n  - { id: b, at: tcp://lab:3001 }\n  - { id: s, sim: { profile: no-such-profile } }\n',
+      );
+      const result = await qhil('validate', 'scenarios/ntp-sync-repl.yaml', '--rig', rig);
+      expect(result.code).toBe(ExitCode.BadInput);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines).toEqual([
+        `${rig}:4:5: board b: at: tcp://lab:3001 is the same port as board a's at port (${rig}:3:5)`,
+        expect.stringMatching(new RegExp(`^${rig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:5: board s: no board profile "no-such-profile"`)),
+      ]);
+      // What validate prints is what `qhil run` refuses with, line for line.
+      expect(() => checkRunnable({ scenarios: [loadScenario('scenarios/ntp-sync-repl.yaml')], boards: loadRig(rig).boards })).toThrow(lines.join('\n'));
+      expect(result.stdout).toBe('ok  scenarios/ntp-sync-repl.yaml  (4 steps)\n');
+    });
+
+    it('checks --reference servers as run does', async () => {
+      const result = await qhil('validate', 'scenarios/demo.yaml', '--reference', '[::1', '--reference', 'pool.ntp.org');
+      expect(result.code).toBe(ExitCode.BadInput);
+      expect(result.stderr).toBe(
+        '--reference: bad reference server "[::1": expected host, host:port (port 1-65535), or an IPv6 address in brackets: [::1]:123\n',
+      );
+    });
+
+    it('needs a reference for compare only when the boards are known (the rig), as run would', async () => {
+      const file = write('cmp.yaml', 'name: c\nsteps:\n  - read-time: { as: t1 }\n  - compare: { read: t1 }\n');
+      expect((await qhil('validate', file)).code).toBe(ExitCode.Ok);
+      const rig = write('hw.yaml', 'name: r\nboards:\n  - { id: a, at: /dev/ttyUSB2 }\n');
+      const result = await qhil('validate', file, '--rig', rig);
+      expect(result.stderr).toBe(`${file}:4:5: compare needs a reference clock: give --reference <server>, or reference: in the scenario or rig file\n`);
+      expect((await qhil('validate', file, '--rig', rig, '--reference', 'ntp.lab.example')).code).toBe(ExitCode.Ok);
+    });
+
+    it('refuses hostile files with a place and a short message: an alias bomb, UTF-16, a huge file', async () => {
+      const levels = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+      for (const [name, previous] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e'], ['g', 'f'], ['h', 'g'], ['i', 'h']]) {
+        levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(', ')}]`);
+      }
+      const bomb = write('bomb.yaml', `name: x\nsteps: [read-time]\n${levels.join('\n')}\n`);
+      const utf16 = write('utf16.yaml', '');
+      writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('name: x\n', 'utf16le')]));
+      const huge = write('huge.yaml', `name: x\nsteps:\n${'  - dial: { via: repl: x }\n'.repeat(400_000)}`);
+      const result = await qhil('validate', bomb, utf16, huge);
+      expect(result.code).toBe(ExitCode.BadInput);
+      expect(result.stderr.trimEnd().split('\n')).toEqual([
+        `${bomb}:4:8: aliases here expand to more than 100 nodes (a YAML "billion laughs"?): write the values out, or use fewer aliases`,
+        `${utf16}:1:1: the scenario file is UTF-16 (byte-order mark FF FE, little-endian); save it as UTF-8`,
+        `${huge}:1:1: the file is over 10.3 MiB; a scenario or rig file may be at most 1.0 MiB`,
+      ]);
+    });
   });
 });
