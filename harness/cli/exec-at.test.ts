@@ -84,3 +84,62 @@ describe('qhil exec --at', () => {
     expect(io.err).toContain('/dev/qhil-no-such-port');
   });
 });
+
+/** A board that answers every AT command with `lines` and OK, over a raw TCP serial server on loopback. */
+async function hostileAtBoard(lines: string[]): Promise<{ address: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    let pending = '';
+    socket.on('data', (bytes) => {
+      pending += bytes.toString('latin1');
+      while (pending.includes('\r')) {
+        const end = pending.indexOf('\r');
+        const command = pending.slice(0, end).trim();
+        pending = pending.slice(end + 1);
+        if (command === '') continue;
+        socket.write(Buffer.from(`${command}\r\r\n${lines.map((line) => `${line}\r\n`).join('')}\r\nOK\r\n`, 'utf8'));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const info = server.address();
+  return {
+    address: `tcp://127.0.0.1:${typeof info === 'object' && info ? info.port : 0}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('qhil exec --at, against a hostile board', () => {
+  const HOSTILE = ['\x1b]52;c;SGVsbG8=\x07', '\x1b]0;pwned\x07', '\x1b[2Jcleared', 'nul\x00here', 'txt\u202egnp.exe'];
+
+  it('shows control characters the board sent as visible escapes, on stdout', async () => {
+    const board = await hostileAtBoard(HOSTILE);
+    try {
+      const io = capture();
+      expect(await execAt(board.address, 'ATI', io, { timeoutMs: 5000 })).toBe(ExitCode.Ok);
+      // (The AT channel itself drops some controls from a line; whatever it keeps arrives escaped.)
+      expect(io.out).toContain('nul\\x00here\n');
+      expect(io.out).toContain('txt\\u202egnp.exe\n');
+      expect(io.out).toContain('cleared\n');
+      expect(io.out + io.err).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+    } finally {
+      await board.close();
+    }
+  });
+
+  it('passes the answer through unchanged with raw', async () => {
+    const board = await hostileAtBoard(HOSTILE);
+    try {
+      const io = capture();
+      expect(await execAt(board.address, 'ATI', io, { timeoutMs: 5000, raw: true })).toBe(ExitCode.Ok);
+      // What the AT channel passes on (it shows junk bytes itself), exactly: the override is not escaped.
+      expect(io.out).toContain('txt\u202egnp.exe\n');
+    } finally {
+      await board.close();
+    }
+  });
+});
