@@ -166,7 +166,10 @@ export class HostileBoard {
         return;
       }
       void this.session?.close();
-      this.session = this.newSession(socketEnd(socket));
+      const session = this.newSession(socketEnd(socket));
+      this.session = session;
+      // The host hung up: a trickle or flood for it ends too.
+      socket.on('close', () => session.stop());
     });
     this.server = server;
     const port = await new Promise<number>((resolve, reject) => {
