@@ -8,6 +8,7 @@ import { commonStepOptions, durationMs, via } from '../core/schema.js';
 import { stepRegistry } from '../steps/index.js';
 import type { StepDefinition } from '../steps/step.js';
 import { loadScenario, parseScenarioText, ValidationError, type StepRegistry } from './scenario.js';
+import { editDistance } from './yaml-source.js';
 
 /**
  * Step kinds with the argument shapes of DESIGN.md, defined here so these tests check the loader and
@@ -422,5 +423,19 @@ describe('rules a scenario must keep before anything runs', () => {
       '2:53: reference.servers[3]: bad reference server "::1]:123": expected host, host:port (port 1-65535), or an IPv6 address in brackets: [::1]:123',
     ]);
     expect(parse('name: x\nreference: { servers: ["[::1]:123", "[fe80::1]", "10.0.0.1:11123", ntp.example] }\nsteps: [read-time]\n').reference?.servers).toHaveLength(4);
+  });
+});
+
+describe('editDistance (for "did you mean")', () => {
+  it.each([
+    ['dail', 'dial', 1],
+    ['kitten', 'sitting', 3],
+    ['', 'abc', 3],
+    ['abc', '', 3],
+    ['ca', 'abc', 3],
+    ['read-tmie', 'read-time', 1],
+    ['same', 'same', 0],
+  ])('%s -> %s is %i', (a, b, distance) => {
+    expect(editDistance(a, b)).toBe(distance);
   });
 });

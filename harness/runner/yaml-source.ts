@@ -576,19 +576,22 @@ function isDurationAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): bo
 
 /** Optimal-string-alignment distance: edits, with a swap of neighbours (`dail` -> `dial`) counting one. */
 export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
+  // Three rolling rows (the swap looks two back) instead of a table: thousands of typos stay cheap.
   const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  const at = (i: number, j: number) => d[i]?.[j] ?? Number.POSITIVE_INFINITY;
-  for (let i = 1; i < rows; i++) {
+  let before = new Uint32Array(cols);
+  let previous = Uint32Array.from({ length: cols }, (_, j) => j);
+  let current = new Uint32Array(cols);
+  for (let i = 1; i <= a.length; i++) {
+    current[0] = i;
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
-      (d[i] as number[])[j] = best;
+      let best = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, (before[j - 2] as number) + 1);
+      current[j] = best;
     }
+    [before, previous, current] = [previous, current, before];
   }
-  return at(a.length, b.length);
+  return previous[b.length] as number;
 }
 
 /** Words longer than this are no typo of a key or kind; the distance's table would be megabytes. */
