@@ -1,7 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunResult } from '../core/model.js';
 import { readResultJson } from '../report/json.js';
 import type { CliIo } from './command.js';
 import { main } from './main.js';
@@ -98,5 +101,79 @@ describe('qhil report', () => {
     const clash = await qhil('report', ...runs, '--out', join(dir, 'pass'));
     expect(clash.code).toBe(2);
     expect(await readFile(join(dir, 'pass', 'result.json'), 'utf8')).toBe(before);
+  });
+});
+
+describe('qhil report, unfinished records', () => {
+  it('renders a record left RUNNING as UNFINISHED and exits 3, never 0', async () => {
+    const run = join(dir, 'unfinished');
+    const { code, stdout, stderr } = await qhil('report', run);
+    expect(code).toBe(3);
+    expect(stdout).toBe(`wrote ${join(run, 'junit.xml')}\nwrote ${join(run, 'summary.md')}\n`);
+    expect(stderr).toContain(`${join(run, 'result.json')}: the run did not finish (its record was left RUNNING`);
+    expect((await readFile(join(run, 'summary.md'), 'utf8')).split('\n')[0]).toBe('# qhil 20250304-020000-unfinished: UNFINISHED');
+    expect(await readFile(join(run, 'junit.xml'), 'utf8')).toMatch(/<error message="the run did not finish[^"]*" type="unfinished"/);
+  });
+
+  it('exits 3 for an aborted record with a RUNNING scenario, and for a RUNNING run of passes', async () => {
+    const changes: [string, (record: RunResult) => void][] = [
+      ['aborted', (record) => void Object.assign(record.boards[0]?.scenarios[0] ?? {}, { outcome: 'RUNNING' })],
+      ['pass', (record) => void (record.outcome = 'RUNNING')],
+    ];
+    for (const [name, change] of changes) {
+      const file = join(dir, name, 'result.json');
+      const record = await readResultJson(file);
+      change(record);
+      await writeFile(file, JSON.stringify(record));
+      const { code } = await qhil('report', join(dir, name));
+      expect(code, name).toBe(3);
+      expect(await readFile(join(dir, name, 'summary.md'), 'utf8')).toMatch(/^# qhil \S+: UNFINISHED/);
+    }
+  });
+
+  it('exits 3 when an unfinished run is merged with finished ones, and the merge keeps it unfinished', async () => {
+    const out = join(dir, 'merged');
+    const { code } = await qhil('report', join(dir, 'pass'), join(dir, 'unfinished'), '--out', out);
+    expect(code).toBe(3);
+    const merged = await readResultJson(join(out, 'result.json'));
+    expect(merged.outcome).toBe('RUNNING');
+    expect(merged.exitCode).toBe(3);
+    const notRun = merged.boards[1]?.scenarios.find((s) => s.scenario === 'ntp-sync-at');
+    expect(notRun).toMatchObject({ outcome: 'ERROR', message: expect.stringMatching(/did not finish/) as unknown });
+    expect((await readFile(join(out, 'summary.md'), 'utf8')).split('\n')[0]).toMatch(/: UNFINISHED$/);
+  });
+});
+
+/** A tmpfs over `path` (root only); false when this machine does not allow it. */
+function tryMount(path: string, options: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', path], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const canMount = ((): boolean => {
+  const probe = mkdtempSync(join(tmpdir(), 'qhil-mount-probe-'));
+  const ok = tryMount(probe, 'ro,size=16k');
+  if (ok) execFileSync('umount', [probe]);
+  rmSync(probe, { recursive: true, force: true });
+  return ok;
+})();
+
+describe.skipIf(!canMount)('qhil report, read-only output', () => {
+  it('exits 3 saying "read-only file system" and naming the file', async () => {
+    const mountPoint = join(dir, 'ro');
+    mkdirSync(mountPoint);
+    expect(tryMount(mountPoint, 'ro,size=64k')).toBe(true);
+    try {
+      const out = join(mountPoint, 'merged');
+      const { code, stderr } = await qhil('report', join(dir, 'pass'), join(dir, 'fail'), '--out', out);
+      expect(code).toBe(3);
+      expect(stderr).toBe(`qhil report: cannot write ${join(out, 'result.json')}: read-only file system (EROFS)\n`);
+    } finally {
+      execFileSync('umount', [mountPoint]);
+    }
   });
 });

@@ -177,3 +177,130 @@ describe('renderJunitXml', () => {
     expect(children(root, 'testsuite')).toHaveLength(0);
   });
 });
+
+describe('renderJunitXml, unfinished records', () => {
+  it('gives a scenario left RUNNING an <error>, and the scenarios never started too', async () => {
+    const root = parseXml(renderJunitXml(await load('unfinished')));
+    expect(root.attributes).toMatchObject({ tests: '2', failures: '0', errors: '2', skipped: '0' });
+    const suite = child(root, 'testsuite');
+    expect(suite.attributes).toMatchObject({ tests: '2', errors: '2', skipped: '0' });
+    const [running, notRun] = children(suite, 'testcase');
+    const error = child(running as XmlElement, 'error');
+    expect(error.attributes.type).toBe('unfinished');
+    expect(error.attributes.message).toContain('the run did not finish: the record was left RUNNING (process killed, disk full, or stopped twice)');
+    expect(error.attributes.message).toContain('#3 read localtime via repl as t1');
+    expect(child(notRun as XmlElement, 'error').attributes.message).toMatch(/^not run: the run did not finish/);
+    expect(children(notRun as XmlElement, 'skipped')).toHaveLength(0);
+  });
+
+  it('does the same for an aborted record with a RUNNING scenario', async () => {
+    const result = await load('aborted');
+    const scenario = result.boards[0]?.scenarios[0];
+    if (!scenario) throw new Error('fixture changed');
+    scenario.outcome = 'RUNNING';
+    const root = parseXml(renderJunitXml(result));
+    expect(root.attributes).toMatchObject({ errors: '2', skipped: '0' });
+    expect(child(children(child(root, 'testsuite'), 'testcase')[0] as XmlElement, 'error').attributes.type).toBe('unfinished');
+  });
+
+  it('never reads as a pass when the run says RUNNING but every scenario passed', async () => {
+    const result = await load('pass');
+    result.outcome = 'RUNNING';
+    const root = parseXml(renderJunitXml(result));
+    expect(root.attributes).toMatchObject({ tests: '2', errors: '1' });
+    const extra = children(root, 'testsuite').at(-1);
+    expect(extra?.attributes.name).toBe('qhil');
+    expect(child(child(extra as XmlElement, 'testcase'), 'error').attributes.message).toContain('the run did not finish');
+  });
+
+  it('keeps an unfinished run unfinished when merged with a passing one', async () => {
+    const merged = mergeRunResults(
+      [{ runDir: 'runs/u', result: await load('unfinished') }, { runDir: 'runs/p', result: await load('pass') }],
+      'runs/merged',
+    );
+    expect(merged.outcome).toBe('RUNNING');
+    expect(merged.exitCode).toBe(3);
+    const root = parseXml(renderJunitXml(merged));
+    expect(Number(root.attributes.errors)).toBeGreaterThanOrEqual(2);
+    expect(root.attributes.failures).toBe('0');
+  });
+});
+
+describe('renderJunitXml, reasons', () => {
+  it('shows the reason of an ERROR that replaced the outcome with no step, typed by its fault class', async () => {
+    for (const fault of ['rig', 'input', 'harness'] as const) {
+      const result = await load('skip');
+      const scenario = result.boards[0]?.scenarios[0];
+      if (!scenario) throw new Error('fixture changed');
+      Object.assign(scenario, { outcome: 'ERROR', fault, message: `board sim-2 could not be opened (${fault})`, steps: [] });
+      const error = child(child(child(parseXml(renderJunitXml(result)), 'testsuite'), 'testcase'), 'error');
+      expect(error.attributes.type).toBe(fault);
+      expect(error.attributes.message).toBe(`board sim-2 could not be opened (${fault})`);
+      expect(error.text).toContain(`board sim-2 could not be opened (${fault})`);
+      if (fault === 'harness') expect(error.text).toContain('qhil itself failed');
+    }
+  });
+
+  it('shows the reason of an ERROR that came after every step passed', async () => {
+    const result = await load('pass');
+    const scenario = result.boards[0]?.scenarios[0];
+    if (!scenario) throw new Error('fixture changed');
+    Object.assign(scenario, { outcome: 'ERROR', fault: 'rig', message: 'board sim-1 has no REPL port' });
+    const error = child(child(child(parseXml(renderJunitXml(result)), 'testsuite'), 'testcase'), 'error');
+    expect(error.attributes).toMatchObject({ type: 'rig', message: 'board sim-1 has no REPL port' });
+  });
+
+  it('keeps both reasons when a scenario erred after a step failed', async () => {
+    const result = await load('fail');
+    const scenario = result.boards[0]?.scenarios[0];
+    if (!scenario) throw new Error('fixture changed');
+    Object.assign(scenario, { outcome: 'ERROR', fault: 'rig', message: '/dev/ttyUSB5 vanished while closing' });
+    const error = child(child(child(parseXml(renderJunitXml(result)), 'testsuite'), 'testcase'), 'error');
+    expect(error.attributes.message).toContain('outside the tolerance of ±2s');
+    expect(error.attributes.message).toContain('/dev/ttyUSB5 vanished while closing');
+  });
+});
+
+describe('renderJunitXml, hostile board text', () => {
+  const HOSTILE = 'osc52 \x1b]52;c;SGVsbG8=\x07 title \x1b]0;pwned\x07 clear \x1b[2J nul \x00 nonchar \ufffe lone \ud800 close </failure> cdata ]]> c1 \x9b';
+
+  it('writes a file a strict parser accepts, with every forbidden character shown as an escape', async () => {
+    const result = await load('fail');
+    const board = result.boards[0];
+    const scenario = board?.scenarios[0];
+    const step = scenario?.steps[3];
+    if (!board || !scenario || !step) throw new Error('fixture changed');
+    step.message = `${HOSTILE}\nsecond line ${HOSTILE}`;
+    step.data = { answer: HOSTILE };
+    scenario.scenario = `name ${HOSTILE}`;
+    board.identity = { firmware: HOSTILE, model: HOSTILE, details: { [`key ${HOSTILE}`]: HOSTILE } };
+    result.host.hostname = HOSTILE;
+
+    const xml = renderJunitXml(result);
+    // NUL, ESC, BEL, U+FFFE, lone surrogates and C1 controls are never written as themselves.
+    expect(xml).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]|[\ud800-\udfff]/);
+    const root = parseXml(xml);
+    const suite = child(root, 'testsuite');
+    const visible = 'osc52 \\x1b]52;c;SGVsbG8=\\x07 title \\x1b]0;pwned\\x07 clear \\x1b[2J nul \\x00 nonchar \\ufffe lone \\ud800 close </failure> cdata ]]> c1 \\x9b';
+    expect(suite.attributes.hostname).toBe(visible);
+    expect(property(suite, 'board.firmware')).toBe(visible);
+    const testcase = child(suite, 'testcase');
+    expect(testcase.attributes.name).toBe(`name ${visible}`);
+    const failure = child(testcase, 'failure');
+    expect(failure.attributes.message).toContain(visible);
+    expect(failure.text).toContain(`${visible}\nsecond line ${visible}`);
+    expect(child(testcase, 'system-out').text).toContain(`answer: ${visible}`);
+    // The only failure element is the real one: the board's `</failure>` did not close it.
+    expect(children(testcase, 'failure')).toHaveLength(1);
+  });
+
+  it('caps a flood of board output instead of writing it all', async () => {
+    const result = await load('fail');
+    const step = result.boards[0]?.scenarios[0]?.steps[3];
+    if (!step) throw new Error('fixture changed');
+    step.message = 'x'.repeat(5_000_000);
+    const xml = renderJunitXml(result);
+    expect(xml.length).toBeLessThan(200_000);
+    expect(child(child(child(parseXml(xml), 'testsuite'), 'testcase'), 'failure').text).toMatch(/more characters not shown/);
+  });
+});

@@ -113,3 +113,93 @@ describe('renderSummaryMarkdown', () => {
     expect(md).toContain('[../1/transcripts/ec200u-01-repl.log](<../1/transcripts/ec200u-01-repl.log>)');
   });
 });
+
+describe('renderSummaryMarkdown, unfinished records and reasons', () => {
+  it('says UNFINISHED first for a record left RUNNING, and what it was doing', async () => {
+    const md = renderSummaryMarkdown(await load('unfinished'));
+    expect(md.split('\n')[0]).toBe('# qhil 20250304-020000-unfinished: UNFINISHED');
+    expect(md).toContain('**UNFINISHED: this is not a verdict, and not a pass.**');
+    expect(md).toContain('> **UNFINISHED:** the run did not finish: the record was left RUNNING (process killed, disk full, or stopped twice).');
+    expect(md).toContain('> - sim-1 / ntp-sync-repl: was at step #3 read localtime via repl as t1');
+    expect(tableRows(md, RESULTS_HEADER)).toEqual([
+      '| sim-1 | ntp-sync-repl | **RUNNING (unfinished)** | 2.52s |  |',
+      '| sim-1 | ntp-sync-at | **not run (unfinished)** | | |',
+    ]);
+    expect(md).not.toMatch(/\bPASS:/);
+  });
+
+  it('says UNFINISHED for an aborted record with a RUNNING scenario, and for a RUNNING run of passes', async () => {
+    const aborted = await load('aborted');
+    const scenario = aborted.boards[0]?.scenarios[0];
+    if (!scenario) throw new Error('fixture changed');
+    scenario.outcome = 'RUNNING';
+    expect(renderSummaryMarkdown(aborted).split('\n')[0]).toBe('# qhil 20250304-020000-aborted: UNFINISHED (aborted)');
+    const pass = await load('pass');
+    pass.outcome = 'RUNNING';
+    const md = renderSummaryMarkdown(pass);
+    expect(md.split('\n')[0]).toBe('# qhil 20250304-020000-pass: UNFINISHED');
+    expect(md).toContain('**UNFINISHED: this is not a verdict, and not a pass.**');
+  });
+
+  it('shows the reason and whose fault an ERROR is when it replaced the outcome without a step', async () => {
+    const result = await load('skip');
+    const scenario = result.boards[0]?.scenarios[0];
+    if (!scenario) throw new Error('fixture changed');
+    Object.assign(scenario, { outcome: 'ERROR', fault: 'rig', message: 'board sim-2 could not be opened: /dev/ttyUSB9 missing', steps: [] });
+    const md = renderSummaryMarkdown(result);
+    const section = md.slice(md.indexOf('## Failures and errors'), md.indexOf('## Boards'));
+    expect(section).toContain('### ERROR: sim-2 / ntp-sync-repl');
+    expect(section).toContain('Whose fault: **the rig**');
+    expect(section).toContain('```\nboard sim-2 could not be opened: /dev/ttyUSB9 missing\n```');
+  });
+
+  it('shows an ERROR that came after the steps passed, next to nothing else', async () => {
+    const result = await load('pass');
+    const scenario = result.boards[0]?.scenarios[0];
+    if (!scenario) throw new Error('fixture changed');
+    Object.assign(scenario, { outcome: 'ERROR', fault: 'rig', message: 'board sim-1 has no REPL port' });
+    const md = renderSummaryMarkdown(result);
+    expect(md).toContain('```\nboard sim-1 has no REPL port\n```');
+  });
+
+  it('lists harness bugs apart, asking for a report', async () => {
+    const result = await load('error');
+    const step = result.boards[0]?.scenarios[0]?.steps[0];
+    const scenario = result.boards[0]?.scenarios[0];
+    if (!step || !scenario) throw new Error('fixture changed');
+    Object.assign(step, { fault: 'harness', message: "TypeError: Cannot read properties of undefined (reading 'port')" });
+    Object.assign(scenario, { fault: 'harness' });
+    const md = renderSummaryMarkdown(result);
+    const bugs = md.slice(md.indexOf('## qhil itself failed: please report'), md.indexOf('## Results'));
+    expect(bugs).toContain('ec200u-02 / ntp-sync-at step #1 dial via at profile 1');
+    expect(bugs).toContain("TypeError: Cannot read properties of undefined (reading 'port')");
+    expect(md.indexOf('## qhil itself failed')).toBeLessThan(md.indexOf('## Results'));
+    expect(md).toContain('Whose fault: **qhil itself**');
+    expect(renderSummaryMarkdown(await load('error'))).not.toContain('qhil itself failed');
+  });
+});
+
+describe('renderSummaryMarkdown, hostile board text', () => {
+  it('cannot break out of a code block, a code span or a table, and injects no HTML or terminal codes', async () => {
+    const result = await load('fail');
+    const board = result.boards[0];
+    const scenario = board?.scenarios[0];
+    const step = scenario?.steps[3];
+    if (!board || !scenario || !step) throw new Error('fixture changed');
+    step.message = 'x\n````\n# Injected heading\n<script>alert(1)</script>\n\x1b]52;c;SGVsbG8=\x07\x1b]0;pwned\x07\x1b[2J\x00\n``````';
+    step.kind = 'comp`are';
+    board.identity = { firmware: 'FW ``` | x </td> <b>', model: 'M\u202eX', details: { 'k|`': 'v\n| fake | row |' } };
+
+    const md = renderSummaryMarkdown(result);
+    expect(md).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202e]/);
+    // The fence is longer than the longest backtick run in the message (six), so it holds it all.
+    expect(md).toContain('```````\nx\n````\n# Injected heading\n<script>alert(1)</script>\n\\x1b]52;c;SGVsbG8=\\x07\\x1b]0;pwned\\x07\\x1b[2J\\x00\n``````\n```````');
+    // A code span around a backtick is delimited by two.
+    expect(md).toContain('(``comp`are``,');
+    const [boardRow] = tableRows(md, '| Board | Model | Firmware | QuecPython | IMEI | Ports |');
+    // The escape's backslash is itself escaped, so it renders as `\u202e`.
+    expect(boardRow).toContain('| M\\\\u202eX | FW \\`\\`\\` \\| x &lt;/td&gt; &lt;b&gt; |');
+    expect(boardRow?.split(/(?<!\\)\|/).length).toBe(8);
+    expect(md).toContain('- ec200u-01: k\\|\\`: v \\| fake \\| row \\|');
+  });
+});

@@ -192,3 +192,91 @@ function emptyRun(): RunResult {
     references: [],
   };
 }
+
+/** Anything a terminal would act on rather than print (tab and newline are text). */
+const TERMINAL_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const HOSTILE = 'osc52 \x1b]52;c;SGVsbG8=\x07 title \x1b]0;pwned\x07 clear \x1b[2J nul \x00 rtl \u202e end';
+const VISIBLE = 'osc52 \\x1b]52;c;SGVsbG8=\\x07 title \\x1b]0;pwned\\x07 clear \\x1b[2J nul \\x00 rtl \\u202e end';
+
+describe('ProgressReporter, hostile board text', () => {
+  it('shows a hostile identity in the ready line as visible escapes, on one line', () => {
+    const io = capture(false);
+    const reporter = new ProgressReporter(io);
+    reporter.onEvent({
+      type: 'board-ready',
+      at: '2025-03-04T02:00:00.000Z',
+      board: 'board-1',
+      identity: { model: HOSTILE, firmware: `FW\n[board-2] ready: forged`, quecpython: '\x1b[31mv1\x1b[0m', details: {} },
+      ports: { at: '/dev/ttyUSB2' },
+    });
+    expect(io.text()).toBe(
+      `[board-1] ready: ${VISIBLE}, firmware FW\\x0a[board-2] ready: forged, QuecPython \\x1b[31mv1\\x1b[0m (at /dev/ttyUSB2)\n`,
+    );
+  });
+
+  it('never writes a control character from board text, in either mode, up to the final table', async () => {
+    for (const interactive of [false, true]) {
+      const result = await load('fail');
+      const board = result.boards[0];
+      const scenario = board?.scenarios[0];
+      const step = scenario?.steps[3];
+      if (!board || !scenario || !step) throw new Error('fixture changed');
+      step.message = `${HOSTILE}\nlast bytes received: ${HOSTILE}`;
+      step.title = `compare ${HOSTILE}`;
+      scenario.message = HOSTILE;
+      board.identity = { model: HOSTILE, firmware: HOSTILE, details: {} };
+      const io = capture(interactive, false);
+      const reporter = new ProgressReporter(io);
+      play(reporter, result, 'reports/x');
+      reporter.onEvent({ type: 'log', at: result.startedAt, level: 'warn', message: HOSTILE });
+      // Only the reporter's own cursor movement (interactive) may use ESC.
+      const text = io.text().replace(/\x1b\[\d*F\x1b\[J/g, '');
+      expect(text).not.toMatch(TERMINAL_CONTROL);
+      expect(text).toContain(VISIBLE);
+      expect(text).toContain(`    last bytes received: ${VISIBLE}`);
+    }
+  });
+});
+
+describe('ProgressReporter, unfinished records and harness bugs', () => {
+  it('shows a RUNNING scenario in the final table and never calls the run a pass', async () => {
+    const io = capture(false);
+    new ProgressReporter(io).finish(await load('unfinished'));
+    const text = io.text();
+    expect(text).toMatch(/^sim-1 {2}ntp-sync-repl {2}RUNNING {2}2\.52s$/m);
+    expect(text).toContain('UNFINISHED: 0 passed, 0 failed, 0 errors, 0 skipped, 1 unfinished, 1 not run (1 board)');
+    expect(text).toContain('RUNNING sim-1 / ntp-sync-repl  at #3 read localtime via repl as t1');
+    expect(text).not.toMatch(/^PASS/m);
+  });
+
+  it('says UNFINISHED for a RUNNING run whose scenarios all passed', async () => {
+    const result = await load('pass');
+    result.outcome = 'RUNNING';
+    const io = capture(false);
+    new ProgressReporter(io).finish(result);
+    expect(io.text()).toMatch(/^UNFINISHED: 1 passed, 0 failed/m);
+  });
+
+  it('prints a harness bug when it happens and lists it apart at the end', async () => {
+    const io = capture(false);
+    const reporter = new ProgressReporter(io);
+    const at = '2025-03-04T02:00:00.000Z';
+    reporter.onEvent({ type: 'harness-bug', at, board: 'sim-1', scenario: 'ntp-sync-repl', index: 0, message: 'TypeError: x is undefined', stack: 'at y' });
+    expect(io.text()).toBe('[sim-1] qhil itself failed (a bug, please report it; the stack is in events.jsonl): TypeError: x is undefined\n');
+    reporter.finish(await load('pass'));
+    const final = io.text().slice(io.text().indexOf('BOARD'));
+    expect(final).toContain('qhil itself failed: please report');
+    expect(final).toContain('  sim-1 / ntp-sync-repl: TypeError: x is undefined');
+  });
+
+  it('lists a harness bug recorded in the result', async () => {
+    const result = await load('error');
+    const scenario = result.boards[0]?.scenarios[0];
+    if (!scenario) throw new Error('fixture changed');
+    Object.assign(scenario, { fault: 'harness', message: 'qhil itself failed on board ec200u-02: RangeError: boom' });
+    const io = capture(false);
+    new ProgressReporter(io).finish(result);
+    expect(io.text()).toContain('qhil itself failed: please report');
+    expect(io.text()).toContain('  ec200u-02 / ntp-sync-at: qhil itself failed on board ec200u-02: RangeError: boom');
+  });
+});
