@@ -6,4 +6,5 @@ export { renderSummaryMarkdown, SUMMARY_MD, type SummaryOptions } from './markdo
 export { mergeRunResults, type RunInput } from './merge.js';
 export { ProgressReporter, type ProgressOptions, type TerminalIo } from './terminal.js';
 export { writeRenderedReports, writeRunReports } from './write.js';
-export { formatMeasurement, formatMeasurementLimit, formatMeasurementValue } from './format.js';
+export { formatMeasurement, formatMeasurementLimit, formatMeasurementValue, isUnfinished, UNFINISHED_REASON } from './format.js';
+export { describeIoError } from './io-error.js';
