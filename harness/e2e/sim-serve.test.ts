@@ -39,9 +39,11 @@ afterEach(async () => {
 const limits = (waitingFor: string, deadlineMs = 5000) => ({ waitingFor, inactivityMs: deadlineMs, deadlineMs });
 
 /** Starts `qhil sim` with `args`; resolves once it has printed both ports (rejects after 30 s: a loaded 2-core CI). */
-async function startSimProcess(args: string[]): Promise<{ child: ResultPromise; ports: { repl: string; at: string } }> {
+async function startSimProcess(args: string[]): Promise<{ child: ResultPromise; ports: { repl: string; at: string }; stderr: () => string }> {
   const child = execa('node', [bin, 'sim', ...args], { reject: false, env: { CI: '' } });
   let text = '';
+  let stderr = '';
+  child.stderr?.on('data', (bytes: Buffer) => (stderr += bytes.toString()));
   const ports = await new Promise<{ repl: string; at: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`qhil sim ${args.join(' ')} printed no ports within 30 s: ${JSON.stringify(text)}`)), 30_000);
     void child.then((result) => {
@@ -62,7 +64,16 @@ async function startSimProcess(args: string[]): Promise<{ child: ResultPromise; 
     await child;
     throw error;
   });
-  return { child, ports };
+  return { child, ports, stderr: () => stderr };
+}
+
+/** Resolves once `check` holds; rejects after `deadlineMs` naming `what`. */
+async function until(what: string, check: () => boolean, deadlineMs: number): Promise<void> {
+  const endMs = performance.now() + deadlineMs;
+  while (!check()) {
+    if (performance.now() > endMs) throw new Error(`not within ${deadlineMs}ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Sends AT until an OK comes back over `address` (a PTY path that may not exist yet, or tcp://), within `deadlineMs`. */
@@ -244,9 +255,11 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
 describe.skipIf(skip)('`qhil sim --fault <name>`: every named fault starts', () => {
   // Concurrent, each test owning its process: the shared afterEach must not kill a neighbour's.
   it.concurrent.each([...FAULT_NAMES])('%s: ports printed, AT answers, SIGTERM exits 0 with no socat left', async (name) => {
-    const { child, ports } = await startSimProcess(['--pty', '--fault', FAULT_FLAGS[name]]);
+    const { child, ports, stderr } = await startSimProcess(['--pty', '--fault', FAULT_FLAGS[name]]);
     try {
-      // reboot and usb-disconnect take the ports away right after start: AT answers once they are back.
+      // reboot and usb-disconnect take the ports away right after start: probe once they are back
+      // (an AT answered in the moment before they go would prove nothing).
+      if (name === 'reboot' || name === 'usb-disconnect') await until(`qhil sim saying "at is back": ${stderr()}`, () => stderr().includes('sim: at is back'), 20_000);
       await probeAt(ports.at, 20_000);
       const pids = await socatPidsFor(ports.at);
       expect(pids).toHaveLength(1);
@@ -263,6 +276,13 @@ describe.skipIf(skip)('`qhil sim --fault <name>`: every named fault starts', () 
   it('usb-disconnect over --tcp: refused like ser2net while away, answers once back', async () => {
     const { child, ports } = await startSimProcess(['--tcp', '0', '--fault', 'usb-disconnect=1500ms']);
     processes.push(child);
+    // Away for 1.5 s from boot: a connect succeeds but carries only ser2net's device error.
+    const link = await TcpLink.open(ports.at);
+    links.push(link);
+    let text = '';
+    link.onData((bytes) => (text += bytes.toString('latin1')));
+    await new Promise<void>((resolve) => link.onClose(() => resolve()));
+    expect(text).toBe(SER2NET_DEVICE_GONE);
     await probeAt(ports.at, 12_000);
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
