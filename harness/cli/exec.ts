@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { errorMessage, faultOf, InputError } from '../core/errors.js';
 import { PythonError, ReplChannel } from '../channel/repl/repl.js';
 import { openLink } from '../link/open.js';
-import { durationFlagMs, ExitCode, type CliCommand, type CliIo } from './command.js';
+import { checkPortFlag } from '../runner/preflight.js';
+import { ExitCode, timeoutFlagMs, type CliCommand, type CliIo } from './command.js';
 import { execAt, exitCodeOfFault } from './exec-at.js';
 import { execOutput } from './exec-output.js';
 
@@ -61,7 +62,10 @@ export const execCommand: CliCommand = {
         if ((flags.repl === undefined) === (flags.at === undefined)) {
           throw new InputError('give exactly one of --repl <port> and --at <port>');
         }
-        const options = { timeoutMs: durationFlagMs('--timeout', flags.timeout), transcriptPath: flags.transcript, raw: flags.raw === true };
+        // Bad flags exit 2 before a port opens.
+        if (flags.repl !== undefined) checkPortFlag('--repl', flags.repl);
+        if (flags.at !== undefined) checkPortFlag('--at', flags.at);
+        const options = { timeoutMs: timeoutFlagMs('--timeout', flags.timeout), transcriptPath: flags.transcript, raw: flags.raw === true };
         setExit(flags.repl !== undefined ? await execRepl(flags.repl, command, io, options) : await execAt(flags.at ?? '', command, io, options));
       });
   },

@@ -109,7 +109,7 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
       tags: options.tags,
     });
     if (usesSim) {
-      world = await startSimWorld(options.scenarios);
+      world = await startSimWorld(options.scenarios, options.boards);
       // A simulated board's clock is set against the host's: the local server serving the host's clock
       // is the only meaningful reference for it, whatever public servers the scenario names.
       const allSimulated = options.boards.every((board) => board.sim);

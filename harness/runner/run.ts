@@ -107,7 +107,9 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   };
   const recordProblems: string[] = [];
   const recordProblem = (what: string, error: unknown): void => {
-    const problem = `${what}: ${errorMessage(error)}`;
+    const message = errorMessage(error);
+    // The report writers' errors name their file already.
+    const problem = message.includes(runDir) ? message : `${what}: ${message}`;
     if (recordProblems.includes(problem)) return;
     recordProblems.push(problem);
     options.onEvent?.({ type: 'log', at: new Date().toISOString(), level: 'error', message: problem });

@@ -1,0 +1,218 @@
+// The fault matrix: each case runs qhil the way a user does (a process, CI=true, no stdin) against a
+// fault, and is judged on five counts: it ended within its deadline (no hang), it was classed right
+// (exit code, outcome, whose fault), it said so clearly, it lost nothing (every finished step is in
+// result.json and junit.xml; an unfinished record never reads PASS), and no raw control byte reached
+// the terminal. `npm run faults` collects the rows into a table with totals.
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import type { Fault } from '../../core/errors.js';
+import type { RecordOutcome, RunEvent, RunResult } from '../../core/model.js';
+
+export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'qhil.js');
+/** What a case may take beyond its own deadline before it counts as a hang (process start, teardown). */
+export const GRACE_MS = 3000;
+
+export interface Observation {
+  /** undefined when the process had to be killed: a hang. */
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  elapsedMs: number;
+  runDir?: string;
+  result?: RunResult;
+  junit?: string;
+  events?: RunEvent[];
+}
+
+export interface Expectation {
+  exit: number;
+  /** The run's outcome in result.json; 'none' when no run folder may be written (bad input). */
+  outcome?: RecordOutcome | 'none';
+  /** Whose fault the first non-passing scenario is. */
+  fault?: Fault;
+  /** Must appear in what the user sees: stdout, stderr, or the record's messages. */
+  says: RegExp;
+  /** The case must end within this (plus GRACE_MS). */
+  deadlineMs: number;
+}
+
+export interface MatrixRow {
+  group: string;
+  name: string;
+  expected: string;
+  got: string;
+  elapsedMs: number;
+  problems: string[];
+}
+
+/** Starts `qhil <args>` as a user would: CI=true, no stdin. The caller may signal it while it runs. */
+export function startQhil(args: string[], options: { deadlineMs: number; env?: Record<string, string> }): ResultPromise {
+  return execa('node', [BIN, ...args], {
+    reject: false,
+    timeout: options.deadlineMs + GRACE_MS,
+    killSignal: 'SIGKILL',
+    env: { CI: 'true', ...options.env },
+    stdin: 'ignore',
+    encoding: 'utf8',
+  });
+}
+
+/** Runs `qhil <args>` to its end and gathers what it left: output, exit code, the run folder under `outDir`. */
+export async function observe(child: ResultPromise, startedAt: number, outDir?: string): Promise<Observation> {
+  const done = await child;
+  const elapsedMs = performance.now() - startedAt;
+  const observation: Observation = {
+    exitCode: done.timedOut || done.exitCode === undefined || done.signal ? undefined : done.exitCode,
+    stdout: String(done.stdout ?? ''),
+    stderr: String(done.stderr ?? ''),
+    elapsedMs,
+  };
+  if (outDir) Object.assign(observation, readRunFolder(outDir));
+  return observation;
+}
+
+export async function runQhil(args: string[], options: { deadlineMs: number; outDir?: string; env?: Record<string, string> }): Promise<Observation> {
+  const startedAt = performance.now();
+  return observe(startQhil(args, options), startedAt, options.outDir);
+}
+
+export function freshOutDir(): string {
+  return mkdtempSync(join(tmpdir(), 'qhil-fault-'));
+}
+
+/** The one run folder under `outDir`, and what it holds. */
+export function readRunFolder(outDir: string): Partial<Observation> {
+  if (!existsSync(outDir)) return {};
+  const runs = readdirSync(outDir).filter((name) => existsSync(join(outDir, name, 'events.jsonl')) || existsSync(join(outDir, name, 'result.json')));
+  const first = runs[0];
+  if (!first) return {};
+  const runDir = join(outDir, first);
+  const read = (file: string): string | undefined => (existsSync(join(runDir, file)) ? readFileSync(join(runDir, file), 'utf8') : undefined);
+  const resultText = read('result.json');
+  const eventsText = read('events.jsonl');
+  return {
+    runDir,
+    result: resultText ? (JSON.parse(resultText) as RunResult) : undefined,
+    junit: read('junit.xml'),
+    events: eventsText
+      ? eventsText
+          .split('\n')
+          .filter((line) => line.trim())
+          .flatMap((line) => {
+            try {
+              return [JSON.parse(line) as RunEvent];
+            } catch {
+              return [];
+            }
+          })
+      : undefined,
+  };
+}
+
+// C0 controls but tab and newline, DEL, and C1 controls: none may reach a terminal from qhil in CI.
+// eslint-disable-next-line no-control-regex
+const CONTROL_BYTES = /[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f]/;
+
+function firstNonPass(result: RunResult): { outcome: RecordOutcome; fault?: Fault } | undefined {
+  for (const board of result.boards) {
+    for (const scenario of board.scenarios) {
+      if (scenario.outcome !== 'PASS' && scenario.outcome !== 'SKIP') return { outcome: scenario.outcome, fault: scenario.fault };
+    }
+  }
+  return undefined;
+}
+
+/** Everything wrong with an observation, judged against what was expected; empty when the case is right. */
+export function judge(observation: Observation, expected: Expectation): string[] {
+  const problems: string[] = [];
+  if (observation.exitCode === undefined) problems.push(`hang: killed after ${Math.round(observation.elapsedMs)}ms`);
+  else if (observation.elapsedMs > expected.deadlineMs + GRACE_MS) problems.push(`hang: took ${Math.round(observation.elapsedMs)}ms, deadline ${expected.deadlineMs}ms`);
+  if (observation.exitCode !== undefined && observation.exitCode !== expected.exit) problems.push(`wrong class: exit ${observation.exitCode}, expected ${expected.exit}`);
+  const result = observation.result;
+  if (expected.outcome === 'none') {
+    if (result) problems.push('wrong class: bad input wrote a run record (something was run)');
+  } else if (expected.outcome !== undefined && result?.outcome !== expected.outcome) {
+    problems.push(`wrong class: outcome ${result?.outcome ?? '(no result.json)'}, expected ${expected.outcome}`);
+  }
+  if (expected.fault !== undefined && result) {
+    const deciding = firstNonPass(result);
+    if (deciding?.fault !== expected.fault) problems.push(`wrong class: fault ${deciding?.fault ?? '(none)'}, expected ${expected.fault}`);
+  }
+  const said = [observation.stdout, observation.stderr, ...(result ? recordMessages(result) : [])].join('\n');
+  if (!expected.says.test(said)) problems.push(`unclear: nothing says ${expected.says}`);
+  problems.push(...lost(observation));
+  if (CONTROL_BYTES.test(observation.stdout) || CONTROL_BYTES.test(observation.stderr)) {
+    const match = CONTROL_BYTES.exec(observation.stdout) ?? CONTROL_BYTES.exec(observation.stderr);
+    problems.push(`raw control byte on the terminal: ${JSON.stringify(match?.[0])}`);
+  }
+  return problems;
+}
+
+function recordMessages(result: RunResult): string[] {
+  return [
+    ...(result.problems ?? []),
+    ...result.boards.flatMap((board) => board.scenarios.flatMap((scenario) => [scenario.message ?? '', ...scenario.steps.map((step) => step.message ?? '')])),
+  ];
+}
+
+/** Nothing lost, nothing false: finished steps are in result.json and junit.xml; an unfinished record is no pass. */
+function lost(observation: Observation): string[] {
+  const problems: string[] = [];
+  const { result, events, junit } = observation;
+  if (!result) return problems;
+  if (observation.exitCode !== 0 && result.outcome === 'PASS') problems.push(`false result: exit ${observation.exitCode} but result.json says PASS`);
+  if (observation.exitCode === undefined && result.outcome === 'PASS') problems.push('false result: a killed run reads PASS');
+  for (const event of events ?? []) {
+    if (event.type !== 'step-end') continue;
+    const scenario = result.boards.find((b) => b.id === event.board)?.scenarios.find((s) => s.scenario === event.scenario);
+    const step = scenario?.steps.find((s) => s.index === event.result.index);
+    if (!step) problems.push(`lost: step ${event.result.index + 1} of ${event.scenario} on ${event.board} is in events.jsonl, not in result.json`);
+    else if (step.outcome !== event.result.outcome) problems.push(`lost: step ${event.result.index + 1} is ${event.result.outcome} in events.jsonl, ${step.outcome} in result.json`);
+  }
+  const finished = result.outcome !== 'RUNNING';
+  if (finished && junit === undefined) problems.push('lost: the run finished but wrote no junit.xml');
+  if (junit !== undefined) {
+    const failing = /<failure|<error/.test(junit);
+    if (result.outcome === 'PASS' && failing) problems.push('false result: junit.xml fails a passing run');
+    if (result.outcome !== 'PASS' && result.outcome !== 'SKIP' && !failing) problems.push(`false result: junit.xml passes a ${result.outcome} run`);
+    for (const board of result.boards) {
+      for (const scenario of board.scenarios) {
+        if (!junit.includes(`name="${scenario.scenario}"`) && !junit.includes(scenario.scenario)) problems.push(`lost: ${scenario.scenario} on ${board.id} is not in junit.xml`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** Appends a row to the matrix file `npm run faults` prints (QHIL_FAULT_MATRIX); a no-op otherwise. */
+export function recordRow(row: MatrixRow): void {
+  const file = process.env.QHIL_FAULT_MATRIX;
+  if (file) appendFileSync(file, `${JSON.stringify(row)}\n`);
+}
+
+export function describeExpectation(expected: Expectation): string {
+  return [`exit ${expected.exit}`, expected.outcome && expected.outcome !== 'none' ? expected.outcome : undefined, expected.fault].filter(Boolean).join(' ');
+}
+
+export function describeObservation(observation: Observation): string {
+  const deciding = observation.result ? firstNonPass(observation.result) : undefined;
+  return [
+    observation.exitCode === undefined ? 'killed' : `exit ${observation.exitCode}`,
+    observation.result?.outcome,
+    deciding?.fault,
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** Judges a case, records its row, and returns the problems (a test asserts they are none). */
+export function verdictOf(group: string, name: string, observation: Observation, expected: Expectation): string[] {
+  const problems = judge(observation, expected);
+  recordRow({ group, name, expected: describeExpectation(expected), got: describeObservation(observation), elapsedMs: Math.round(observation.elapsedMs), problems });
+  return problems;
+}
