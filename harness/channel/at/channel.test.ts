@@ -166,10 +166,11 @@ describe('AtChannel robustness', () => {
   it('drops the late answer of a resync that timed out when it arrives during a later command (echo off)', async () => {
     const pair = memoryLinkPair('resync-late');
     const script = parseScript(
-      'AT+QIACT=1\n@silent\nAT+CMEE?\n@delay 150ms\n+CMEE: 1\n\nOK\nAT+CMEE?\n+CMEE: 1\n\nOK\nAT+CSQ\n+CSQ: 17,99\n\nOK\n',
+      'AT+QIACT=1\n@silent\nAT+CMEE?\n@delay 400ms\n+CMEE: 1\n\nOK\nAT+CMEE?\n+CMEE: 1\n\nOK\nAT+CSQ\n+CSQ: 17,99\n\nOK\n',
     );
     const peer = new ScriptedPeer(pair.board, script, { echo: false });
-    const channel = new AtChannel(pair.host, { timeoutsMs: { '+QIACT=': 60 }, resyncTimeoutMs: 80 });
+    // The first probe's answer comes after its 300 ms deadline, 100 ms into the second probe's (200 ms of margin).
+    const channel = new AtChannel(pair.host, { timeoutsMs: { '+QIACT=': 60 }, resyncTimeoutMs: 300 });
     await expect(channel.send('AT+QIACT=1')).rejects.toBeInstanceOf(AtTimeoutError);
     await expect(channel.send('AT+CSQ')).rejects.toBeInstanceOf(AtResyncError);
     // The second probe takes the first probe's answer; its own answer comes while AT+CSQ runs.
@@ -182,7 +183,7 @@ describe('AtChannel robustness', () => {
   it('keeps URCs that arrive during a resync, and drops the late output of the unanswered command', async () => {
     const pair = memoryLinkPair('resync-urc');
     const script = parseScript(
-      'ATI\n@delay 100ms\nQuectel\nEG25\nOK\nAT+CMEE?\n+CMEE: 1\nOK\nAT+CSQ\n+CSQ: 17,99\nOK\n',
+      'ATI\n@delay 300ms\nQuectel\nEG25\nOK\nAT+CMEE?\n+CMEE: 1\nOK\nAT+CSQ\n+CSQ: 17,99\nOK\n',
     );
     const peer = new ScriptedPeer(pair.board, script, { echo: false });
     const channel = new AtChannel(pair.host, { timeoutsMs: { I: 40 } });
@@ -193,6 +194,7 @@ describe('AtChannel robustness', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     await peer.inject('\r\n+QIURC: "pdpdeact",1\r\n');
     expect((await csq).lines).toEqual(['+CSQ: 17,99']);
+    // The board answers in order (ATI's late lines, the probe, AT+CSQ): the URC, written first, came before.
     expect(urcs).toEqual(['+QIURC: "pdpdeact",1']);
     expect(channel.notes).toEqual(
       expect.arrayContaining([
