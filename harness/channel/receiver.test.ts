@@ -82,3 +82,15 @@ describe('Receiver', () => {
     expect((await waiting) as Error).toHaveProperty('message', 'refused');
   });
 });
+
+describe('WaitTimeoutError', () => {
+  it('escapes control bytes of the tail in its message, C1 included', async () => {
+    const pair = memoryLinkPair('hostile');
+    const rx = new Receiver(pair.host);
+    const waiting = rx.waitFor('OK', limits('OK', 100)).catch((e: unknown) => e);
+    await pair.board.write(Buffer.from('\x1b]52;c;AAAA\x07 \u009b2J', 'utf8'));
+    const message = ((await waiting) as Error).message;
+    expect(message).toContain('\\u001b]52;c;AAAA\\u0007 \\u009b2J');
+    expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+});

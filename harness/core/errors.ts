@@ -96,7 +96,9 @@ export class WaitTimeoutError extends TimeoutError {
   ) {
     super(
       `${port}: no ${waitingFor} within the ${which === 'inactivity' ? 'inactivity timeout' : 'deadline'} ` +
-        `of ${limitMs}ms; ${bytesReceived} bytes received meanwhile; last bytes received: ${JSON.stringify(tail)}` +
+        `of ${limitMs}ms; ${bytesReceived} bytes received meanwhile; last bytes received: ` +
+        // JSON escapes C0 controls; DEL and C1 (a lone U+009B is a terminal CSI) are escaped too.
+        JSON.stringify(tail).replace(/[\u007f-\u009f]/g, (ch) => `\\u00${ch.charCodeAt(0).toString(16)}`) +
         (transcriptPath ? ` (full transcript: ${transcriptPath})` : ''),
     );
     this.name = 'WaitTimeoutError';
