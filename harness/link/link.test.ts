@@ -234,6 +234,21 @@ describe('TCP link (raw serial over TCP, as ser2net serves it)', () => {
     expect(error?.message).toContain(`tcp://127.0.0.1:${port}`);
   });
 
+  it('leaves no timer holding the process once closed, by the far end or by us', async () => {
+    const { port, sockets } = await server();
+    const timers = trackTimers();
+    cleanups.push(async () => timers.restore());
+    const reset = await TcpLink.open(`tcp://127.0.0.1:${port}`);
+    const ours = await TcpLink.open(`tcp://127.0.0.1:${port}`);
+    await reset.write(Buffer.from('AT\r'));
+    await ours.write(Buffer.from('AT\r'));
+    const resetClosed = closed(reset);
+    sockets[0]?.resetAndDestroy();
+    await resetClosed;
+    await ours.close();
+    expect(timers.holding()).toBe(0);
+  });
+
   it('fails to connect with an infrastructure error naming the address', async () => {
     const { server: srv, port } = await server();
     await new Promise((resolve) => srv.close(resolve));

@@ -6,6 +6,8 @@ import { TranscriptTap } from './transcript.js';
 export interface OpenLinkOptions {
   /** When given, every byte both ways is recorded there. */
   transcriptPath?: string;
+  /** Cap on the transcript file in bytes (TranscriptTap's default, 64 MiB, when not given). */
+  transcriptMaxBytes?: number;
   baudRate?: number;
 }
 
@@ -14,5 +16,7 @@ export async function openLink(address: string, options: OpenLinkOptions = {}): 
   const link: Link = address.startsWith('tcp://')
     ? await TcpLink.open(address)
     : await SerialLink.open(address, { baudRate: options.baudRate });
-  return options.transcriptPath ? new TranscriptTap(link, options.transcriptPath) : link;
+  return options.transcriptPath
+    ? new TranscriptTap(link, options.transcriptPath, { maxBytes: options.transcriptMaxBytes })
+    : link;
 }
