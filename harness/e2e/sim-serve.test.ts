@@ -270,6 +270,8 @@ describe.skipIf(skip)('`qhil sim --fault <name>`: every named fault starts', () 
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await child;
+      // A process killed outright (a failed assertion above) cannot remove its folder.
+      rmSync(dirname(ports.at), { recursive: true, force: true });
     }
   }, 60_000);
 
