@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BoardError, WaitTimeoutError } from '../core/errors.js';
+import { BoardEnvironmentError, BoardError, WaitTimeoutError } from '../core/errors.js';
 import { memoryLinkPair } from '../link/memory.js';
 import { AtChannel } from '../channel/at/channel.js';
 import { AtGarbledReplyError, AtTimeoutError, CmeError } from '../channel/at/errors.js';
@@ -71,8 +71,9 @@ describe('AtBoardDriver', () => {
   it('fails a dial without SIM as "SIM not inserted"', async () => {
     const { driver } = board(loadScript(join(TRANSCRIPTS, 'no-sim.txt')));
     const error = await driver.dial({ profile: 1, timeoutMs: 5000 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CmeError);
-    expect(error).toBeInstanceOf(BoardError);
+    // A missing SIM is the rig's: no verdict on the firmware.
+    expect(error).toBeInstanceOf(BoardEnvironmentError);
+    expect((error as Error & { cause?: unknown }).cause).toBeInstanceOf(CmeError);
     expect((error as Error).message).toContain('SIM not inserted');
   });
 

@@ -1,8 +1,8 @@
-import { BoardError } from '../core/errors.js';
+import { BoardEnvironmentError, BoardError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { AtChannel, CommandOptions, Urc } from '../channel/at/channel.js';
 import { tcpipErrorMeaning } from '../channel/at/codes.js';
-import { AtGarbledReplyError, describeFailure } from '../channel/at/errors.js';
+import { AtGarbledReplyError, CmeError, describeFailure } from '../channel/at/errors.js';
 import { quoteBoardText } from '../channel/text.js';
 import type { AtOk, AtResult } from '../channel/at/result.js';
 import type {
@@ -98,9 +98,15 @@ export class AtBoardDriver implements BoardDriver {
 
   private async checkReadyWithin(budget: Budget): Promise<Readiness> {
     const timeoutMs = budget.timeoutMs;
-    const cpin = await this.send('AT+CPIN?', budget);
+    const cpin = await this.send('AT+CPIN?', budget).catch((error: unknown) => {
+      // +CME ERROR 10-18: no SIM, a locked or failed SIM. The rig's SIM, not the firmware.
+      if (error instanceof CmeError && error.code !== undefined && error.code >= 10 && error.code <= 18) {
+        throw new BoardEnvironmentError(`${this.channel.address}: SIM not ready: ${error.message}`, { cause: error });
+      }
+      throw error;
+    });
     const sim = firstLine(cpin).replace(/^\+CPIN:\s*/, '');
-    if (sim !== 'READY') throw new BoardError(`${this.channel.address}: SIM not ready: AT+CPIN? says ${quoteBoardText(sim)}`);
+    if (sim !== 'READY') throw new BoardEnvironmentError(`${this.channel.address}: SIM not ready: AT+CPIN? says ${quoteBoardText(sim)}`);
     const csqLine = firstLine(await this.send('AT+CSQ', budget));
     const csq = /^\+CSQ: ?(\d{1,3}),(\d{1,2})$/.exec(csqLine);
     const rssi = Number(csq?.[1]);
@@ -116,7 +122,7 @@ export class AtBoardDriver implements BoardDriver {
       if (stat === 1 || stat === 5) return { sim, rssi, ber, registrationStat: stat };
       const pollMs = this.options.registrationPollMs ?? 1000;
       if (budget.remainingMs() <= pollMs) {
-        throw new BoardError(
+        throw new BoardEnvironmentError(
           `${this.channel.address}: not registered on the network within ${timeoutMs}ms: ` +
             `${cereg || 'no +CEREG line'} (${REGISTRATION_STATES[stat] ?? 'unknown state'}; AT+CSQ ${rssi},${ber})`,
         );
@@ -149,7 +155,8 @@ export class AtBoardDriver implements BoardDriver {
         // and AT+QIACT=, which then answers ERROR because the context is already active.
         const meanwhile = await this.activeAddress(cid, budget);
         if (meanwhile) return { profile: cid, address: meanwhile, alreadyUp: true, dns: await this.dns(cid, budget) };
-        throw new BoardError(`${this.channel.address}: AT+QIACT=${cid} (APN "${apn}") failed: ${describeFailure(activation)}`);
+        // The network refused the PDP context (a wrong APN, no subscription): the rig's, not the firmware's.
+        throw new BoardEnvironmentError(`${this.channel.address}: AT+QIACT=${cid} (APN "${apn}") failed: ${describeFailure(activation)}`);
       }
     }
     const address = await this.activeAddress(cid, budget);
@@ -186,13 +193,14 @@ export class AtBoardDriver implements BoardDriver {
         requestedServer,
         reason: `+QNTP: ${parsed.code} ${tcpipErrorMeaning(parsed.code)}`,
         boardCode,
+        unreachable: NTP_UNREACHABLE_CODES.has(parsed.code),
         reportedTime: parsed.time,
       };
     }
     return { ok: true, requestedServer, usedServer: requestedServer, boardCode, reportedTime: parsed.time };
   }
 
-  /** AT+CCLK?: the board's wall-clock fields and zone, with host send and receive times around it. */
+    /** AT+CCLK?: the board's wall-clock fields and zone, with host send and receive times around it. */
   async readLocaltime(options: ReadOptions): Promise<LocaltimeReading> {
     return this.readClockOnce(new Budget(options.timeoutMs, options.signal));
   }
@@ -252,6 +260,9 @@ export class AtBoardDriver implements BoardDriver {
     if (drop) this.droppedContexts.add(Number(drop[1]));
   }
 }
+
+/** `+QNTP` codes that say the board could not reach the server: DNS failed, connect failed, timeout. */
+const NTP_UNREACHABLE_CODES: ReadonlySet<number> = new Set([565, 566, 569]);
 
 /** An operation's overall deadline (host monotonic clock) and abort signal, shared by its commands. */
 class Budget {

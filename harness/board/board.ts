@@ -46,6 +46,11 @@ export interface SyncResult {
   reason?: string;
   /** The board's own return value or error code. */
   boardCode?: string;
+  /**
+   * The board could not reach the server at all (name not resolved, no answer, refused): the
+   * network's state, not the firmware's failure.
+   */
+  unreachable?: boolean;
   /** Board time the sync reported, when it reports one (AT+QNTP does). */
   reportedTime?: string;
 }

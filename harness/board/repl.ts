@@ -1,4 +1,4 @@
-import { BoardError } from '../core/errors.js';
+import { BoardEnvironmentError, BoardError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { ReplChannel } from '../channel/repl/repl.js';
 import { quoteBoardText } from '../channel/text.js';
@@ -87,7 +87,7 @@ export class ReplBoardDriver implements BoardDriver {
       if (Array.isArray(activation) && activation[1] === 0) break;
       const simStatus = await this.repl.eval(`__import__('sim').getStatus()`, { timeoutMs: left(), signal });
       if (simStatus !== 1) {
-        throw new BoardError(`SIM card not ready: sim.getStatus() returned ${String(simStatus)} (${SIM_STATUS[String(simStatus)] ?? 'not ready'}); no data call`);
+        throw new BoardEnvironmentError(`SIM card not ready: sim.getStatus() returned ${String(simStatus)} (${SIM_STATUS[String(simStatus)] ?? 'not ready'}); no data call`);
       }
       if (left() < 2500) {
         const net = await this.repl
@@ -96,7 +96,7 @@ export class ReplBoardDriver implements BoardDriver {
             signal?.throwIfAborted();
             return `unknown (${error instanceof Error ? error.message : String(error)})`;
           });
-        throw new BoardError(
+        throw new BoardEnvironmentError(
           `dataCall.activate(${options.profile}) kept returning ${String(Array.isArray(activation) ? activation[1] : activation)} ` +
             `(APN ${JSON.stringify(apn)}) for ${options.timeoutMs}ms; network: checkNet.wait_network_connected(1) gave ${describeNetState(net)}`,
         );
@@ -154,7 +154,8 @@ export class ReplBoardDriver implements BoardDriver {
     if (setHostCode !== undefined && setHostCode !== 0) {
       return { ...result, reason: `ntptime.sethost(${JSON.stringify(options.server)}) returned ${String(setHostCode)}`, boardCode: String(setHostCode) };
     }
-    if (typeof error === 'string') return { ...result, reason: error, boardCode: error.split(':')[0] };
+    // QuecPython raises this after every fall-back server failed to answer: nothing reached the board.
+    if (typeof error === 'string') return { ...result, reason: error, boardCode: error.split(':')[0], unreachable: error === 'OSError: Server connection failed!' };
     if (settime !== 0) return { ...result, reason: `ntptime.settime() returned ${String(settime)}`, boardCode: String(settime) };
     return { ...result, ok: true, boardCode: '0' };
   }

@@ -48,9 +48,12 @@ export function boardsFromFlags(flags: RunFlags): { boards: BoardSpec[]; rigRefe
 }
 
 export function referenceFromFlags(flags: Pick<RunFlags, 'reference' | 'samples'>): ReferenceSpec | undefined {
-  if (flags.reference.length === 0) return undefined;
   const samples = flags.samples === undefined ? DEFAULT_SAMPLES : Number(flags.samples);
   if (!Number.isInteger(samples) || samples < 1 || samples > 64) throw new InputError(`--samples ${flags.samples}: expected a whole number from 1 to 64`);
+  if (flags.reference.length === 0) {
+    if (flags.samples !== undefined) throw new InputError('--samples sets how often the --reference servers are asked: give --reference <server> too');
+    return undefined;
+  }
   const spec: ReferenceSpec = { servers: flags.reference, samples, timeoutMs: DEFAULT_TIMEOUT_MS, keys: [] };
   // A server that does not parse is bad input now, not an ERROR after every step has run.
   try {

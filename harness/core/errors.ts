@@ -58,6 +58,18 @@ export class LinkClosedError extends InfrastructureError {
   }
 }
 
+/**
+ * The board reports, truthfully, that something outside it is missing or refusing: no SIM card (or a
+ * locked one), no coverage, a network that refuses the data call, an NTP server it cannot reach.
+ * That is the rig's or the network's state, no verdict on the firmware: ERROR, retried.
+ */
+export class BoardEnvironmentError extends InfrastructureError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BoardEnvironmentError';
+  }
+}
+
 /** The host itself was too busy to keep time (event loop stalled, CPU starved): the rig's fault. */
 export class HostOverloadedError extends InfrastructureError {
   constructor(message: string, options?: { cause?: unknown }) {

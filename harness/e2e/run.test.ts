@@ -91,7 +91,7 @@ describe('qhil run against the simulated board', () => {
     expect(readFileSync(join(runDir, 'transcripts/sim-1-repl.log'), 'utf8')).toContain('ntptime.settime(0)');
   });
 
-  it("FAILs sync naming the server and the board's error when no NTP server is reachable", async () => {
+  it("gives ERROR (no verdict on the firmware) naming the server and the board's error when no NTP server is reachable", async () => {
     const syncOnly = scenario(`
 name: sync-unreachable
 steps:
@@ -100,10 +100,10 @@ steps:
     // No host map: every name fails to resolve on the board, fall-backs included.
     const { result } = await runScenarios({ scenarios: [syncOnly], boards: [simBoard(0)], outDir: outDir(), simHosts: {} });
     const sync = steps(result)[0];
-    expect(sync?.outcome).toBe('FAIL');
+    expect(sync).toMatchObject({ outcome: 'ERROR', fault: 'rig' });
     expect(sync?.message).toContain('ntp.unreachable.example');
     expect(sync?.message).toContain('OSError: Server connection failed!');
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode).toBe(3);
   });
 
   it('gives ERROR and exit 3 when the reference is unreachable', async () => {

@@ -78,6 +78,11 @@ export class RunStoppedError extends InfrastructureError {
 }
 
 const MAX_BACKOFF_MS = 2000;
+/**
+ * A step is told its limit (`timeLeftMs`) and ends itself then, with its own, more precise error
+ * ("not registered within 5s: +CEREG: 0,2"); the runner stops it this much later only if it did not.
+ */
+export const HARD_STOP_GRACE_MS = 250;
 
 export async function runStep(
   definition: StepDefinition,
@@ -160,7 +165,7 @@ async function runAttempt(
   else env.runSignal?.addEventListener('abort', onRunAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => controller.abort(new StepTimeoutError(limit.limitLabel, limit.limitMs)), limit.limitMs);
+    timer = setTimeout(() => controller.abort(new StepTimeoutError(limit.limitLabel, limit.limitMs)), limit.limitMs + HARD_STOP_GRACE_MS);
     const onAbort = (): void => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new RunStoppedError());
     if (controller.signal.aborted) onAbort();
     else controller.signal.addEventListener('abort', onAbort, { once: true });

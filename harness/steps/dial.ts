@@ -22,7 +22,7 @@ export const dialStep: StepDefinition<z.output<typeof schema>> = {
   async run(context, args) {
     const driver = context.board.driver(args.via);
     const apn = args.apn ?? context.board.apn;
-    const result = await driver.dial({ profile: args.profile, apn, timeoutMs: context.timeLeftMs() });
+    const result = await driver.dial({ profile: args.profile, apn, timeoutMs: context.timeLeftMs(), signal: context.signal });
     return {
       message: result.alreadyUp ? `data call already up: ${result.address}` : `data call up: ${result.address} (APN ${apn ?? 'default'})`,
       data: { ...result, apn },

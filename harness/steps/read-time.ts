@@ -20,7 +20,7 @@ export const readTimeStep: StepDefinition<z.output<typeof schema>> = {
   describe: (args) => `read the time via ${args.via} as ${args.as}`,
   produces: (args) => [{ name: args.as, kind: 'localtime' }],
   async run(context, args) {
-    const reading = await context.board.driver(args.via).readLocaltime({ timeoutMs: context.timeLeftMs() });
+    const reading = await context.board.driver(args.via).readLocaltime({ timeoutMs: context.timeLeftMs(), signal: context.signal });
     context.values.set(args.as, { kind: 'localtime', reading });
     const [y, mo, d, h, mi, s] = reading.localtime.map((n) => String(n).padStart(2, '0'));
     return {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BoardEnvironmentError } from '../core/errors.js';
 import { commonStepOptions, via } from '../core/schema.js';
 import type { StepDefinition } from './step.js';
 
@@ -30,17 +31,16 @@ export const syncStep: StepDefinition<z.output<typeof schema>> = {
       server: args.server,
       timezoneHours: args.timezone,
       timeoutMs: context.timeLeftMs(),
+      signal: context.signal,
     });
     const fellBack = result.usedServer !== undefined && args.server !== undefined && result.usedServer !== args.server;
     if (!result.ok) {
       const asked = args.server ?? result.requestedServer ?? "the board's default server";
-      return {
-        outcome: 'FAIL',
-        message:
-          `the board could not sync with ${asked}: ${result.reason ?? 'no reason given'}` +
-          (fellBack ? ` (it fell back to ${result.usedServer})` : ''),
-        data: { ...result },
-      };
+      const message =
+        `the board could not sync with ${asked}: ${result.reason ?? 'no reason given'}` + (fellBack ? ` (it fell back to ${result.usedServer})` : '');
+      // A server the board cannot reach gives no verdict on its firmware: the network's ERROR, retried.
+      if (result.unreachable) throw new BoardEnvironmentError(`${message}: the board could not reach the server (network or server, not the firmware)`);
+      return { outcome: 'FAIL', message, data: { ...result } };
     }
     return {
       message: fellBack

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeExpectation, describeObservation, judge, recordRow, runQhil, type Expectation, type Observation } from './matrix.js';
+import { describeExpectation, describeObservation, judge, recordRow, runQhilLimited, type Expectation, type Observation } from './matrix.js';
 
 const GROUP = 'bad input';
 /** Bad input is refused before anything starts: a process start and a parse, on a loaded 2-core host. */
@@ -47,25 +47,8 @@ function verdict(name: string, observation: Observation, expected: Expectation):
   return problems;
 }
 
-/**
- * At most this many qhil processes at once, whatever vitest's concurrency: more than the host's two
- * cores would only make each case slower, and a case's time (measured from its own spawn) is judged.
- */
-const MAX_PROCESSES = 2;
-let running = 0;
-const queued: (() => void)[] = [];
-
-async function runLimited(args: string[], outDir: string): Promise<Observation> {
-  // A finished case hands its slot straight to the next waiting one, so there are never more than MAX_PROCESSES.
-  if (running < MAX_PROCESSES) running++;
-  else await new Promise<void>((resolve) => queued.push(resolve));
-  try {
-    return await runQhil(args, { deadlineMs: DEADLINE_MS, outDir });
-  } finally {
-    const next = queued.shift();
-    if (next) next();
-    else running--;
-  }
+function runLimited(args: string[], outDir: string): Promise<Observation> {
+  return runQhilLimited(args, { deadlineMs: DEADLINE_MS, outDir });
 }
 
 async function refused(name: string, args: (outDir: string) => string[], says: RegExp, outDir: string): Promise<string[]> {

@@ -81,6 +81,28 @@ export async function runQhil(args: string[], options: { deadlineMs: number; out
   return observe(startQhil(args, options), startedAt, options.outDir);
 }
 
+/**
+ * At most this many qhil processes at once in one test file, whatever vitest's concurrency: more than
+ * the host's two cores would only make each case slower, and a case's time (from its own spawn) is judged.
+ */
+const MAX_PROCESSES = 2;
+let running = 0;
+const queued: (() => void)[] = [];
+
+/** `runQhil`, waiting for a free slot first. */
+export async function runQhilLimited(args: string[], options: { deadlineMs: number; outDir?: string; env?: Record<string, string> }): Promise<Observation> {
+  // A finished case hands its slot straight to the next waiting one, so there are never more than MAX_PROCESSES.
+  if (running < MAX_PROCESSES) running++;
+  else await new Promise<void>((resolve) => queued.push(resolve));
+  try {
+    return await runQhil(args, options);
+  } finally {
+    const next = queued.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 export function freshOutDir(): string {
   return mkdtempSync(join(tmpdir(), 'qhil-fault-'));
 }
@@ -115,7 +137,6 @@ export function readRunFolder(outDir: string): Partial<Observation> {
 }
 
 // C0 controls but tab and newline, DEL, and C1 controls: none may reach a terminal from qhil in CI.
-// eslint-disable-next-line no-control-regex
 const CONTROL_BYTES = /[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f]/;
 
 function firstNonPass(result: RunResult): { outcome: RecordOutcome; fault?: Fault } | undefined {
