@@ -122,6 +122,20 @@ describe('runStep: deadlines, and whose fault a timeout is', () => {
     expect(outcome.message).toMatch(/waiting for the reference clock/);
   });
 
+  it('a deadline spent on a reference query that stops on abort is still the rig, said so', async () => {
+    const env = environment({
+      queryReference: (signal) => new Promise<ReferenceResult>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true })),
+    });
+    const probe = step(async (context) => {
+      await context.queryReference();
+      return {};
+    });
+    const outcome = await runStep(probe, { retries: 0 }, env, limits({ stepLimitMs: 150 }));
+    expect(outcome).toMatchObject({ outcome: 'ERROR', fault: 'rig' });
+    expect(outcome.message).toMatch(/waiting for the reference clock/);
+    expect(outcome.message).not.toMatch(/cabled/);
+  });
+
   it('a stalled host is ERROR saying so', async () => {
     const env = environment({ hostStallMs: () => 900 });
     const probe = step((context) => {

@@ -159,13 +159,18 @@ async function runAttempt(
     }
   };
 
+  let phaseAtStop: AttemptPhase | undefined;
   const controller = new AbortController();
   const onRunAbort = (): void => controller.abort(new RunStoppedError());
   if (env.runSignal?.aborted) onRunAbort();
   else env.runSignal?.addEventListener('abort', onRunAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => controller.abort(new StepTimeoutError(limit.limitLabel, limit.limitMs)), limit.limitMs + HARD_STOP_GRACE_MS);
+    timer = setTimeout(() => {
+      // What the attempt was doing when its time ran out, before the abort unwinds it.
+      phaseAtStop = phase;
+      controller.abort(new StepTimeoutError(limit.limitLabel, limit.limitMs));
+    }, limit.limitMs + HARD_STOP_GRACE_MS);
     const onAbort = (): void => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new RunStoppedError());
     if (controller.signal.aborted) onAbort();
     else controller.signal.addEventListener('abort', onAbort, { once: true });
@@ -212,7 +217,7 @@ async function runAttempt(
       limitLabel: limit.limitLabel,
       bytesFromBoard: env.bytesFromBoard() - bytesAtStart,
       hostStallMs: env.hostStallMs(startedAt, now),
-      phase,
+      phase: phaseAtStop ?? phase,
       phaseMs,
       boardOnHost: env.boardOnHost,
     };
