@@ -10,12 +10,18 @@ import { faultOf, InfrastructureError, InputError } from '../core/errors.js';
 import { queryReference, ReferenceUnavailableError, type ReferenceQueryOptions } from './reference.js';
 import { hostClock } from './hostclock.js';
 import { createKissState } from './sntp/client.js';
+import type { SntpKey } from './sntp/keys.js';
+import { startSntpServer } from './sntp/server.js';
 import { decodeNtpPacket, encodeNtpHeader, encodeRefId, unixNsToNtp, type NtpHeader, type NtpPacket } from './sntp/packet.js';
 
-/** A crafted datagram and the socket it leaves from: the server's own, another port, another address. */
+/**
+ * A crafted datagram and the socket it leaves from: the server's own, another port, another address;
+ * sent `delayMs` after the request came (default: at once).
+ */
 interface Forgery {
   bytes: Buffer;
   via?: 'server' | 'other-port' | 'other-address';
+  delayMs?: number;
 }
 
 /** What the forger sends for one request; `nowNs` is the host wall clock (Unix ns) at its receipt. */
@@ -28,7 +34,10 @@ interface Forger {
 }
 
 const sockets: Socket[] = [];
+const timers = new Set<NodeJS.Timeout>();
 afterEach(async () => {
+  for (const timer of timers) clearTimeout(timer);
+  timers.clear();
   await Promise.all(sockets.splice(0).map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
 });
 
@@ -54,9 +63,17 @@ async function forge(craft: Craft): Promise<Forger> {
   server.on('message', (datagram: Buffer, from: RemoteInfo) => {
     forger.requests++;
     const nowNs = hostClock.nowNs();
-    for (const { bytes, via } of craft(decodeNtpPacket(datagram), nowNs)) {
+    for (const { bytes, via, delayMs } of craft(decodeNtpPacket(datagram), nowNs)) {
       const socket = via === 'other-port' ? otherPort : via === 'other-address' ? otherAddress : server;
-      socket.send(bytes, from.port, from.address);
+      if (delayMs === undefined) {
+        socket.send(bytes, from.port, from.address);
+        continue;
+      }
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        socket.send(bytes, from.port, from.address);
+      }, delayMs);
+      timers.add(timer);
     }
   });
   return forger;
@@ -190,6 +207,69 @@ describe('a forged server that answers, wrongly', () => {
     expect(error.message).toContain(`kiss RSTR from ${kissing.spec}`);
     expect(error.message).toContain(`no believable reply from ${wrongOrigin.spec}`);
     expect(error.servers.map((answer) => answer.ok)).toEqual([false, false, false]);
+  });
+});
+
+describe('a genuine reply after one that cannot be used', () => {
+  it.each<[string, bigint]>([
+    ['100 years ahead (an era wrap)', 100n * YEAR_NS],
+    ['two days behind', -2n * DAY_NS],
+  ])('passes over a reply %s and uses the genuine one that follows it', async (_what, offsetNs) => {
+    const forger = await forge((request, nowNs) => [
+      { bytes: reply(request, nowNs, at(offsetNs)(request, nowNs)) },
+      { bytes: reply(request, nowNs) },
+    ]);
+    const result = await query({ servers: [forger.spec], samples: 2, timeoutMs: 1000 });
+    expect(result.selectedServer).toBe(forger.spec);
+    expect(Math.abs(result.offsetMs)).toBeLessThan(50);
+    expect(result.servers[0]).toMatchObject({ ok: true, ignored: { 'implausible time': 2 } });
+    expect(result.servers[0]?.samples).toHaveLength(2);
+  });
+
+  it("honours a server's own refusal (LI=3), and counts a second reply to the same request as a duplicate, not a forgery", async () => {
+    const forger = await forge((request, nowNs) => [{ bytes: reply(request, nowNs, { leap: 3 }) }, { bytes: reply(request, nowNs) }]);
+    const error = await failure(query({ servers: [forger.spec], samples: 2, timeoutMs: 1000 }));
+    expect(error.message).toContain(`${forger.spec}: unsynchronised (LI=3)`);
+    expect(error.servers[0]?.ignored?.['duplicate']).toBeGreaterThanOrEqual(1);
+    expect(error.servers[0]?.ignored).not.toHaveProperty('origin mismatch');
+  });
+});
+
+describe('a server slower than the request timeout', () => {
+  // Each reply comes 300 ms after its request, 100 ms after that request was given up and the next
+  // sent: it bears an earlier nonce of ours, which only the server saw.
+  const slow = (request: NtpPacket, nowNs: bigint): Forgery[] => [{ bytes: reply(request, nowNs), delayMs: 300 }];
+
+  it('is reported as too slow, its replies late, not as a forger', async () => {
+    const server = await forge(slow);
+    const error = await failure(query({ servers: [server.spec], timeoutMs: 1000, requestTimeoutMs: 200 }));
+    expect(error.message).toMatch(
+      new RegExp(
+        `127\\.0\\.0\\.1:${server.port}: too slow: its replies came after the 200 ms request timeout \\(\\d+ request\\(s\\) to 127\\.0\\.0\\.1 port ${server.port}; ` +
+          'ignored replies: \\d+ late \\(after the 200 ms request timeout\\)\\)',
+      ),
+    );
+    expect(error.message).not.toMatch(/origin mismatch|no believable reply/);
+    expect(error.servers[0]?.ignored?.['late (after the 200 ms request timeout)']).toBeGreaterThanOrEqual(1);
+  });
+
+  it('still calls a reply with no nonce of ours an origin mismatch, however late', async () => {
+    const forger = await forge((request, nowNs) => [{ bytes: reply(request, nowNs, { originTs: request.transmitTs ^ 0xffn }), delayMs: 300 }]);
+    const error = await failure(query({ servers: [forger.spec], timeoutMs: 1000, requestTimeoutMs: 200 }));
+    expect(error.message).toMatch(new RegExp(`no believable reply from 127\\.0\\.0\\.1:${forger.port} \\(.*ignored replies: \\d+ origin mismatch\\)`));
+    expect(error.message).not.toMatch(/late|too slow/);
+  });
+
+  it('is too slow, not unauthenticated, when its late replies are signed with our key', async () => {
+    const key: SntpKey = { id: 1, type: 'SHA1', key: Buffer.alloc(20, 7) };
+    const server = await startSntpServer({ keys: [key], delayMs: 600 });
+    try {
+      const error = await failure(query({ servers: [`127.0.0.1:${server.port}`], keys: [key], timeoutMs: 1000, requestTimeoutMs: 200 }));
+      expect(error.message).toContain(`127.0.0.1:${server.port}: too slow: its replies came after the 200 ms request timeout`);
+      expect(error.message).not.toMatch(/no authenticated reply/);
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -1,9 +1,10 @@
 /**
  * The SNTP client exchange with one server: several samples, each one request with a random 64-bit
  * nonce as transmit timestamp (the real T1 stays on the host), every reply checked before it is
- * believed. Forged or malformed replies are ignored and we keep waiting for the genuine one; a
- * genuine reply that says "do not use me" (unsynchronised, kiss-o'-death, too far from its reference)
- * ends that request.
+ * believed. Forged, malformed or implausible replies are ignored and we keep waiting for the genuine
+ * one; a genuine reply that says "do not use me" (unsynchronised, kiss-o'-death, too far from its
+ * reference) ends that request. A reply bearing the nonce of an earlier request of ours is late (or a
+ * duplicate), not forged, and is counted as such.
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
@@ -153,8 +154,12 @@ export interface SntpSample {
 }
 
 export type ReplyVerdict =
-  /** Not the genuine answer to our request (forged, stale, malformed): keep waiting. */
-  | { kind: 'ignore'; reason: string }
+  /**
+   * Not a usable answer to our request (forged, stale, malformed, an implausible time): keep waiting.
+   * `reason` is short, for counting; `detail`, when set, is the full account, reported as the server's
+   * reason if no usable reply comes.
+   */
+  | { kind: 'ignore'; reason: string; detail?: string }
   /** The genuine answer, saying not to use it: this request is over. */
   | { kind: 'reject'; reason: string; kiss?: string }
   | { kind: 'sample'; sample: SntpSample };
@@ -170,29 +175,9 @@ export function judgeReply(
   t1HostNs: bigint,
   t4HostNs: bigint,
 ): ReplyVerdict {
-  // First what proves the datagram answers our request (anyone can send a packet; only the server saw
-  // our nonce); a datagram that fails these is ignored, and we keep waiting for the genuine one.
-  if (from.address !== expected.address || from.port !== expected.port) {
-    return { kind: 'ignore', reason: 'wrong source' };
-  }
-  let packet: NtpPacket;
-  try {
-    packet = decodeNtpPacket(datagram);
-  } catch (error) {
-    if (error instanceof NtpFormatError) return { kind: 'ignore', reason: 'malformed' };
-    throw error;
-  }
-  if (packet.originTs !== expected.nonce) return { kind: 'ignore', reason: 'origin mismatch' };
-  if (expected.key) {
-    // Only a reply signed with the key we asked with counts; anything else could be anyone's.
-    const check = verifyNtpMac(datagram, [expected.key]);
-    if (!check.ok) return { kind: 'ignore', reason: check.reason };
-  }
-  if (packet.mode !== NtpMode.Server) return { kind: 'ignore', reason: `mode ${packet.mode} (not a server reply)` };
-  // RFC 4330 §5: a client accepts v3 and v4 replies; anything else is not the protocol we spoke.
-  if (packet.version !== 3 && packet.version !== 4) {
-    return { kind: 'ignore', reason: `version ${packet.version} (not NTPv3 or v4)` };
-  }
+  const proof = proveAnswer(datagram, from, expected);
+  if (proof.kind === 'ignore') return proof;
+  const { packet } = proof;
 
   // Then what the genuine server says about itself: "do not use me" ends this request.
   const kiss = kissCode(packet);
@@ -221,10 +206,13 @@ export function judgeReply(
   const farthest = [t2ServerNs - t1HostNs, t3ServerNs - t4HostNs].reduce((a, b) => (abs(a) >= abs(b) ? a : b));
   const farthestMs = Number(farthest / 1_000_000n);
   if (Math.abs(farthestMs) > expected.maxHostOffsetMs) {
+    // Ignored, not rejected: unlike a kiss or LI=3 the server did not say "do not use me", and it may
+    // be a forgery bearing our nonce (an on-path forger sees it) ahead of the genuine reply.
     const serverTimeNs = farthest === t2ServerNs - t1HostNs ? t2ServerNs : t3ServerNs;
     return {
-      kind: 'reject',
-      reason:
+      kind: 'ignore',
+      reason: 'implausible time',
+      detail:
         `implausible time: the server says ${new Date(Number(serverTimeNs / 1_000_000n)).toISOString()}, ` +
         `${formatSpanMs(Math.abs(farthestMs))} ${farthestMs < 0 ? 'behind' : 'ahead of'} the host clock, beyond the ` +
         `${formatSpanMs(expected.maxHostOffsetMs)} plausibility bound (NTP time repeats every 136 years: ` +
@@ -255,6 +243,42 @@ export function judgeReply(
       precisionLog2: packet.precision,
     },
   };
+}
+
+const ORIGIN_MISMATCH = 'origin mismatch';
+
+/**
+ * What proves a datagram answers the request `expected` describes (anyone can send a packet; only the
+ * server saw our nonce): its source, its origin, its MAC when we signed, a server reply in a version we
+ * speak. A datagram that fails these is ignored, and we keep waiting for the genuine one.
+ */
+function proveAnswer(
+  datagram: Buffer,
+  from: { address: string; port: number },
+  expected: Pick<Expectation, 'address' | 'port' | 'nonce' | 'key'>,
+): { kind: 'answer'; packet: NtpPacket } | { kind: 'ignore'; reason: string } {
+  if (from.address !== expected.address || from.port !== expected.port) {
+    return { kind: 'ignore', reason: 'wrong source' };
+  }
+  let packet: NtpPacket;
+  try {
+    packet = decodeNtpPacket(datagram);
+  } catch (error) {
+    if (error instanceof NtpFormatError) return { kind: 'ignore', reason: 'malformed' };
+    throw error;
+  }
+  if (packet.originTs !== expected.nonce) return { kind: 'ignore', reason: ORIGIN_MISMATCH };
+  if (expected.key) {
+    // Only a reply signed with the key we asked with counts; anything else could be anyone's.
+    const check = verifyNtpMac(datagram, [expected.key]);
+    if (!check.ok) return { kind: 'ignore', reason: check.reason };
+  }
+  if (packet.mode !== NtpMode.Server) return { kind: 'ignore', reason: `mode ${packet.mode} (not a server reply)` };
+  // RFC 4330 §5: a client accepts v3 and v4 replies; anything else is not the protocol we spoke.
+  if (packet.version !== 3 && packet.version !== 4) {
+    return { kind: 'ignore', reason: `version ${packet.version} (not NTPv3 or v4)` };
+  }
+  return { kind: 'answer', packet };
 }
 
 function abs(value: bigint): bigint {
@@ -402,19 +426,48 @@ export async function queryServer(spec: ServerSpec, opts: ServerQueryOptions): P
   let pending: ((result: AttemptResult) => void) | undefined;
   let expectation: Expectation | undefined;
   let t1HostNs = 0n;
+  // Every nonce sent in this query and how its request ended, so that a reply to an earlier request
+  // (a slow server or path) is told from a forgery: only the server saw our nonces.
+  const earlierRequests = new Map<NtpTimestamp, 'answered' | 'given up'>();
   const settle = (result: AttemptResult) => {
     const resolve = pending;
     pending = undefined;
+    // Recorded here, not after the await: the next datagram may be read before the loop resumes.
+    if (resolve && expectation) {
+      earlierRequests.set(expectation.nonce, result.kind === 'sample' || result.kind === 'reject' ? 'answered' : 'given up');
+    }
     resolve?.(result);
   };
   const countIgnored = (reason: string) => {
     outcome.ignored[reason] = (outcome.ignored[reason] ?? 0) + 1;
   };
+  const lateReason = `late (after the ${opts.requestTimeoutMs} ms request timeout)`;
+  let lateReplies = 0;
+  const earlierAnswered = (datagram: Buffer, rinfo: RemoteInfo): string | undefined => {
+    let originTs: NtpTimestamp;
+    try {
+      originTs = decodeNtpPacket(datagram).originTs;
+    } catch {
+      return undefined;
+    }
+    const ended = earlierRequests.get(originTs);
+    if (!ended) return undefined;
+    const proof = proveAnswer(datagram, rinfo, { address: resolved.address, port: spec.port, nonce: originTs, ...(opts.key ? { key: opts.key } : {}) });
+    if (proof.kind !== 'answer') return undefined;
+    if (ended === 'answered') return 'duplicate'; // RFC 5905 §8: a second reply to one request
+    lateReplies++;
+    return lateReason;
+  };
+  let lastImplausible: string | undefined;
   socket.on('message', (datagram: Buffer, rinfo: RemoteInfo) => {
     const t4HostNs = opts.clock.nowNs(); // first thing: every microsecond here biases the offset
-    if (!pending || !expectation) return countIgnored('unsolicited');
+    if (!pending || !expectation) return countIgnored(earlierAnswered(datagram, rinfo) ?? 'unsolicited');
     const verdict = judgeReply(datagram, rinfo, expectation, t1HostNs, t4HostNs);
-    if (verdict.kind === 'ignore') return countIgnored(verdict.reason);
+    if (verdict.kind === 'ignore') {
+      if (verdict.reason === ORIGIN_MISMATCH) return countIgnored(earlierAnswered(datagram, rinfo) ?? verdict.reason);
+      if (verdict.detail) lastImplausible = verdict.detail;
+      return countIgnored(verdict.reason);
+    }
     settle(verdict);
   });
   socket.on('error', (error) => settle({ kind: 'error', reason: error.message }));
@@ -520,6 +573,10 @@ export async function queryServer(spec: ServerSpec, opts: ServerQueryOptions): P
     (lastError ? `; socket error: ${lastError}` : '');
   if (opts.signal?.aborted) return fail('aborted', detail);
   if (lastRejection) return fail(lastRejection, detail);
+  if (lastImplausible) return fail(lastImplausible, detail);
+  // The server did answer (with our nonce, and our key when we sign), only too late for the request:
+  // say so, not "no believable reply", which is what a forger gets.
+  if (lateReplies > 0) return fail(`too slow: its replies came after the ${opts.requestTimeoutMs} ms request timeout`, detail);
   if (opts.key && genuineReplies === 0) return fail('no authenticated reply', detail);
   // Replies came, but none proved itself the answer to our request (see judgeReply): say so, not "no reply".
   if (Object.keys(outcome.ignored).some((reason) => reason !== 'unsolicited')) return fail('no believable reply', detail);
