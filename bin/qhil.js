@@ -8,8 +8,23 @@ if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('qhil: dist/ is missing; run `npm install` or `npm run build` first\n');
   process.exit(2);
 }
+// A stop signal that no command handles (while modules load, or a command without a handler) exits 3,
+// saying so, and never kills the process by the signal; a command that listens for it decides itself.
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+for (const signal of STOP_SIGNALS) {
+  process.on(signal, () => {
+    if (process.listenerCount(signal) > 1) return;
+    process.stderr.write(`qhil: ${signal}: stopped\n`);
+    process.exit(3);
+  });
+}
 const { main } = await import(entry.href);
 const code = await main(process.argv);
+// The command is done and its record written: a signal now must not turn its exit code into a kill.
+for (const signal of STOP_SIGNALS) {
+  process.removeAllListeners(signal);
+  process.on(signal, () => undefined);
+}
 // Exit as soon as the command is done: a socket still waiting on an unreachable server (a reference
 // query a stopped run gave up on) must not keep the process alive. Flush output first.
 await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))));

@@ -7,4 +7,4 @@ export { mergeRunResults, type RunInput } from './merge.js';
 export { ProgressReporter, type ProgressOptions, type TerminalIo } from './terminal.js';
 export { writeRenderedReports, writeRunReports } from './write.js';
 export { formatMeasurement, formatMeasurementLimit, formatMeasurementValue, isUnfinished, UNFINISHED_REASON } from './format.js';
-export { describeIoError } from './io-error.js';
+export { describeIoError, writeFailure } from './io-error.js';

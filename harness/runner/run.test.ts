@@ -107,6 +107,34 @@ describe('a record is never PASS until it is finished', () => {
     expect(final.outcome).toBe('PASS');
   });
 
+  it('flushNow (a second Ctrl-C) writes the record as it stands: RUNNING, aborted', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'qhil-run-'));
+    let flushed: RunResult | undefined;
+    let flushNow: () => void = () => undefined;
+    const slow = board('slow', ['at'], {
+      readLocaltime: (via) =>
+        new Promise((resolve) => {
+          setTimeout(() => {
+            flushNow();
+            flushed = JSON.parse(readFileSync(join(outDir, 'r2', 'result.json'), 'utf8')) as RunResult;
+            resolve({ via, localtime: [2026, 12, 1, 0, 0, 0, 1, 335], zoneQuarterHours: 0, hostSendMs: Date.now(), hostReceiveMs: Date.now(), raw: '' });
+          }, 100);
+        }),
+    });
+    const byId = new Map([[slow.spec.id, slow]]);
+    await runScenarios({
+      scenarios: [parseScenarioText('name: slow\nsteps:\n  - read-time: { via: at, as: t1 }\n', 'inline.yaml')],
+      boards: [slow.spec],
+      outDir,
+      runId: 'r2',
+      openBoard: async (spec) => byId.get(spec.id) as FakeBoard,
+      onStarted: (run) => {
+        flushNow = run.flushNow;
+      },
+    });
+    expect(flushed).toMatchObject({ outcome: 'RUNNING', aborted: true, exitCode: 3 });
+  });
+
   it('a run whose events cannot be written (disk full) is no PASS and says why', async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'qhil-run-'));
     mkdirSync(join(outDir, 'full'));

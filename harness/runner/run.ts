@@ -4,10 +4,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatDurationMs } from '../core/duration.js';
-import { errorMessage, faultOf, InputError } from '../core/errors.js';
+import { errorMessage, faultOf, InfrastructureError, InputError } from '../core/errors.js';
 import { queryReference, type ReferenceResult } from '../clock/reference.js';
 import { keyFromConfig } from '../clock/sntp/keys.js';
-import { EventLog, renderResultJson, RESULT_JSON, writeResultJson, writeRunReports } from '../report/index.js';
+import { EventLog, renderResultJson, RESULT_JSON, writeFailure, writeRunReports } from '../report/index.js';
 import { stepRegistry } from '../steps/index.js';
 import type { StepDefinition, StepValue } from '../steps/step.js';
 import { runStep, type StepEnvironment } from './attempt.js';
@@ -86,8 +86,14 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   checkRunnable(options);
   const runId = options.runId ?? newRunId();
   const runDir = join(options.outDir, runId);
-  mkdirSync(runDir, { recursive: true });
-  const events = new EventLog(runDir);
+  let events: EventLog;
+  try {
+    mkdirSync(runDir, { recursive: true });
+    events = new EventLog(runDir);
+  } catch (error) {
+    // A read-only or full disk: nothing can be recorded, so nothing is run.
+    throw error instanceof InfrastructureError ? error : writeFailure('create the run folder', runDir, error, runDir);
+  }
   const startedAtMs = Date.now();
   const tags = options.tags ?? [];
   const scenarios = selectScenarios(options.scenarios, tags);
@@ -114,7 +120,6 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     recordProblems.push(problem);
     options.onEvent?.({ type: 'log', at: new Date().toISOString(), level: 'error', message: problem });
   };
-  let writing: Promise<unknown> = Promise.resolve();
   let eventsOpen = true;
   const emit = (event: RunEvent): void => {
     if (eventsOpen) {
@@ -127,20 +132,24 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     }
     options.onEvent?.(event);
   };
-  /** result.json is rewritten after every step, atomically, so an interrupted run still has one. */
-  const saveResult = (): void => {
-    const snapshot = structuredClone(result);
-    writing = writing.then(() => writeResultJson(runDir, snapshot)).catch((error: unknown) => recordProblem(`cannot write ${join(runDir, RESULT_JSON)}`, error));
+  const resultFile = join(runDir, RESULT_JSON);
+  /** Replaces result.json at once (a temporary file renamed over it), so a reader never sees half of one. */
+  const writeResultNow = (snapshot: RunResult): void => {
+    writeFileSync(`${resultFile}.tmp`, renderResultJson(snapshot));
+    renameSync(`${resultFile}.tmp`, resultFile);
   };
-  options.onStarted?.({
-    runDir,
-    flushNow: () => {
-      const file = join(runDir, RESULT_JSON);
-      const snapshot: RunResult = { ...structuredClone(result), aborted: true };
-      writeFileSync(`${file}.tmp`, renderResultJson(snapshot));
-      renameSync(`${file}.tmp`, file);
-    },
-  });
+  /**
+   * result.json is rewritten at every step's start and end, synchronously, so a run killed at any
+   * moment (SIGKILL, a second Ctrl-C) leaves a record holding every finished step and saying RUNNING.
+   */
+  const saveResult = (): void => {
+    try {
+      writeResultNow(result);
+    } catch (error) {
+      recordProblem(`cannot write ${resultFile}`, writeFailure('write', resultFile, error));
+    }
+  };
+  options.onStarted?.({ runDir, flushNow: () => writeResultNow({ ...result, aborted: true }) });
   emit({ type: 'run-start', at: result.startedAt, runId, scenarios: scenarios.map((s) => s.name), boards: options.boards.map((b) => b.id) });
   saveResult();
 
@@ -193,7 +202,6 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   } catch (error) {
     recordProblem(`cannot close ${events.path}`, error);
   }
-  await writing;
   conclude();
   const files = await writeRunReports(runDir, result);
   return { result, runDir, files };
@@ -371,8 +379,9 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
       const args = resolveStepArgs(spec, definition, session.spec) as Record<string, unknown> & { retries?: number; timeoutMs?: number };
       stepResult.title = safeDescribe(definition, args, spec);
       scenarioResult.current = { index: spec.index, title: stepResult.title, startedAt: stepResult.startedAt };
-      ctx.emit({ type: 'step-start', at: stepResult.startedAt, board: boardId, scenario: scenario.name, index: spec.index, kind: spec.kind, title: stepResult.title });
+      // result.json first, then the event: whatever events.jsonl says has happened, result.json holds.
       ctx.saveResult();
+      ctx.emit({ type: 'step-start', at: stepResult.startedAt, board: boardId, scenario: scenario.name, index: spec.index, kind: spec.kind, title: stepResult.title });
       const outcome = await runStep(
         definition,
         args,
@@ -417,8 +426,8 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
     }
     scenarioResult.current = undefined;
     scenarioResult.steps.push(stepResult);
-    ctx.emit({ type: 'step-end', at: new Date().toISOString(), board: boardId, scenario: scenario.name, result: stepResult });
     ctx.saveResult();
+    ctx.emit({ type: 'step-end', at: new Date().toISOString(), board: boardId, scenario: scenario.name, result: stepResult });
   }
   scenarioResult.durationMs = Date.now() - startedAtMs;
   let outcome = combineOutcomes(scenarioResult.steps.map((s) => s.outcome).filter((o) => o !== 'SKIP'));
@@ -433,8 +442,8 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
   }
   // Set last: the record is finished only now.
   scenarioResult.outcome = outcome;
-  ctx.emit({ type: 'scenario-end', at: new Date().toISOString(), board: boardId, result: scenarioResult });
   ctx.saveResult();
+  ctx.emit({ type: 'scenario-end', at: new Date().toISOString(), board: boardId, result: scenarioResult });
 }
 
 function safeDescribe(definition: StepDefinition, args: unknown, spec: StepSpec): string {
