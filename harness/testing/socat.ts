@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { socatCommand } from '../sim/serve.js';
 
 export interface PtyPair {
   /** The path the harness opens (like /dev/ttyUSB6). */
@@ -25,7 +26,9 @@ export async function startPtyPair(deadlineMs = 5000): Promise<PtyPair> {
   const dir = mkdtempSync(join(tmpdir(), 'qhil-pty-'));
   const hostPath = join(dir, 'host');
   const boardPath = join(dir, 'board');
-  const child = execa('socat', [`pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${boardPath}`], { reject: false });
+  // Under a parent-death signal: a test process that is killed (a vitest timeout) leaves no socat behind.
+  const command = socatCommand('socat', [`pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${boardPath}`]);
+  const child = execa(command.file, command.args, { reject: false });
   const startedAt = performance.now();
   while (!(existsSync(hostPath) && existsSync(boardPath))) {
     if (performance.now() - startedAt > deadlineMs) {
