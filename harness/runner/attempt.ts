@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { formatDurationMs } from '../core/duration.js';
 import { errorMessage, InfrastructureError, TimeoutError, type Fault } from '../core/errors.js';
@@ -5,6 +6,7 @@ import type { Measurement, Outcome, ReferenceSpec } from '../core/model.js';
 import { sleep } from '../core/sleep.js';
 import type { ReferenceResult } from '../clock/reference.js';
 import type { StepBoard, StepContext, StepDefinition, StepValue } from '../steps/step.js';
+import { cpuPressureTotalUs } from './host-load.js';
 import { classifyFailure, type AttemptEvidence, type AttemptPhase, type Verdict } from './verdict.js';
 
 /**
@@ -127,6 +129,19 @@ export async function runStep(
   }
 }
 
+/** CPU time used (µs, all threads) as a share of every core's time over `elapsedMs`. */
+function cpuShare(used: NodeJS.CpuUsage, elapsedMs: number): number {
+  if (elapsedMs <= 0) return 0;
+  return (used.user + used.system) / 1000 / (elapsedMs * availableParallelism());
+}
+
+/** The share of `elapsedMs` some task waited for a CPU, from Linux PSI; 0 when unknown. */
+function pressureShare(startUs: number | undefined, elapsedMs: number): number {
+  const nowUs = cpuPressureTotalUs();
+  if (startUs === undefined || nowUs === undefined || elapsedMs <= 0) return 0;
+  return Math.min(1, (nowUs - startUs) / 1000 / elapsedMs);
+}
+
 type AttemptResult =
   | { kind: 'done'; outcome: Omit<StepOutcome, 'attempts'> }
   | { kind: 'failed'; error: unknown; verdict: Verdict };
@@ -138,6 +153,8 @@ async function runAttempt(
   limit: { limitMs: number; limitLabel: string },
 ): Promise<AttemptResult> {
   const startedAt = performance.now();
+  const cpuAtStart = process.cpuUsage();
+  const pressureAtStartUs = cpuPressureTotalUs();
   const bytesAtStart = env.bytesFromBoard();
   const phaseMs: Record<AttemptPhase, number> = { board: 0, reference: 0, reconnect: 0 };
   let phase: AttemptPhase = 'board';
@@ -217,6 +234,8 @@ async function runAttempt(
       limitLabel: limit.limitLabel,
       bytesFromBoard: env.bytesFromBoard() - bytesAtStart,
       hostStallMs: env.hostStallMs(startedAt, now),
+      processCpuShare: cpuShare(process.cpuUsage(cpuAtStart), now - startedAt),
+      cpuPressureShare: pressureShare(pressureAtStartUs, now - startedAt),
       phase: phaseAtStop ?? phase,
       phaseMs,
       boardOnHost: env.boardOnHost,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 
 /**
@@ -73,6 +74,22 @@ export class HostLoadMonitor {
     this.lastSampleMs = now;
     this.slots.push({ endMs: now, maxDelayMs: Math.max(histogramMaxMs, lateMs) });
     if (this.slots.length > KEEP_SLOTS) this.slots.splice(0, this.slots.length - KEEP_SLOTS);
+  }
+}
+
+/**
+ * Linux's CPU pressure (PSI, /proc/pressure/cpu): microseconds during which some runnable task waited
+ * for a CPU, since boot. The difference over an interval, divided by its length, is the share of that
+ * interval the host had more work than cores: the starvation a simulated board's threads suffered.
+ * Undefined where PSI is not available.
+ */
+export function cpuPressureTotalUs(): number | undefined {
+  try {
+    const text = readFileSync('/proc/pressure/cpu', 'utf8');
+    const total = /^some .*total=(\d+)/m.exec(text)?.[1];
+    return total === undefined ? undefined : Number(total);
+  } catch {
+    return undefined;
   }
 }
 

@@ -84,6 +84,31 @@ steps:
   });
 });
 
+describe('a straddle the host made is no verdict', () => {
+  it('a MARGINAL offset from a reading with a long round trip is ERROR, the measurement kept', async () => {
+    const slowLink = board('slow-link', ['at'], {
+      readLocaltime: async (via) => {
+        const hostSendMs = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const d = new Date(hostSendMs + 1800);
+        return {
+          via,
+          localtime: [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), 0, 1],
+          zoneQuarterHours: 0,
+          hostSendMs,
+          hostReceiveMs: Date.now(),
+          raw: '',
+        };
+      },
+    });
+    const { result } = await run(readAndCompare('at'), [slowLink]);
+    const compare = result.boards[0]?.scenarios[0]?.steps[1];
+    expect(compare).toMatchObject({ outcome: 'ERROR', fault: 'rig' });
+    expect(compare?.measurements[0]?.outcome).toBe('MARGINAL');
+    expect(compare?.message).toMatch(/no verdict: reading t1 took 1\.\d+s round trip/);
+  });
+});
+
 describe('a record is never PASS until it is finished', () => {
   it('result.json says RUNNING, with the step under way, while a step runs', async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'qhil-run-'));

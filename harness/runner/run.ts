@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,8 @@ function toolVersion(): string {
 /** Runs every scenario on every board (boards in parallel, scenarios in order) and writes the reports. */
 export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   checkRunnable(options);
+  // Every board's step, reference wait and reconnect listens on the run's signal: many, by design.
+  if (options.signal) setMaxListeners(16 + options.boards.length * 8, options.signal);
   const runId = options.runId ?? newRunId();
   const runDir = join(options.outDir, runId);
   let events: EventLog;

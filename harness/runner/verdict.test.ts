@@ -10,6 +10,8 @@ function evidence(over: Partial<AttemptEvidence> = {}): AttemptEvidence {
     limitLabel: 'step read',
     bytesFromBoard: 0,
     hostStallMs: 0,
+    processCpuShare: 0.1,
+    cpuPressureShare: 0,
     phase: 'board',
     phaseMs: { board: 1000, reference: 0, reconnect: 0 },
     boardOnHost: false,
@@ -24,7 +26,7 @@ describe('whose fault a failed attempt is', () => {
   it('a board that answered, then stopped, FAILs (not retried)', () => {
     const verdict = classifyFailure(timeout, evidence({ bytesFromBoard: 12 }));
     expect(verdict).toMatchObject({ outcome: 'FAIL', fault: 'board', retryable: false });
-    expect(verdict.message).toMatch(/answered, then stopped/);
+    expect(verdict.message).toMatch(/sent 12 bytes during the step but did not finish answering/);
   });
 
   it('a board that sent nothing at all is no verdict: ERROR, retried', () => {
@@ -48,6 +50,23 @@ describe('whose fault a failed attempt is', () => {
     const verdict = classifyFailure(timeout, evidence({ bytesFromBoard: 50, hostStallMs: 600 }));
     expect(verdict).toMatchObject({ outcome: 'ERROR', fault: 'rig' });
     expect(verdict.message).toMatch(/host itself was overloaded.*600ms/);
+  });
+
+  it('a 2 s inactivity limit that fired during a 400 ms stall is judged against 2 s, not the step', () => {
+    const inactivity = new WaitTimeoutError('/dev/ttyUSB6', 'raw REPL prompt', 'inactivity', 2000, '', undefined, 5);
+    expect(classifyFailure(inactivity, evidence({ bytesFromBoard: 5, hostStallMs: 400, limitMs: 60_000 }))).toMatchObject({ outcome: 'ERROR', fault: 'rig' });
+  });
+
+  it('a simulated board on a host whose CPU qhil saturates gives no FAIL', () => {
+    const saturated = evidence({ bytesFromBoard: 5, boardOnHost: true, processCpuShare: 0.97 });
+    const verdict = classifyFailure(timeout, saturated);
+    expect(verdict).toMatchObject({ outcome: 'ERROR', fault: 'rig' });
+    expect(verdict.message).toMatch(/used 97% of all CPU cores/);
+    // Starved CPU slows a simulated board; it does not change its answers: a wrong answer stays a FAIL.
+    expect(classifyFailure(new BoardError('ERROR'), saturated)).toMatchObject({ outcome: 'FAIL', fault: 'board' });
+    expect(classifyFailure(timeout, evidence({ bytesFromBoard: 5, boardOnHost: true, cpuPressureShare: 0.8 })).message).toMatch(/waited for a CPU 80%/);
+    // A real board is not slowed by the host's CPU: that evidence does not excuse it.
+    expect(classifyFailure(timeout, { ...saturated, boardOnHost: false })).toMatchObject({ outcome: 'FAIL' });
   });
 
   it('a short stall on a long step is not overload', () => {

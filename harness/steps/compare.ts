@@ -62,7 +62,11 @@ export const compareStep: StepDefinition<z.output<typeof schema>> = {
     const reference = await context.queryReference();
     const result = boardOffset(value.reading, reference, { timezoneHours, toleranceMs: args.toleranceMs });
     const m = result.measurement;
-    const verdict = m.outcome === 'FAIL' || (m.outcome === 'MARGINAL' && args.marginal === 'fail') ? 'FAIL' : 'PASS';
+    const roundTripMs = value.reading.hostReceiveMs - value.reading.hostSendMs;
+    // A straddle that the host's own timing made (a reading whose round trip is half the tolerance or
+    // more: a slow link, an overloaded host) is no verdict on the board: ERROR, the measurement kept.
+    const tooCoarse = m.outcome === 'MARGINAL' && args.toleranceMs !== undefined && roundTripMs >= args.toleranceMs / 2;
+    const verdict = tooCoarse ? 'ERROR' : m.outcome === 'FAIL' || (m.outcome === 'MARGINAL' && args.marginal === 'fail') ? 'FAIL' : 'PASS';
     const limit = args.toleranceMs === undefined ? 'no limit: recorded only' : `limit ±${formatDurationMs(args.toleranceMs)}`;
     return {
       outcome: verdict,
@@ -70,7 +74,10 @@ export const compareStep: StepDefinition<z.output<typeof schema>> = {
       message:
         `board offset ${signed(m.value)} ±${formatDurationMs(m.uncertainty)} ` +
         `(between ${signed(m.low)} and ${signed(m.high)}; ${limit})` +
-        (m.outcome === 'UNSET' ? '' : `: ${m.outcome}`),
+        (m.outcome === 'UNSET' ? '' : `: ${m.outcome}`) +
+        (tooCoarse
+          ? `; no verdict: reading ${args.read} took ${formatDurationMs(roundTripMs)} round trip, too coarse to judge ±${formatDurationMs(args.toleranceMs ?? 0)} (a slow link or an overloaded host)`
+          : ''),
       data: {
         reference: { offsetMs: reference.offsetMs, uncertaintyMs: reference.uncertaintyMs, servers: reference.servers.map((s) => s.server) },
         zoneMinutes: result.zoneMinutes,

@@ -152,7 +152,8 @@ export class HostileBoard {
     if (this.address) return this.address;
     if (this.transport === 'pty') {
       this.pair = await startPtyPair();
-      const link = await SerialLink.open(this.pair.boardPath);
+      // A flooding board waits for the host to read, however long (as a module's UART does): no write deadline.
+      const link = await SerialLink.open(this.pair.boardPath, { writeDeadlineMs: 24 * 3_600_000 });
       this.session = this.newSession(link);
       this.address = this.pair.hostPath;
       return this.address;

@@ -193,7 +193,8 @@ export class ReplChannel {
     await this.receiver.write(`${CTRL_B}\r`);
     await this.receiver.waitFor(
       FRIENDLY_PROMPT,
-      budget.handshake('">>> " prompt (raw mode did not answer either)', this.options.handshakeInactivityMs, this.refusal()),
+      // Bounded like the raw attempt: a board that trickles bytes is never quiet enough for the inactivity limit.
+      budget.within(this.options.enterDeadlineMs).handshake('">>> " prompt (raw mode did not answer either)', this.options.handshakeInactivityMs, this.refusal()),
     );
     this.modeInUse = 'friendly';
   }
