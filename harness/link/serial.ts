@@ -55,7 +55,11 @@ export class SerialLink implements Link {
     const port = new SerialPort({ path, baudRate: options.baudRate ?? 115200, autoOpen: false, lock: true });
     await new Promise<void>((resolve, reject) => {
       port.open((error) => {
-        if (error) reject(new InfrastructureError(`cannot open serial port ${path}: ${error.message}`));
+        if (error) {
+          // serialport's lock failure reads "Error Resource temporarily unavailable Cannot lock port".
+          const busy = /cannot lock port/i.test(error.message) ? ': it is in use by another process (the port is locked)' : '';
+          reject(new InfrastructureError(`cannot open serial port ${path}${busy}: ${error.message}`));
+        }
         else resolve();
       });
     });

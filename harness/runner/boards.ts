@@ -187,8 +187,10 @@ export class BoardSession implements BoardConnection {
 }
 
 /**
- * Does a board answer on a freshly opened port? AT: `AT` answered by `OK`. REPL: a carriage return
- * answered by any byte (a prompt, an echo). Bytes the probe provokes are in the transcript like any other.
+ * Does a board answer on a freshly opened port? AT: `AT` answered by `OK`. REPL: Ctrl-C (stop whatever
+ * runs) and Ctrl-B (leave raw mode) answered by the `>>> ` prompt. Anything else is not the board: a
+ * serial server's "Device open failure" text, a closed connection. Bytes the probe provokes are in
+ * the transcript like any other.
  */
 async function answers(link: Link, via: Via, withinMs: number, signal: AbortSignal | undefined): Promise<boolean> {
   let seen = '';
@@ -197,7 +199,7 @@ async function answers(link: Link, via: Via, withinMs: number, signal: AbortSign
     const timer = setTimeout(() => resolve(false), withinMs);
     const offData = link.onData((bytes) => {
       seen = (seen + bytes.toString('latin1')).slice(-64);
-      if (via === 'repl' || /OK\r?\n/.test(seen)) resolve(true);
+      if (via === 'repl' ? />>> $|>>> \r?\n/.test(seen) : /OK\r?\n/.test(seen)) resolve(true);
     });
     const offClose = link.onClose(() => resolve(false));
     const onAbort = (): void => resolve(false);
@@ -210,7 +212,7 @@ async function answers(link: Link, via: Via, withinMs: number, signal: AbortSign
     };
   });
   try {
-    await link.write(Buffer.from(via === 'at' ? 'AT\r' : '\r', 'latin1'));
+    await link.write(Buffer.from(via === 'at' ? 'AT\r' : '\r\x03\x02', 'latin1'));
     return await answered;
   } catch {
     return false;

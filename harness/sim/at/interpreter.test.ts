@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSntpServer, type SntpServer } from '../../clock/sntp/server.js';
 import { AtChannel, type Urc } from '../../channel/at/channel.js';
 import { CmeError } from '../../channel/at/errors.js';
+import { BoardEnvironmentError } from '../../core/errors.js';
 import { AtBoardDriver } from '../../board/at.js';
 import { memoryLinkPair } from '../../link/memory.js';
 import { ModemModel } from '../modem.js';
@@ -155,7 +156,9 @@ describe('sim AT interpreter on the modem model', () => {
   it('answers without SIM with +CME ERROR: 10 in each CMEE mode', async () => {
     modem.sim = 'absent';
     const error = await driver.dial({ profile: 1, timeoutMs: 2000 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CmeError);
+    // The driver reports a missing SIM as the rig's (no verdict on the firmware), the board's own error kept as the cause.
+    expect(error).toBeInstanceOf(BoardEnvironmentError);
+    expect((error as Error & { cause?: unknown }).cause).toBeInstanceOf(CmeError);
     expect((error as Error).message).toContain('+CME ERROR: 10 (SIM not inserted)');
     await channel.send('AT+CMEE=2');
     expect(await channel.execute('AT+CPIN?')).toMatchObject({ final: 'CME ERROR', codeText: 'SIM not inserted', code: 10 });
