@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-interface MatrixRow {
+/** One case of the matrix, as the tests in harness/e2e/faults/ record it. */
+export interface MatrixRow {
   group: string;
   name: string;
   expected: string;

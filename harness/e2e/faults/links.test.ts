@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startSimBoard, type SimBoard } from '../../sim/board.js';
 import { servePty, serveTcp, type ServedBoard } from '../../sim/serve.js';
 import { skipWithoutSocat, socatPidsFor } from '../../testing/socat.js';
-import { freshOutDir, observe, readRunFolder, runQhilLimited, startQhil, verdictOf, type Observation } from './matrix.js';
+import { freshOutDir, observe, readRunFolder, runQhilLimited, startQhil, verdictOf, type Observation, limiter } from './matrix.js';
 
 const GROUP = 'links';
 const KINDS = ['pty', 'tcp'] as const;
@@ -73,21 +73,7 @@ const CASE_TIMEOUT_MS = 90_000;
  * At most two cases at once (each a qhil process and a served board): the host has two cores, and a
  * starved one would turn the "within a second" bounds into noise.
  */
-const MAX_CASES = 2;
-let running = 0;
-const queue: (() => void)[] = [];
-async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CASES) await new Promise<void>((resolve) => queue.push(resolve));
-  else running++;
-  try {
-    return await work();
-  } finally {
-    // The slot passes straight to the next in line, so no newcomer can slip in between.
-    const next = queue.shift();
-    if (next) next();
-    else running--;
-  }
-}
+const limited = limiter(2);
 
 interface Bench {
   board: SimBoard;

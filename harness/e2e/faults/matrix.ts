@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { Fault } from '../../core/errors.js';
 import type { RecordOutcome, RunEvent, RunResult } from '../../core/model.js';
+import type { MatrixRow } from '../../bench/faults.js';
 
 export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'qhil.js');
@@ -41,14 +42,7 @@ export interface Expectation {
   deadlineMs: number;
 }
 
-export interface MatrixRow {
-  group: string;
-  name: string;
-  expected: string;
-  got: string;
-  elapsedMs: number;
-  problems: string[];
-}
+export type { MatrixRow } from '../../bench/faults.js';
 
 /** Starts `qhil <args>` as a user would: CI=true, no stdin. The caller may signal it while it runs. */
 export function startQhil(args: string[], options: { deadlineMs: number; env?: Record<string, string> }): ResultPromise {
@@ -82,25 +76,31 @@ export async function runQhil(args: string[], options: { deadlineMs: number; out
 }
 
 /**
- * At most this many qhil processes at once in one test file, whatever vitest's concurrency: more than
- * the host's two cores would only make each case slower, and a case's time (from its own spawn) is judged.
+ * Runs at most `max` pieces of work at once; the rest wait in order. The host has two cores: more
+ * qhil processes at once only make each case slower, and a case's time (from its own start) is judged.
  */
-const MAX_PROCESSES = 2;
-let running = 0;
-const queued: (() => void)[] = [];
+export function limiter(max: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queued: (() => void)[] = [];
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    if (running < max) running++;
+    else await new Promise<void>((resolve) => queued.push(resolve));
+    try {
+      return await work();
+    } finally {
+      // A finished piece hands its slot straight to the next waiting one: never more than `max`.
+      const next = queued.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}
 
-/** `runQhil`, waiting for a free slot first. */
-export async function runQhilLimited(args: string[], options: { deadlineMs: number; outDir?: string; env?: Record<string, string> }): Promise<Observation> {
-  // A finished case hands its slot straight to the next waiting one, so there are never more than MAX_PROCESSES.
-  if (running < MAX_PROCESSES) running++;
-  else await new Promise<void>((resolve) => queued.push(resolve));
-  try {
-    return await runQhil(args, options);
-  } finally {
-    const next = queued.shift();
-    if (next) next();
-    else running--;
-  }
+const twoAtOnce = limiter(2);
+
+/** `runQhil`, at most two at once in one test file. */
+export function runQhilLimited(args: string[], options: { deadlineMs: number; outDir?: string; env?: Record<string, string> }): Promise<Observation> {
+  return twoAtOnce(() => runQhil(args, options));
 }
 
 export function freshOutDir(): string {

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMEOUT_MS } from '../../clock/reference.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../clock/sntp/client.js';
 import { startForgedSntp, type ForgedSntpMode, type ForgedSntpOptions } from '../../testing/forged-sntp.js';
-import { freshOutDir, runQhil, verdictOf, type Expectation, type Observation } from './matrix.js';
+import { freshOutDir, runQhil, verdictOf, type Expectation, type Observation, limiter } from './matrix.js';
 
 const GROUP = 'reference';
 const dir = mkdtempSync(join(tmpdir(), 'qhil-fault-reference-'));
@@ -43,21 +43,7 @@ const RUN_DEADLINE_MS = DEFAULT_TIMEOUT_MS + RUN_OVERHEAD_MS;
 const SNTP_DEADLINE_MS = DEFAULT_TIMEOUT_MS + 3000;
 
 /** Bounds the qhil processes alive at once: the host has two cores, and an overloaded host is an ERROR of its own. */
-const MAX_PROCESSES = 4;
-let running = 0;
-const queue: (() => void)[] = [];
-async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_PROCESSES) await new Promise<void>((resolve) => queue.push(resolve));
-  else running++;
-  try {
-    return await work();
-  } finally {
-    // The slot passes straight to the next in line, so no newcomer can slip in between.
-    const next = queue.shift();
-    if (next) next();
-    else running--;
-  }
-}
+const limited = limiter(4);
 
 async function withServer<T>(options: ForgedSntpOptions, work: (address: string, port: number) => Promise<T>): Promise<T> {
   const { server, address } = await startForgedSntp(options);
