@@ -11,6 +11,16 @@ if (!existsSync(fileURLToPath(entry))) {
 // A stop signal that no command handles (while modules load, or a command without a handler) exits 3,
 // saying so, and never kills the process by the signal; a command that listens for it decides itself.
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+// Output that cannot be written (`| head`, a closed terminal) must not end a run as if a test failed:
+// the run goes on, its record is written, and its exit code stands.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+process.on('uncaughtException', (error) => {
+  try {
+    process.stderr.write(`qhil: internal error (a bug in qhil, please report it): ${error?.stack ?? error}\n`);
+  } finally {
+    process.exit(3);
+  }
+});
 for (const signal of STOP_SIGNALS) {
   process.on(signal, () => {
     if (process.listenerCount(signal) > 1) return;
@@ -20,10 +30,10 @@ for (const signal of STOP_SIGNALS) {
 }
 const { main } = await import(entry.href);
 const code = await main(process.argv);
-// The command is done and its record written: a signal now must not turn its exit code into a kill.
+// The command is done and its record written: a signal now exits with the command's own code, at once.
 for (const signal of STOP_SIGNALS) {
   process.removeAllListeners(signal);
-  process.on(signal, () => undefined);
+  process.on(signal, () => process.exit(code));
 }
 // Exit as soon as the command is done: a socket still waiting on an unreachable server (a reference
 // query a stopped run gave up on) must not keep the process alive. Flush output first.

@@ -147,8 +147,11 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
     return { exitCode: output.result.exitCode as ExitCode, output };
   } finally {
     // The handlers stay until the simulated world is closed too: a Ctrl-C then still exits 3, never by the signal.
-    await world?.close();
-    for (const signal of signals) process.off(signal, onSignal);
+    try {
+      await world?.close();
+    } finally {
+      for (const signal of signals) process.off(signal, onSignal);
+    }
   }
 }
 

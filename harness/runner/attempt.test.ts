@@ -159,7 +159,31 @@ describe('runStep: deadlines, and whose fault a timeout is', () => {
     });
     const outcome = await runStep(probe, { retries: 10 }, environment(), limits({ retries: 10, scenarioDeadlineMs: performance.now() + 400 }));
     expect(probe.attempts).toBeLessThan(5);
-    expect(outcome.outcome).toBe('ERROR');
+    expect(outcome).toMatchObject({ outcome: 'ERROR', fault: 'rig' });
+  });
+
+  it("what a reopened port said (the probe's prompt) is not the board answering the step", async () => {
+    let reconnected = false;
+    const env = environment({
+      needsReconnect: () => !reconnected,
+      reconnect: async () => {
+        reconnected = true;
+        env.bytes.n += 40; // the probe's ">>> " and boot text
+      },
+    });
+    const probe = step((context) => untilAborted(context));
+    const outcome = await runStep(probe, { retries: 0 }, env, limits({ stepLimitMs: 150 }));
+    expect(outcome).toMatchObject({ outcome: 'ERROR', fault: 'rig' });
+    expect(outcome.message).toMatch(/sent nothing/);
+  });
+
+  it("a retry the scenario has no time left for keeps the last attempt's error", async () => {
+    const probe = step(async () => {
+      throw new InfrastructureError('tcp://10.0.0.9:7000: connection refused');
+    });
+    const outcome = await runStep(probe, { retries: 5 }, environment(), limits({ retries: 5, scenarioDeadlineMs: performance.now() + 300 }));
+    expect(outcome).toMatchObject({ outcome: 'ERROR', fault: 'rig' });
+    expect(outcome.message).toMatch(/connection refused; no time left in scenario s \(timeout 1m\) to try again/);
   });
 
   it('a vanished port is reopened before the step, and the time spent is the rig', async () => {

@@ -93,8 +93,11 @@ export async function runStep(
   limits: StepLimits,
   onRetry: (attempt: number, verdict: Verdict) => void = () => undefined,
 ): Promise<StepOutcome> {
+  let previous: StepOutcome | undefined;
   for (let attempt = 1; ; attempt++) {
     const scenarioLeftMs = limits.scenarioDeadlineMs - performance.now();
+    // The scenario's time ran out while waiting to retry: the last attempt's error is the answer.
+    if (scenarioLeftMs <= 0 && previous) return { ...previous, message: `${previous.message ?? ''}; no time left in ${limits.scenarioLabel} to try again` };
     if (scenarioLeftMs <= 0) {
       return {
         outcome: 'ERROR',
@@ -122,6 +125,7 @@ export async function runStep(
       harnessBug: verdict.fault === 'harness' ? { message: errorMessage(result.error), stack: (result.error as Error | undefined)?.stack } : undefined,
     };
     if (!verdict.retryable || attempt > limits.retries || env.runSignal?.aborted) return out;
+    previous = out;
     onRetry(attempt, verdict);
     const backoffMs = Math.min(MAX_BACKOFF_MS, 250 * 2 ** (attempt - 1), Math.max(0, limits.scenarioDeadlineMs - performance.now()));
     await sleep(backoffMs, env.runSignal);
@@ -155,7 +159,7 @@ async function runAttempt(
   const startedAt = performance.now();
   const cpuAtStart = process.cpuUsage();
   const pressureAtStartUs = cpuPressureTotalUs();
-  const bytesAtStart = env.bytesFromBoard();
+  let bytesAtStart = env.bytesFromBoard();
   const phaseMs: Record<AttemptPhase, number> = { board: 0, reference: 0, reconnect: 0 };
   let phase: AttemptPhase = 'board';
   let phaseStartedAt = startedAt;
@@ -201,6 +205,8 @@ async function runAttempt(
     if (env.needsReconnect()) {
       env.log(`a port of board ${env.board.id} closed; opening it again`);
       await Promise.race([during('reconnect', () => env.reconnect(Math.min(env.reconnectWaitMs, timeLeftMs()), controller.signal)), deadline]);
+      // What the reopened port said (the probe's prompt, boot text) is not the board answering the step.
+      bytesAtStart = env.bytesFromBoard();
     }
     const context: StepContext = {
       board: env.board,

@@ -101,9 +101,12 @@ export class BoardSession implements BoardConnection {
     return this.current;
   }
 
-  /** True when some port's link has closed (the far end vanished). */
+  /**
+   * True when some port is not usable: its link closed (the far end vanished), or a reconnect that
+   * gave up left it without one. The next step then tries again.
+   */
   get disconnected(): boolean {
-    return Object.values(this.links).some((link) => link.closed);
+    return VIAS.some((via) => this.ports[via] !== undefined && (this.links[via] === undefined || this.links[via]?.closed === true));
   }
 
   /**

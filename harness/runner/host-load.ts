@@ -34,6 +34,7 @@ export class HostLoadMonitor {
   start(): void {
     this.users++;
     if (this.timer) return;
+    this.histogram.reset();
     this.histogram.enable();
     this.lastSampleMs = performance.now();
     this.timer = setInterval(() => this.sample(), SLOT_MS);
@@ -54,11 +55,12 @@ export class HostLoadMonitor {
    */
   maxStallMs(fromMs: number, toMs: number = performance.now()): number {
     this.sample();
+    // A stall is seen when it ends (the late timer fires): it covered [endMs - maxDelayMs, endMs].
+    // Only the part inside [fromMs, toMs] counts against this interval.
     let worst = 0;
-    let previousEnd = Number.NEGATIVE_INFINITY;
     for (const slot of this.slots) {
-      if (slot.endMs >= fromMs && previousEnd <= toMs) worst = Math.max(worst, slot.maxDelayMs);
-      previousEnd = slot.endMs;
+      const overlapMs = Math.min(slot.endMs, toMs) - Math.max(slot.endMs - slot.maxDelayMs, fromMs);
+      if (overlapMs > 0) worst = Math.max(worst, overlapMs);
     }
     return worst;
   }

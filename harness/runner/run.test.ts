@@ -90,7 +90,8 @@ describe('a straddle the host made is no verdict', () => {
       readLocaltime: async (via) => {
         const hostSendMs = Date.now();
         await new Promise((resolve) => setTimeout(resolve, 1500));
-        const d = new Date(hostSendMs + 1800);
+        // The second that holds send + 2.5 s: the interval then always straddles the +2 s limit.
+        const d = new Date(hostSendMs + 2500);
         return {
           via,
           localtime: [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), 0, 1],

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -152,7 +152,9 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
       recordProblem(`cannot write ${resultFile}`, writeFailure('write', resultFile, error));
     }
   };
-  options.onStarted?.({ runDir, flushNow: () => writeResultNow({ ...result, aborted: true }) });
+  let concluded = false;
+  // Once the record is concluded it is whole: a late second Ctrl-C must not rewrite it as aborted.
+  options.onStarted?.({ runDir, flushNow: () => (concluded ? undefined : writeResultNow({ ...result, aborted: true })) });
   emit({ type: 'run-start', at: result.startedAt, runId, scenarios: scenarios.map((s) => s.name), boards: options.boards.map((b) => b.id) });
   saveResult();
 
@@ -175,7 +177,7 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
       const message = `qhil itself failed on board ${board.id} (a bug, please report it): ${errorMessage(outcome.reason)}`;
       emit({ type: 'harness-bug', at: new Date().toISOString(), board: board.id, message, stack: (outcome.reason as Error | undefined)?.stack });
       for (const scenario of board.scenarios) {
-        if (scenario.outcome === 'PASS' || scenario.outcome === 'RUNNING') Object.assign(scenario, { outcome: 'ERROR', fault: 'harness', message });
+        if (scenario.outcome === 'RUNNING') Object.assign(scenario, { outcome: 'ERROR', fault: 'harness', message });
       }
       if (board.scenarios.length === 0) board.scenarios.push(notRunResult(scenarios[0], board.id, 'ERROR', message, 'harness'));
     });
@@ -196,6 +198,7 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     return outcome;
   };
   const outcome = conclude();
+  concluded = true;
   result.finishedAt = new Date().toISOString();
   result.durationMs = Date.now() - startedAtMs;
   emit({ type: 'run-end', at: result.finishedAt, outcome, aborted: result.aborted, exitCode: result.exitCode });
@@ -309,8 +312,15 @@ function transcriptTail(runDir: string, transcripts: string[]): string {
 
 /** The last `bytes` of a file, without reading a flooded transcript whole. */
 function readTail(file: string, bytes: number): string {
-  const text = readFileSync(file);
-  return text.subarray(Math.max(0, text.length - bytes)).toString('utf8');
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const tail = Buffer.alloc(Math.min(bytes, size));
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    return tail.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function runScenario(session: BoardConnection, scenario: Scenario, boardResult: BoardResult, ctx: BoardRunContext): Promise<void> {
@@ -334,7 +344,10 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
   let stopReason: string | undefined;
   const log = (message: string): void => ctx.emit({ type: 'log', at: new Date().toISOString(), board: boardId, level: 'info', message });
   const environment: StepEnvironment = {
-    board: session.board,
+    // Read anew every time: a reconnect replaces the board object over fresh channels.
+    get board() {
+      return session.board;
+    },
     values,
     reference,
     queryReference: (signal) => {
@@ -344,10 +357,7 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
     bytesFromBoard: () => session.bytesReceived(),
     boardOnHost: session.onHost,
     needsReconnect: () => session.disconnected,
-    reconnect: async (waitMs, signal) => {
-      await session.reconnect(waitMs, signal);
-      environment.board = session.board;
-    },
+    reconnect: (waitMs, signal) => session.reconnect(waitMs, signal),
     reconnectWaitMs: ctx.reconnectWaitMs ?? 30_000,
     hostStallMs: (fromMs, toMs) => hostLoad.maxStallMs(fromMs, toMs),
     runSignal: ctx.signal,

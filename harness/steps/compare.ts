@@ -65,7 +65,7 @@ export const compareStep: StepDefinition<z.output<typeof schema>> = {
     const roundTripMs = value.reading.hostReceiveMs - value.reading.hostSendMs;
     // A straddle that the host's own timing made (a reading whose round trip is half the tolerance or
     // more: a slow link, an overloaded host) is no verdict on the board: ERROR, the measurement kept.
-    const tooCoarse = m.outcome === 'MARGINAL' && args.toleranceMs !== undefined && roundTripMs >= args.toleranceMs / 2;
+    const tooCoarse = m.outcome === 'MARGINAL' && args.marginal === 'fail' && args.toleranceMs !== undefined && roundTripMs >= args.toleranceMs / 2;
     const verdict = tooCoarse ? 'ERROR' : m.outcome === 'FAIL' || (m.outcome === 'MARGINAL' && args.marginal === 'fail') ? 'FAIL' : 'PASS';
     const limit = args.toleranceMs === undefined ? 'no limit: recorded only' : `limit ±${formatDurationMs(args.toleranceMs)}`;
     return {
