@@ -12,6 +12,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Two files at once on two cores: most tests wait on boards, deadlines and timers, not the CPU;
+    // the fault-matrix groups limit their own processes (harness/e2e/faults/matrix.ts).
+    maxWorkers: 2,
     reporters: jsonReport ? ['default', ['json', { outputFile: jsonReport }]] : ['default'],
   },
 });
