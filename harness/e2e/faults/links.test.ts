@@ -4,37 +4,19 @@
 // A port that vanishes for good is the rig's ERROR, naming the port, within a second (plus the
 // reconnect wait a retry is allowed); a port that comes back (re-enumeration, a reboot) is met by a
 // retry and the run PASSes; a port that never existed or is held by another run is ERROR, at once.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startSimBoard, type SimBoard } from '../../sim/board.js';
 import { servePty, serveTcp, type ServedBoard } from '../../sim/serve.js';
 import { skipWithoutSocat, socatPidsFor } from '../../testing/socat.js';
-import { freshOutDir, observe, readRunFolder, runQhilLimited, startQhil, verdictOf, type Observation, limiter } from './matrix.js';
+import { caseFolder, observe, readRunFolder, runQhilLimited, startQhil, verdictOf, type Observation, limiter } from './matrix.js';
 
 const GROUP = 'links';
 const KINDS = ['pty', 'tcp'] as const;
 type Kind = (typeof KINDS)[number];
 
-const dir = mkdtempSync(join(tmpdir(), 'qhil-fault-links-'));
-const outDirs: string[] = [];
-afterAll(() => {
-  for (const path of [dir, ...outDirs]) rmSync(path, { recursive: true, force: true });
-});
-
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
-
-function outDir(): string {
-  const path = freshOutDir();
-  outDirs.push(path);
-  return path;
-}
+const { file, outDir } = caseFolder('links');
 
 /** The step the board is in when its port goes: 3 s asleep, a 10 s limit. */
 const STEP_TIMEOUT_MS = 10_000;

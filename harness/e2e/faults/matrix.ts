@@ -3,12 +3,13 @@
 // (exit code, outcome, whose fault), it said so clearly, it lost nothing (every finished step is in
 // result.json and junit.xml; an unfinished record never reads PASS), and no raw control byte reached
 // the terminal. `npm run faults` collects the rows into a table with totals.
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { afterAll } from 'vitest';
 import type { Fault } from '../../core/errors.js';
 import type { RecordOutcome, RunEvent, RunResult } from '../../core/model.js';
 import type { MatrixRow } from '../../bench/faults.js';
@@ -105,6 +106,27 @@ export function runQhilLimited(args: string[], options: { deadlineMs: number; ou
 
 export function freshOutDir(): string {
   return mkdtempSync(join(tmpdir(), 'qhil-fault-'));
+}
+
+/** A test file's own temp folder for its inputs, and fresh output folders; all removed after the file. */
+export function caseFolder(name: string): { file(fileName: string, text: string): string; outDir(): string } {
+  const dir = mkdtempSync(join(tmpdir(), `qhil-fault-${name}-`));
+  const made = [dir];
+  afterAll(() => {
+    for (const path of made) rmSync(path, { recursive: true, force: true });
+  });
+  return {
+    file: (fileName, text) => {
+      const path = join(dir, fileName);
+      writeFileSync(path, text);
+      return path;
+    },
+    outDir: () => {
+      const path = freshOutDir();
+      made.push(path);
+      return path;
+    },
+  };
 }
 
 /** The one run folder under `outDir`, and what it holds. */

@@ -2,27 +2,14 @@
 // (testing/forged-sntp.ts) as the reference of `qhil run` and as the server of `qhil sntp`. A
 // reference that cannot be believed leaves nothing to judge a board by: ERROR, the rig's fault,
 // naming the server and why, never FAIL (the board did nothing wrong) and never PASS.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_TIMEOUT_MS } from '../../clock/reference.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../clock/sntp/client.js';
 import { startForgedSntp, type ForgedSntpMode, type ForgedSntpOptions } from '../../testing/forged-sntp.js';
-import { freshOutDir, runQhil, verdictOf, type Expectation, type Observation, limiter } from './matrix.js';
+import { caseFolder, runQhil, verdictOf, type Expectation, type Observation, limiter } from './matrix.js';
 
 const GROUP = 'reference';
-const dir = mkdtempSync(join(tmpdir(), 'qhil-fault-reference-'));
-const outDirs: string[] = [];
-afterAll(() => {
-  for (const path of [dir, ...outDirs]) rmSync(path, { recursive: true, force: true });
-});
-
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
+const { file, outDir: newOutDir } = caseFolder('reference');
 
 // The simulated EC200U keeps the network's local time, UTC+1, until it is synced (scenarios/demo.yaml).
 const READ_AND_COMPARE = file(
@@ -57,8 +44,7 @@ async function withServer<T>(options: ForgedSntpOptions, work: (address: string,
 async function run(scenario: string, options: ForgedSntpOptions, deadlineMs = RUN_DEADLINE_MS): Promise<{ observation: Observation; port: number }> {
   return limited(() =>
     withServer(options, async (address, port) => {
-      const outDir = freshOutDir();
-      outDirs.push(outDir);
+      const outDir = newOutDir();
       const observation = await runQhil(['run', scenario, '--board', 'sim', '--reference', address, '--out', outDir], { deadlineMs, outDir });
       return { observation, port };
     }),

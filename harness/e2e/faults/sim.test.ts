@@ -1,22 +1,14 @@
 // Fault matrix, group "sim faults": every named fault of the simulated board, through a rig file, as
 // a nightly rig would meet it. Conditions outside the board (no SIM card, no coverage, a network
 // that refuses the call, an NTP server that does not answer) give no verdict on the firmware: ERROR.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Fault } from '../../core/errors.js';
 import type { RecordOutcome } from '../../core/model.js';
-import { freshOutDir, ROOT, runQhilLimited, verdictOf } from './matrix.js';
+import { caseFolder, ROOT, runQhilLimited, verdictOf } from './matrix.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'qhil-fault-sim-'));
+const { file, outDir: newOutDir } = caseFolder('sim');
 const PROFILE = join(ROOT, 'fixtures', 'sim', 'ec200u.yaml');
-
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
 
 function rig(fault: string): string {
   return file(
@@ -86,7 +78,7 @@ describe.concurrent('fault matrix: every named fault of the simulated board', ()
   for (const c of CASES) {
     const name = `${c.fault} on ${c.scenario.split('/').pop()?.replace('.yaml', '')}`;
     it(name, async () => {
-      const outDir = freshOutDir();
+      const outDir = newOutDir();
       const observation = await runQhilLimited(['run', c.scenario, '--rig', rig(c.fault), '--out', outDir], { deadlineMs: c.deadlineMs, outDir });
       const problems = verdictOf('sim faults', name, observation, { exit: c.exit, outcome: c.outcome, fault: c.fault_, says: c.says, deadlineMs: c.deadlineMs });
       expect(problems, observation.stdout + observation.stderr).toEqual([]);
