@@ -212,35 +212,25 @@ describe.skipIf(skipWithoutSocat)('fault matrix: hostile boards', () => {
 
     describe.concurrent('a silent board', () => {
       for (const transport of TRANSPORTS) {
-        it(`repl step (${transport}): ERROR, the rig's, says the board sent nothing`, async (context) => {
-          const address = await hostileBoard(context, { behaviour: 'silent', transport });
-          const scenario = scenarioFile(`silent-repl-${transport}`, ['repl: { code: "print(1)", timeout: 2s }']);
-          const deadlineMs = REPL_IDENTIFY_SILENT_MS + STEP_TIMEOUT_MS + STARTUP_MS;
-          const observation = await run(context, scenario, { repl: address }, deadlineMs);
-          const problems = verdict(`silent board, repl step, ${transport}`, observation, {
-            exit: 3,
-            outcome: 'ERROR',
-            fault: 'rig',
-            says: /the board sent nothing/,
-            deadlineMs,
+        for (const { via, step, identifyMs } of [
+          { via: 'repl', step: 'repl: { code: "print(1)", timeout: 2s }', identifyMs: REPL_IDENTIFY_SILENT_MS },
+          { via: 'at', step: 'at: { command: "AT+CSQ", timeout: 2s }', identifyMs: AT_IDENTIFY_MS },
+        ] as const) {
+          it(`${via} step (${transport}): ERROR, the rig's, says the board sent nothing`, async (context) => {
+            const address = await hostileBoard(context, { behaviour: 'silent', transport });
+            const scenario = scenarioFile(`silent-${via}-${transport}`, [step]);
+            const deadlineMs = identifyMs + STEP_TIMEOUT_MS + STARTUP_MS;
+            const observation = await run(context, scenario, { [via]: address }, deadlineMs);
+            const problems = verdict(`silent board, ${via} step, ${transport}`, observation, {
+              exit: 3,
+              outcome: 'ERROR',
+              fault: 'rig',
+              says: /the board sent nothing/,
+              deadlineMs,
+            });
+            context.expect(problems).toEqual([]);
           });
-          context.expect(problems).toEqual([]);
-        });
-
-        it(`at step (${transport}): ERROR, the rig's, says the board sent nothing`, async (context) => {
-          const address = await hostileBoard(context, { behaviour: 'silent', transport });
-          const scenario = scenarioFile(`silent-at-${transport}`, ['at: { command: "AT+CSQ", timeout: 2s }']);
-          const deadlineMs = AT_IDENTIFY_MS + STEP_TIMEOUT_MS + STARTUP_MS;
-          const observation = await run(context, scenario, { at: address }, deadlineMs);
-          const problems = verdict(`silent board, at step, ${transport}`, observation, {
-            exit: 3,
-            outcome: 'ERROR',
-            fault: 'rig',
-            says: /the board sent nothing/,
-            deadlineMs,
-          });
-          context.expect(problems).toEqual([]);
-        });
+        }
       }
     });
 
