@@ -34,6 +34,21 @@ describe('qhil validate', () => {
     });
   });
 
+  it('says how many problems it did not list, counted over the whole file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhil-validate-many-'));
+    try {
+      const file = join(dir, 'many.yaml');
+      writeFileSync(file, `name: many\nsteps:\n${'  - dail: { via: repl }\n'.repeat(60)}`);
+      const result = await qhil('validate', file);
+      expect(result.code).toBe(ExitCode.BadInput);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(51);
+      expect(lines[50]).toBe('... and 10 more');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 and prints every issue as file:line:column, still checking the other files', async () => {
     const result = await qhil('validate', 'fixtures/invalid/typos.yaml', 'scenarios/demo.yaml', 'fixtures/invalid/syntax.yaml');
     expect(result.code).toBe(ExitCode.BadInput);

@@ -37,7 +37,11 @@ function validateFiles(scenarioFiles: string[], options: { rig?: string; referen
     allGood = false;
   };
   const report = (error: unknown): void => {
-    if (error instanceof ValidationError) printProblems(error.lines);
+    // A ValidationError's lines are capped already, ending in the true "... and N more": print them as they are.
+    if (error instanceof ValidationError) {
+      for (const line of error.lines) io.stderr(`${line}\n`);
+      allGood = false;
+    }
     else if (error instanceof InputError) printProblems([error.message]);
     else throw error;
   };
