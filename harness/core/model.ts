@@ -20,6 +20,27 @@ export interface BoardIdentity {
 /** The eight fields of QuecPython's `utime.localtime()`: year, month, mday, hour, minute, second, weekday (0 = Monday), yearday. */
 export type LocaltimeTuple = [number, number, number, number, number, number, number, number];
 
+/**
+ * An edge-timed reading (`read-time: { precision: edge }`): the host instant at which the board's clock
+ * entered the second the reading shows. The interval must always contain the truth.
+ */
+export interface EdgeTiming {
+  /** How the edge was found: on the board with `utime.ticks_ms()` related to host time, or by host-side AT polling. */
+  method: 'repl-ticks' | 'at-bracket';
+  /**
+   * Host wall-clock ms (Date.now() scale, fractions allowed) between which the board's clock entered the
+   * second in `localtime` (its .000 instant).
+   */
+  hostLowMs: number;
+  hostHighMs: number;
+  /** The half-width's parts, ms: how finely the edge is located on the board's side (loop period, poll spacing)... */
+  readingMs: number;
+  /** ...and what relating it to host time costs (half the best round trip). */
+  roundTripMs: number;
+  /** The raw exchanges or brackets behind the interval, for a sceptic (recorded in result.json). */
+  evidence: Record<string, unknown>;
+}
+
 export interface LocaltimeReading {
   via: Via;
   /** The board's wall-clock fields, as it printed them (board clock, in its own zone). */
@@ -32,6 +53,8 @@ export interface LocaltimeReading {
   hostReceiveMs: number;
   /** The raw answer, for the report. */
   raw: string;
+  /** Present when the reading was edge-timed: then the second in `localtime` began inside this host interval. */
+  edge?: EdgeTiming;
 }
 
 /** PASS / FAIL (the board misbehaved) / ERROR (the rig or harness did) / SKIP; MARGINAL only for measurements. */
@@ -120,6 +143,11 @@ export interface Measurement {
   high: number;
   /** Half the interval's width. */
   uncertainty: number;
+  /**
+   * What the half-width is made of, in the measurement's unit, e.g. `{ reading: 0.6, roundTrip: 1.1,
+   * reference: 0.4, hostDrift: 0.01 }` (a worst-case sum: the parts add up to `uncertainty`).
+   */
+  uncertaintyParts?: Record<string, number>;
   /** The limit: the value must lie in [limitLow, limitHigh]. */
   limitLow: number;
   limitHigh: number;
