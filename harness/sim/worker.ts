@@ -14,6 +14,7 @@ import { DEFAULT_GARBLE_SEED, Garbler, parseFault, type Fault } from './faults.j
 import { FRIENDLY_PROMPT, KEYBOARD_INTERRUPT_TRACEBACK, RAW_EXEC_END, ReplModeTracker } from './micropython/prompts.js';
 import { defaultFaults, ModemError, ModemModel } from './modem.js';
 import { firmwareNtpQuery } from './ntp.js';
+import { NetBridge } from './net-bridge.js';
 import {
   BRIDGE,
   SIM_PORTS,
@@ -55,6 +56,7 @@ const profile = {
   clockOffset: data.clockOffsetMs ?? data.profile.clockOffset,
 };
 const modem = new ModemModel(profile);
+const netBridge = new NetBridge(modem, (message) => log(message));
 modem.faults.replRefused = profile.replProtected;
 
 function post(message: FromBoard): void {
@@ -273,7 +275,7 @@ class VmThread {
   }
 
   private async answer(id: number, name: string, argsJson: string): Promise<void> {
-    const interruptible = INTERRUPTIBLE.has(name);
+    const interruptible = INTERRUPTIBLE.has(name) || NetBridge.INTERRUPTIBLE.has(name);
     const call: PendingCall = { id, interruptible, abort: new AbortController() };
     this.pending = call;
     if (this.unanswered) {
@@ -491,6 +493,7 @@ async function bridgeCall(name: string, args: unknown[], signal: AbortSignal): P
       ];
     }
     default:
+      if (netBridge.handles(name)) return netBridge.call(name, args, signal);
       throw new BridgeError('OSError', `sim bridge: unknown call ${name}`);
   }
 }
@@ -520,6 +523,7 @@ async function hardReboot(): Promise<void> {
   await sleep(REBOOT_DROP_AFTER_MS);
   setPortsUp(false);
   await stopVm();
+  netBridge.closeAll();
   modem.powerCycle();
   at.reset();
   await sleep(profile.rebootDelay);
@@ -629,6 +633,7 @@ async function control(request: ControlOp): Promise<number | null> {
       setPortsUp(false);
       at.dispose();
       await stopVm();
+      netBridge.closeAll();
       return null;
   }
 }

@@ -35,6 +35,7 @@ def call(name, limit_ms, *args):
     return r.get('v')
 `;
 import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../ntp.js';
+import { NET_MODULES } from './umqtt.js';
 
 const UTIME = `
 from _qsimb import call
@@ -210,6 +211,7 @@ export const QUECPYTHON_MODULES: ReadonlyArray<readonly [name: string, source: s
   ['modem', MODEM],
   ['uos', UOS],
   ['usys', USYS],
+  ...NET_MODULES,
 ];
 
 /**
