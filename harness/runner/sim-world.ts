@@ -5,6 +5,7 @@ import { stepRegistry } from '../steps/index.js';
 import type { StepDefinition } from '../steps/step.js';
 import { stepArgs } from './checks.js';
 import { resolveStepArgs } from './preflight.js';
+import { startWorldPlatform, type WorldPlatform } from './sim-platform.js';
 
 /** Names simulated boards know by default, as on a real QuecPython board (ntptime's fall-backs included). */
 const DEFAULT_NTP_NAMES = [FIRMWARE_NTP_HOST, ...FIRMWARE_NTP_FALLBACKS];
@@ -20,6 +21,8 @@ export interface SimWorld {
   hosts: Record<string, string>;
   /** The local server as a reference clock. */
   reference: ReferenceSpec;
+  /** The embedded IoT platform, when a scenario signs in to one by name. */
+  platform?: WorldPlatform;
   close(): Promise<void>;
 }
 
@@ -57,10 +60,17 @@ export async function startSimWorld(scenarios: Scenario[], boards: BoardSpec[] =
   const address = `127.0.0.1:${server.port}`;
   const names = new Set(DEFAULT_NTP_NAMES);
   for (const name of ntpHostsOf(scenarios, boards)) names.add(name);
+  const platform = await startWorldPlatform(scenarios, boards).catch(async (error: unknown) => {
+    await server.close();
+    throw error;
+  });
   return {
     server,
-    hosts: Object.fromEntries([...names].map((name) => [name, address])),
+    hosts: { ...Object.fromEntries([...names].map((name) => [name, address])), ...platform?.hosts },
     reference: { servers: [address], samples: 4, timeoutMs: 5000, keys: [] },
-    close: () => server.close(),
+    platform,
+    close: async () => {
+      await Promise.all([server.close(), platform?.platform.close()]);
+    },
   };
 }

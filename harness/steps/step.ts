@@ -46,6 +46,14 @@ export interface StepReport {
   waitedMs?: number;
 }
 
+/** A device a step signs in to an IoT platform as, and where (`host[:port]`). */
+export interface IotPlatformNeed {
+  broker: string;
+  productKey: string;
+  deviceName: string;
+  deviceSecret: string;
+}
+
 /** Options every step accepts besides its own. */
 export interface CommonStepOptions {
   timeoutMs?: number;
@@ -92,6 +100,8 @@ export interface StepDefinition<Args extends CommonStepOptions = CommonStepOptio
   needsReference?(args: Args): boolean;
   /** NTP host names it makes the board use: a simulated board's DNS must know them. */
   ntpHosts?(args: Args): string[];
+  /** IoT platforms (MQTT brokers) it makes the board sign in to: the simulated world serves them. */
+  iotPlatforms?(args: Args): IotPlatformNeed[];
   /** ms it takes at the least, whatever the board does (a `wait`): the scenario's timeout must leave room for it. */
   minimumDurationMs?(args: Args): number;
 }

@@ -2,9 +2,11 @@ import { z } from 'zod';
 import { BoardEnvironmentError } from '../core/errors.js';
 import { commonStepOptions, via } from '../core/schema.js';
 import type { StepDefinition } from './step.js';
+import { describeIotPlatformSync, iotPlatformSyncSchema, runIotPlatformSync, type IotPlatformSyncArgs } from './sync-iot-platform.js';
 
-const schema = z
+const ntpSchema = z
   .object({
+    method: z.literal('ntp').default('ntp'),
     via: via.default('repl'),
     server: z.string().min(1).optional(),
     timezone: z.number().int().min(-12).max(12).default(0),
@@ -13,19 +15,31 @@ const schema = z
   .strict()
   .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
 
+/** `method: ntp` (the default: the board's own NTP client) or `method: iot-platform` (NTP over MQTT, sync-iot-platform.ts). */
+const schema = z.preprocess(
+  (value) => (value !== null && typeof value === 'object' && !('method' in value) ? { ...value, method: 'ntp' } : value),
+  z.discriminatedUnion('method', [ntpSchema, iotPlatformSyncSchema]),
+);
+type Args = z.output<typeof schema>;
+const isPlatform = (args: Args): args is IotPlatformSyncArgs => args.method === 'iot-platform';
+
 /**
  * `sync`: the board synchronises its clock over NTP (ntptime.settime, or AT+QNTP with autosettime).
  * The server the board really used is recorded: QuecPython silently falls back to other servers.
  */
-export const syncStep: StepDefinition<z.output<typeof schema>> = {
+export const syncStep: StepDefinition<Args> = {
   kind: 'sync',
   summary: "synchronise the board's clock over NTP",
   schema,
   // Firmware tries up to five servers with 10 s each before it gives up.
   defaultTimeoutMs: 90_000,
-  describe: (args) => `sync via ${args.via} with ${args.server ?? "the board's default server"}`,
-  ntpHosts: (args) => (args.server === undefined ? [] : [args.server]),
+  describe: (args) => (isPlatform(args) ? describeIotPlatformSync(args) : `sync via ${args.via} with ${args.server ?? "the board's default server"}`),
+  ntpHosts: (args) => (isPlatform(args) || args.server === undefined ? [] : [args.server]),
+  needsReference: (args) => isPlatform(args),
+  iotPlatforms: (args) =>
+    isPlatform(args) ? [{ broker: args.broker, productKey: args['product-key'], deviceName: args['device-name'], deviceSecret: args.secret }] : [],
   async run(context, args) {
+    if (isPlatform(args)) return runIotPlatformSync(context, args);
     const driver = context.board.driver(args.via);
     const result = await driver.syncClock({
       server: args.server,
