@@ -5,6 +5,9 @@ import { durationFlagMs, type CliCommand, type CliIo } from './command.js';
 import { executeRun } from './run.js';
 
 const DEMO_SCENARIO = fileURLToPath(new URL('../../scenarios/demo.yaml', import.meta.url));
+const IOT_SCENARIO = fileURLToPath(new URL('../../scenarios/ntp-sync-iot-platform.yaml', import.meta.url));
+/** The scenario reads its device secret from here; the simulated world's platform knows it (a demo value). */
+const IOT_SECRET_ENV = 'QHIL_IOT_DEVICE_SECRET';
 
 /**
  * `qhil demo`: a simulated EC200U whose clock is a minute off, a local SNTP server as its NTP server
@@ -19,10 +22,12 @@ export const demoCommand: CliCommand = {
       .option('--out <dir>', 'folder for run folders', 'reports')
       .option('--offset <duration>', "the simulated board's clock offset, e.g. 63.4s or -2m", '63.4s')
       .option('--json', 'print the run result as JSON instead of the table')
-      .action(async (flags: { out: string; offset: string; json?: boolean }) => {
+      .option('--iot', "sync over the IoT platform's NTP (MQTT, an embedded platform on loopback) instead of NTP")
+      .action(async (flags: { out: string; offset: string; json?: boolean; iot?: boolean }) => {
         const offsetMs = durationFlagMs('--offset', flags.offset);
-        const scenario = loadScenario(DEMO_SCENARIO);
-        io.stdout(`qhil demo: simulated EC200U-EU with its clock ${(offsetMs / 1000).toFixed(1)} s off, local SNTP server on 127.0.0.1\n`);
+        if (flags.iot) process.env[IOT_SECRET_ENV] ||= 'qhil-demo-secret';
+        const scenario = loadScenario(flags.iot ? IOT_SCENARIO : DEMO_SCENARIO);
+        io.stdout(`qhil demo: simulated EC200U-EU with its clock ${(offsetMs / 1000).toFixed(1)} s off, local SNTP server${flags.iot ? ' and IoT platform' : ''} on 127.0.0.1\n`);
         const { exitCode } = await executeRun({
           scenarios: [scenario],
           boards: [{ id: 'sim-ec200u', sim: { profile: 'ec200u', offsetMs, faults: [] }, fields: {} }],

@@ -11,9 +11,9 @@
  *  - a board that computes the time wrong, or sets its RTC to something else, FAILs.
  */
 import { z } from 'zod';
-import { BoardEnvironmentError, BoardError } from '../core/errors.js';
+import { BoardEnvironmentError, BoardError, InputError } from '../core/errors.js';
 import { formatDurationMs } from '../core/duration.js';
-import { commonStepOptions, durationMs, positiveDurationMs } from '../core/schema.js';
+import { durationMs, positiveDurationMs } from '../core/schema.js';
 import { syncOverPlatform, type PlatformExchangeResult } from '../board/iot-platform.js';
 import { platformDeviceTimeMs, platformOffsetMs } from '../platform/ntp-message.js';
 import { connackMeaning, deviceSignIn, SIGN_METHODS } from '../platform/signin.js';
@@ -30,28 +30,80 @@ export function parseBroker(text: string): { host: string; port: number } | unde
 
 const identifier = z.string().regex(/^[A-Za-z0-9_.:@-]{1,64}$/, 'letters, digits and _ . : @ - (at most 64)');
 
-export const iotPlatformSyncSchema = z
-  .object({
-    method: z.literal('iot-platform'),
-    via: z.literal('repl').default('repl'),
-    broker: z.string().refine((text) => parseBroker(text) !== undefined, 'expected host[:port] or mqtt://host:port'),
-    'product-key': identifier,
-    'device-name': identifier,
-    // Usually `${env.NAME}`: never recorded in result.json.
-    secret: z.string().min(1),
-    'sign-method': z.enum(SIGN_METHODS).default('hmacsha256'),
-    'timestamp-type': z.enum(['long', 'string']).default('long'),
-    timezone: z.number().int().min(-12).max(12).default(0),
-    keepalive: durationMs.refine((ms) => ms >= 30_000 && ms <= 1_200_000, 'the platform takes 30s to 1200s').default(60_000),
-    'answer-timeout': positiveDurationMs.default(5_000),
-    'max-round-trip': positiveDurationMs.default(2_000),
-    'platform-tolerance': positiveDurationMs.default(1_000),
-    ...commonStepOptions,
-  })
-  .strict()
-  .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
+/**
+ * The keys of `method: iot-platform`, all optional here: `sync`'s one strict object takes them beside
+ * its NTP keys (so an unknown key still gets its "did you mean"), and iotPlatformSyncArgs checks them.
+ */
+export const iotPlatformFields = {
+  broker: z.string().refine((text) => parseBroker(text) !== undefined, 'expected host[:port] or mqtt://host:port').optional(),
+  'product-key': identifier.optional(),
+  'device-name': identifier.optional(),
+  // Usually `${env.NAME}`, or `secret-env: NAME` (read when the step runs): never recorded in result.json.
+  secret: z.string().min(1).optional(),
+  'secret-env': z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+  'sign-method': z.enum(SIGN_METHODS).optional(),
+  'timestamp-type': z.enum(['long', 'string']).optional(),
+  keepalive: durationMs.refine((ms) => ms >= 30_000 && ms <= 1_200_000, 'the platform takes 30s to 1200s').optional(),
+  'answer-timeout': positiveDurationMs.optional(),
+  'max-round-trip': positiveDurationMs.optional(),
+  'platform-tolerance': positiveDurationMs.optional(),
+};
+export const IOT_PLATFORM_KEYS = Object.keys(iotPlatformFields);
 
-export type IotPlatformSyncArgs = z.output<typeof iotPlatformSyncSchema>;
+type PlatformFieldsIn = { [K in keyof typeof iotPlatformFields]?: z.output<(typeof iotPlatformFields)[K]> };
+
+export interface IotPlatformSyncArgs {
+  method: 'iot-platform';
+  via: 'repl';
+  broker: string;
+  'product-key': string;
+  'device-name': string;
+  secret?: string;
+  'secret-env'?: string;
+  'sign-method': (typeof SIGN_METHODS)[number];
+  'timestamp-type': 'long' | 'string';
+  timezone: number;
+  keepalive: number;
+  'answer-timeout': number;
+  'max-round-trip': number;
+  'platform-tolerance': number;
+  timeoutMs?: number;
+  retries: number;
+}
+
+/** `method: iot-platform`'s arguments with their defaults, or the issues that keep them from being whole. */
+export function iotPlatformSyncArgs(
+  input: PlatformFieldsIn & { via: string; timezone: number; timeoutMs?: number; retries: number },
+  issue: (path: string, message: string) => void,
+): IotPlatformSyncArgs | undefined {
+  if (input.via !== 'repl') issue('via', 'method iot-platform runs over the REPL (umqtt): via: repl');
+  for (const key of ['broker', 'product-key', 'device-name'] as const) if (input[key] === undefined) issue(key, `method iot-platform needs ${key}`);
+  if ((input.secret === undefined) === (input['secret-env'] === undefined)) issue('secret', 'method iot-platform needs the device secret: secret: "${env.NAME}" or secret-env: NAME (one of them)');
+  if (input.via !== 'repl' || input.broker === undefined || input['product-key'] === undefined || input['device-name'] === undefined) return undefined;
+  return {
+    method: 'iot-platform',
+    via: 'repl',
+    broker: input.broker,
+    'product-key': input['product-key'],
+    'device-name': input['device-name'],
+    secret: input.secret,
+    'secret-env': input['secret-env'],
+    'sign-method': input['sign-method'] ?? 'hmacsha256',
+    'timestamp-type': input['timestamp-type'] ?? 'long',
+    timezone: input.timezone,
+    keepalive: input.keepalive ?? 60_000,
+    'answer-timeout': input['answer-timeout'] ?? 5_000,
+    'max-round-trip': input['max-round-trip'] ?? 2_000,
+    'platform-tolerance': input['platform-tolerance'] ?? 1_000,
+    timeoutMs: input.timeoutMs,
+    retries: input.retries,
+  };
+}
+
+/** The device secret: given, or read from the environment variable `secret-env` names. */
+export function deviceSecretOf(args: IotPlatformSyncArgs, env: Record<string, string | undefined> = process.env): string | undefined {
+  return args.secret ?? (args['secret-env'] === undefined ? undefined : env[args['secret-env']] || undefined);
+}
 
 export function describeIotPlatformSync(args: IotPlatformSyncArgs): string {
   return `sync via repl with the IoT platform's NTP at ${args.broker} as ${args['device-name']}&${args['product-key']}`;
@@ -59,7 +111,9 @@ export function describeIotPlatformSync(args: IotPlatformSyncArgs): string {
 
 export async function runIotPlatformSync(context: StepContext, args: IotPlatformSyncArgs): Promise<StepReport> {
   const broker = parseBroker(args.broker) ?? { host: args.broker, port: 1883 };
-  const device = { productKey: args['product-key'], deviceName: args['device-name'], deviceSecret: args.secret };
+  const deviceSecret = deviceSecretOf(args);
+  if (deviceSecret === undefined) throw new InputError(`sync: the device secret's environment variable ${args['secret-env'] ?? ''} is not set`);
+  const device = { productKey: args['product-key'], deviceName: args['device-name'], deviceSecret };
   const signIn = deviceSignIn(device, { id: `qhil-${args['device-name']}`, method: args['sign-method'], timestampMs: Date.now() });
   // The reference first: the host's offset to UTC is what the platform's clock is judged against.
   const reference = await context.queryReference();
@@ -93,7 +147,7 @@ export async function runIotPlatformSync(context: StepContext, args: IotPlatform
   return judgeExchange(result, args, reference.offsetMs, reference.uncertaintyMs);
 }
 
-function judgeExchange(result: PlatformExchangeResult, args: IotPlatformSyncArgs, referenceOffsetMs: number, referenceUncertaintyMs: number): StepReport {
+export function judgeExchange(result: PlatformExchangeResult, args: IotPlatformSyncArgs, referenceOffsetMs: number, referenceUncertaintyMs: number): StepReport {
   const { deviceSendTime, serverRecvTime, serverSendTime, deviceRecvTime } = result;
   const { thetaMs, delayMs } = platformOffsetMs(result);
   // The platform's clock on the reference's scale: both its stamps were taken inside the host's bracket.

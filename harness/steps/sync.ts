@@ -2,24 +2,32 @@ import { z } from 'zod';
 import { BoardEnvironmentError } from '../core/errors.js';
 import { commonStepOptions, via } from '../core/schema.js';
 import type { StepDefinition } from './step.js';
-import { describeIotPlatformSync, iotPlatformSyncSchema, runIotPlatformSync, type IotPlatformSyncArgs } from './sync-iot-platform.js';
+import { describeIotPlatformSync, deviceSecretOf, IOT_PLATFORM_KEYS, iotPlatformFields, iotPlatformSyncArgs, runIotPlatformSync, type IotPlatformSyncArgs } from './sync-iot-platform.js';
 
-const ntpSchema = z
+/**
+ * `method: ntp` (the default: the board's own NTP client) or `method: iot-platform` (NTP over MQTT,
+ * sync-iot-platform.ts). One strict object takes both methods' keys, so unknown keys get their "did
+ * you mean"; each method then refuses the other's keys.
+ */
+const schema = z
   .object({
-    method: z.literal('ntp').default('ntp'),
+    method: z.enum(['ntp', 'iot-platform']).default('ntp'),
     via: via.default('repl'),
     server: z.string().min(1).optional(),
     timezone: z.number().int().min(-12).max(12).default(0),
+    ...iotPlatformFields,
     ...commonStepOptions,
   })
   .strict()
-  .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
-
-/** `method: ntp` (the default: the board's own NTP client) or `method: iot-platform` (NTP over MQTT, sync-iot-platform.ts). */
-const schema = z.preprocess(
-  (value) => (value !== null && typeof value === 'object' && !('method' in value) ? { ...value, method: 'ntp' } : value),
-  z.discriminatedUnion('method', [ntpSchema, iotPlatformSyncSchema]),
-);
+  .transform(({ timeout, ...rest }, ctx) => {
+    const issue = (path: string, message: string): void => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (rest.method === 'ntp') {
+      for (const key of IOT_PLATFORM_KEYS) if (key in rest && rest[key as keyof typeof rest] !== undefined) issue(key, `${key} is for method: iot-platform`);
+      return { method: 'ntp' as const, via: rest.via, server: rest.server, timezone: rest.timezone, retries: rest.retries, timeoutMs: timeout };
+    }
+    if (rest.server !== undefined) issue('server', 'method iot-platform talks to a broker: broker, not server');
+    return iotPlatformSyncArgs({ ...rest, timeoutMs: timeout }, issue) ?? z.NEVER;
+  });
 type Args = z.output<typeof schema>;
 const isPlatform = (args: Args): args is IotPlatformSyncArgs => args.method === 'iot-platform';
 
@@ -37,7 +45,7 @@ export const syncStep: StepDefinition<Args> = {
   ntpHosts: (args) => (isPlatform(args) || args.server === undefined ? [] : [args.server]),
   needsReference: (args) => isPlatform(args),
   iotPlatforms: (args) =>
-    isPlatform(args) ? [{ broker: args.broker, productKey: args['product-key'], deviceName: args['device-name'], deviceSecret: args.secret }] : [],
+    isPlatform(args) ? [{ broker: args.broker, productKey: args['product-key'], deviceName: args['device-name'], deviceSecret: deviceSecretOf(args) ?? '' }] : [],
   async run(context, args) {
     if (isPlatform(args)) return runIotPlatformSync(context, args);
     const driver = context.board.driver(args.via);
