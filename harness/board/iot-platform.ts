@@ -34,6 +34,11 @@ export interface PlatformSyncOptions {
   answerTimeoutMs: number;
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * Asked with the exchange before the RTC is set: false leaves the board's clock alone (a platform
+   * whose clock is wrong must not make the board wrong too). Throwing ends the sync with that error.
+   */
+  approve?: (exchange: PlatformExchangeResult) => boolean;
 }
 
 /** Why a platform sync did not give a time, as the board saw it. */
@@ -59,6 +64,8 @@ export interface PlatformExchangeResult {
   hostReceiveMs: number;
   /** Answers the board saw for its request beyond the first (a platform that answers twice). */
   extraAnswers: number;
+  /** False when `approve` said no: the RTC was left as it was. */
+  rtcSet: boolean;
   /** The whole second the RTC was set to (as UTC + timezone), and what the RTC read right after. */
   rtcSetTo: number[];
   rtcAfter: number[];
@@ -226,8 +233,7 @@ export async function syncOverPlatform(repl: ReplChannel, options: PlatformSyncO
       throw new BoardError(`garbled reply: the NTP exchange gave ${quoteBoardText(String(exchange.get('times')))}`);
     }
     const [deviceSendTime, serverRecvTime, serverSendTime, deviceRecvTime] = times.map(Number) as [number, number, number, number];
-    const set = await run(SET_RTC(options), 'setting the RTC');
-    return {
+    const measured: PlatformExchangeResult = {
       ok: true,
       deviceSendTime,
       serverRecvTime,
@@ -237,6 +243,16 @@ export async function syncOverPlatform(repl: ReplChannel, options: PlatformSyncO
       computedMs: Number(computed),
       hostSendMs,
       hostReceiveMs,
+      extraAnswers: 0,
+      rtcSet: false,
+      rtcSetTo: [],
+      rtcAfter: [],
+    };
+    if (options.approve && !options.approve(measured)) return measured;
+    const set = await run(SET_RTC(options), 'setting the RTC');
+    return {
+      ...measured,
+      rtcSet: true,
       extraAnswers: Number(set.get('extra') ?? 0),
       rtcSetTo: (Array.isArray(set.get('set')) ? (set.get('set') as PyValue[]) : []).map(Number),
       rtcAfter: (Array.isArray(set.get('after')) ? (set.get('after') as PyValue[]) : []).map(Number),

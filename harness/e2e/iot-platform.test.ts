@@ -133,6 +133,8 @@ describe('sync: { method: iot-platform } on the simulated board', () => {
     const clock = sync.data.platformClock as { lowMs: number; highMs: number };
     expect(clock.lowMs).toBeLessThanOrEqual(3000);
     expect(clock.highMs).toBeGreaterThanOrEqual(3000);
+    expect(sync.data.rtcSet).toBe(false);
+    expect(sync.message).toMatch(/the board's clock was left as it was$/);
     expect(result.outcome).toBe('ERROR');
   }, 60_000);
 });

@@ -19,6 +19,7 @@ function exchange(overrides: Partial<PlatformExchangeResult> = {}): PlatformExch
     hostSendMs,
     hostReceiveMs: hostSendMs + 40,
     extraAnswers: 0,
+    rtcSet: true,
     rtcSetTo: [2027, 1, 15, 8, 0, 0],
     rtcAfter: [2027, 1, 15, 8, 0, 0],
   };

@@ -117,6 +117,7 @@ export async function runIotPlatformSync(context: StepContext, args: IotPlatform
   const signIn = deviceSignIn(device, { id: `qhil-${args['device-name']}`, method: args['sign-method'], timestampMs: Date.now() });
   // The reference first: the host's offset to UTC is what the platform's clock is judged against.
   const reference = await context.queryReference();
+  let verdict: StepReport | undefined;
   const result = await syncOverPlatform(context.board.replChannel(), {
     ...broker,
     productKey: device.productKey,
@@ -128,6 +129,11 @@ export async function runIotPlatformSync(context: StepContext, args: IotPlatform
     answerTimeoutMs: args['answer-timeout'],
     timeoutMs: context.timeLeftMs(),
     signal: context.signal,
+    // Judged before the RTC is set: a wrong platform or a useless round trip leaves the board's clock alone.
+    approve: (exchange) => {
+      verdict = judgeExchange(exchange, args, reference.offsetMs, reference.uncertaintyMs);
+      return verdict.outcome !== 'ERROR';
+    },
   });
   const where = `the IoT platform at ${broker.host}:${broker.port}`;
   if (!result.ok) {
@@ -144,6 +150,7 @@ export async function runIotPlatformSync(context: StepContext, args: IotPlatform
         throw new BoardEnvironmentError(`${where} gave an unusable NTP answer: ${result.detail}: ${quoteBoardText(result.payload)}`);
     }
   }
+  if (verdict?.outcome === 'ERROR') return { ...verdict, message: `${verdict.message ?? ''}; the board's clock was left as it was` };
   return judgeExchange(result, args, reference.offsetMs, reference.uncertaintyMs);
 }
 
@@ -181,6 +188,7 @@ export function judgeExchange(result: PlatformExchangeResult, args: IotPlatformS
     roundTripMs: delayMs,
     computedMs: result.computedMs,
     platformClock,
+    rtcSet: result.rtcSet,
     rtcSetTo: result.rtcSetTo,
     rtcAfter: result.rtcAfter,
     extraAnswers: result.extraAnswers,
@@ -212,7 +220,7 @@ export function judgeExchange(result: PlatformExchangeResult, args: IotPlatformS
       data,
     };
   }
-  if (!rtcMatches(result.rtcSetTo, result.rtcAfter)) {
+  if (result.rtcSet && !rtcMatches(result.rtcSetTo, result.rtcAfter)) {
     throw new BoardError(`the board set its RTC to ${result.rtcSetTo.join(',')} but then read ${result.rtcAfter.join(',')}`);
   }
   return {
