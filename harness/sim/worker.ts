@@ -533,6 +533,7 @@ async function hardReboot(): Promise<void> {
 
 async function softReboot(): Promise<void> {
   await stopVm();
+  netBridge.closeAll();
   await startVm('soft');
 }
 
