@@ -3,6 +3,7 @@ import { formatDurationMs } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import { commonStepOptions, positiveDurationMs } from '../core/schema.js';
 import { boardOffset } from '../clock/board-offset.js';
+import { formatMeasurementInterval, formatMeasurementLimit, formatMeasurementValue, formatUncertaintyParts } from '../report/format.js';
 import type { StepDefinition } from './step.js';
 
 const schema = z
@@ -21,13 +22,10 @@ const schema = z
   .strict()
   .transform(({ timeout, tolerance, 'zone-from': zoneFrom, ...rest }) => ({ ...rest, zoneFrom, toleranceMs: tolerance, timeoutMs: timeout }));
 
-function signed(ms: number): string {
-  return `${ms >= 0 ? '+' : '-'}${formatDurationMs(Math.abs(ms))}`;
-}
-
 /**
- * `compare`: the board's offset from UTC, as an interval built from the reading's one-second
- * resolution, the host's send/receive window and the reference query's uncertainty, against ±tolerance.
+ * `compare`: the board's offset from UTC, as an interval built from the reading (its one-second
+ * resolution and send/receive window, or its edge's host interval) and the reference query's
+ * uncertainty, against ±tolerance: `-412.0ms ±3.0ms (reading 1.0, round trip 1.5, reference 0.5)`.
  */
 export const compareStep: StepDefinition<z.output<typeof schema>> = {
   kind: 'compare',
@@ -62,25 +60,31 @@ export const compareStep: StepDefinition<z.output<typeof schema>> = {
     const reference = await context.queryReference();
     const result = boardOffset(value.reading, reference, { timezoneHours, toleranceMs: args.toleranceMs });
     const m = result.measurement;
-    const roundTripMs = value.reading.hostReceiveMs - value.reading.hostSendMs;
-    // A straddle that the host's own timing made (a reading whose round trip is half the tolerance or
-    // more: a slow link, an overloaded host) is no verdict on the board: ERROR, the measurement kept.
+    const edge = value.reading.edge;
+    // The host's share of the interval's width: the request's round trip for a one-second reading, the
+    // edge's whole host interval (its exchanges and polls) for an edge-timed one. A straddle that this
+    // made (half the tolerance or more: a slow link, an overloaded host) is no verdict on the board:
+    // ERROR, the measurement kept.
+    const roundTripMs = edge ? edge.hostHighMs - edge.hostLowMs : value.reading.hostReceiveMs - value.reading.hostSendMs;
     const tooCoarse = m.outcome === 'MARGINAL' && args.marginal === 'fail' && args.toleranceMs !== undefined && roundTripMs >= args.toleranceMs / 2;
     const verdict = tooCoarse ? 'ERROR' : m.outcome === 'FAIL' || (m.outcome === 'MARGINAL' && args.marginal === 'fail') ? 'FAIL' : 'PASS';
-    const limit = args.toleranceMs === undefined ? 'no limit: recorded only' : `limit ±${formatDurationMs(args.toleranceMs)}`;
+    const limit = args.toleranceMs === undefined ? 'no limit: recorded only' : `limit ${formatMeasurementLimit(m)}`;
+    const parts = formatUncertaintyParts(m);
     return {
       outcome: verdict,
       measurements: [m],
       message:
-        `board offset ${signed(m.value)} ±${formatDurationMs(m.uncertainty)} ` +
-        `(between ${signed(m.low)} and ${signed(m.high)}; ${limit})` +
+        `board offset ${formatMeasurementValue(m)} ` +
+        `(${parts === '' ? '' : `${parts}; `}within ${formatMeasurementInterval(m)}; ${limit})` +
         (m.outcome === 'UNSET' ? '' : `: ${m.outcome}`) +
         (tooCoarse
-          ? `; no verdict: reading ${args.read} took ${formatDurationMs(roundTripMs)} round trip, too coarse to judge ±${formatDurationMs(args.toleranceMs ?? 0)} (a slow link or an overloaded host)`
+          ? `; no verdict: reading ${args.read} ${edge ? 'located its edge only' : 'took'} ${formatDurationMs(roundTripMs)} ${edge ? 'wide' : 'round trip'}, ` +
+            `too coarse to judge ±${formatDurationMs(args.toleranceMs ?? 0)} (a slow link or an overloaded host)`
           : ''),
       data: {
         reference: { offsetMs: reference.offsetMs, uncertaintyMs: reference.uncertaintyMs, servers: reference.servers.map((s) => s.server) },
         zoneMinutes: result.zoneMinutes,
+        precision: edge ? 'edge' : 'second',
       },
     };
   },
