@@ -81,8 +81,8 @@ describe('compare with an edge-timed reading', () => {
     expect(m?.low).toBeLessThanOrEqual(-412);
     expect(m?.high).toBeGreaterThanOrEqual(-412);
     expect(m?.uncertainty).toBeLessThan(2);
-    expect(report.message).toMatch(/^board offset -412\.\dms ±1\.\dms \(reading 0\.\d, round trip 0\.\d, reference 0\.5; within \[-41\d\.\dms, -41\d\.\dms\]; limit ±100ms\): FAIL$/);
-    expect(report.data?.precision).toBe('edge');
+    expect(report.message).toMatch(/^board offset -412\.\dms ±1\.\dms \(reading 0\.\d, round trip 0\.\d, reference 0\.5(, host drift 0\.\d)?; within \[-41\d\.\dms, -41\d\.\dms\]; limit ±100ms\): FAIL$/);
+    expect(report.data?.precision).toEqual(['edge']);
   });
 
   it('PASSes inside, calls a straddle MARGINAL (a FAIL unless marginal: pass)', async () => {
@@ -99,6 +99,39 @@ describe('compare with an edge-timed reading', () => {
     expect(report.measurements?.[0]?.outcome).toBe('MARGINAL');
     expect(report.outcome).toBe('ERROR');
     expect(report.message).toMatch(/located its edge only 60ms wide, too coarse to judge ±100ms/);
+  });
+});
+
+describe('compare with several readings (the strict scenario)', () => {
+  it('judges each, records their mean with its interval, and FAILs when any is outside', async () => {
+    // Offsets as a truncating ntptime leaves them: 0 to 1 s behind, spread over the second.
+    const truths = [-130, -380, -630, -880];
+    const values = new Map(truths.map((offsetMs, i) => [`s${i + 1}`, clockBoard({ offsetMs }).read()]));
+    const context = contextWith({ values });
+    const report = await compareStep.run(context, compareStep.schema.parse({ read: ['s1', 's2', 's3', 's4'], tolerance: '100ms' }));
+    expect(report.outcome).toBe('FAIL');
+    const measurements = report.measurements ?? [];
+    expect(measurements.map((m) => m.name)).toEqual([
+      'board clock offset from UTC (s1)',
+      'board clock offset from UTC (s2)',
+      'board clock offset from UTC (s3)',
+      'board clock offset from UTC (s4)',
+      'mean board clock offset from UTC (4 readings)',
+    ]);
+    const mean = measurements[4];
+    expect(mean?.low).toBeLessThanOrEqual(-505);
+    expect(mean?.high).toBeGreaterThanOrEqual(-505);
+    expect(mean?.uncertainty).toBeLessThan(2);
+    expect(mean?.outcome).toBe('FAIL');
+    expect(report.message).toMatch(/^board offsets s1 -130\.\dms ±1\.\dms: FAIL, s2 -380.*; mean -505\.\dms ±1\.\dms \(.*limit ±100ms\): FAIL \(4 of 4 readings outside\)$/);
+    expect(compareStep.consumes?.(compareStep.schema.parse({ read: ['s1', 's2'] })).map((need) => need.name)).toEqual(['s1', 's2']);
+  });
+
+  it('PASSes when every reading is inside', async () => {
+    const values = new Map([-20, 30].map((offsetMs, i) => [`s${i + 1}`, clockBoard({ offsetMs }).read()]));
+    const report = await compareStep.run(contextWith({ values }), compareStep.schema.parse({ read: ['s1', 's2'], tolerance: '100ms' }));
+    expect(report.outcome).toBe('PASS');
+    expect(report.measurements?.[2]?.value).toBeCloseTo(5, 0);
   });
 });
 
