@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { LocaltimeReading, ReadOptions } from '../board/board.js';
+import type { LocaltimeReading } from '../board/board.js';
 import { boardOffset } from '../clock/board-offset.js';
 import { boardDrift, spanNeededMs, type OffsetSample } from '../clock/drift.js';
 import { queryReference, type ReferenceResult } from '../clock/reference.js';
@@ -23,6 +23,8 @@ const schema = z
     /** Edge-timed readings in the series, first and last `over` apart. */
     readings: z.number().int().min(2).max(20).default(2),
     over: durationMs.refine((ms) => ms >= 1000, 'at least 1s: the uncertainty is (U_first + U_last) / over'),
+    /** Zone of REPL readings, hours east of UTC: only for the offsets shown beside the rate (a zone cancels out of it). */
+    timezone: z.number().int().min(-12).max(12).default(0),
     tolerance: ppm.refine((v) => v > 0, 'must be more than 0ppm').optional(),
     marginal: z.enum(['fail', 'pass']).default('fail'),
     ...commonStepOptions,
@@ -62,11 +64,12 @@ export const driftStep: StepDefinition<Args> = {
     for (let index = 0; index < args.readings; index += 1) {
       await sleep(startedMonoMs + (index * args.overMs) / (args.readings - 1) - performance.now(), context.signal);
       context.signal.throwIfAborted();
-      const options = { timeoutMs: Math.min(READING_ALLOWANCE_MS, context.timeLeftMs()), signal: context.signal, precision: 'edge' as const };
-      const reading = await context.board.driver(args.via).readLocaltime(options satisfies ReadOptions);
+      const reading = await context.board
+        .driver(args.via)
+        .readLocaltime({ timeoutMs: Math.min(READING_ALLOWANCE_MS, context.timeLeftMs()), signal: context.signal, precision: 'edge' });
       if (!reading.edge) throw new InputError(`drift: the ${args.via} reading came without its edge (this board driver cannot edge-time)`);
       const reference = await queryReference({ servers: spec.servers, samples: spec.samples, timeoutMs: spec.timeoutMs, keys, signal: context.signal });
-      const offset = boardOffset(reading, reference, { timezoneHours: 0 });
+      const offset = boardOffset(reading, reference, { timezoneHours: args.timezone });
       samples.push({
         atHostMs: (reading.edge.hostLowMs + reading.edge.hostHighMs) / 2,
         atHalfWidthMs: (reading.edge.hostHighMs - reading.edge.hostLowMs) / 2,
