@@ -154,7 +154,11 @@ export class ReplBoardDriver implements BoardDriver {
     const code =
       'import ntptime\nr = {}\n' +
       setHost +
-      `try:\n    r['settime'] = ntptime.settime(${Math.trunc(options.timezoneHours)})\n` +
+      `tz = ${Math.trunc(options.timezoneHours)}\n` +
+      // The oldest ntptime (quectel.md generation 1) takes no timezone: for UTC ask it without one.
+      "try:\n    try:\n        r['settime'] = ntptime.settime(tz)\n    except TypeError as e:\n" +
+      "        if tz != 0:\n            raise TypeError('%s (this ntptime.settime() takes no timezone)' % e)\n" +
+      "        r['settime'] = ntptime.settime()\n" +
       "except Exception as e:\n    r['error'] = '%s: %s' % (type(e).__name__, e)\n" +
       "r['host'] = ntptime.host\nprint(repr(r))";
     const { stdout } = await this.repl.exec(code, { timeoutMs: options.timeoutMs, signal: options.signal });

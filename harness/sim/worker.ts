@@ -13,7 +13,7 @@ import { createAtPort } from './at/port.js';
 import { DEFAULT_GARBLE_SEED, Garbler, parseFault, type Fault } from './faults.js';
 import { FRIENDLY_PROMPT, KEYBOARD_INTERRUPT_TRACEBACK, RAW_EXEC_END, ReplModeTracker } from './micropython/prompts.js';
 import { defaultFaults, ModemError, ModemModel } from './modem.js';
-import { firmwareNtpQuery } from './ntp.js';
+import { firmwareNtpQuery, ntptimeSetFrom } from './ntp.js';
 import {
   BRIDGE,
   SIM_PORTS,
@@ -426,14 +426,13 @@ async function bridgeCall(name: string, args: unknown[], signal: AbortSignal): P
     case 'ntp_settime': {
       const host = String(args[0]);
       const zoneHours = int(args[1], 'timezone');
-      const result = await firmwareNtpQuery(modem, host, profile.ntpTimeout, { signal });
-      if (!result.ok) {
-        log(`ntptime: ${result.reason}`);
-        return false;
-      }
-      modem.setRtcReadingMs(result.unixMs + zoneHours * 3_600_000);
-      return true;
+      const timeoutMs = args[2] === undefined || args[2] === null ? profile.ntpTimeout : int(args[2], 'timeout');
+      const failure = await ntptimeSetFrom(modem, host, { zoneHours, timeoutMs, strictReply: profile.ntptime === 'unirtos', signal });
+      if (failure !== undefined) log(`ntptime: ${failure}`);
+      return failure === undefined;
     }
+    case 'ntptime_generation':
+      return profile.ntptime;
     case 'wait_net': {
       const timeoutMs = Math.max(0, Number(args[0]) || 0) * 1000;
       const startedMs = performance.now();
@@ -609,7 +608,7 @@ async function control(request: ControlOp): Promise<number | null> {
       modem.stepClockMs(request.ms);
       return null;
     case 'set-clock-offset':
-      modem.setRtcReadingMs(Date.now() + request.ms + modem.zoneQuarterHours * 15 * 60_000);
+      modem.setClockOffsetMs(request.ms);
       return null;
     case 'read-rtc':
       return modem.rtcReadingMs();
