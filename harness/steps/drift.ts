@@ -67,7 +67,8 @@ export const driftStep: StepDefinition<Args> = {
       const reading = await context.board
         .driver(args.via)
         .readLocaltime({ timeoutMs: Math.min(READING_ALLOWANCE_MS, context.timeLeftMs()), signal: context.signal, precision: 'edge' });
-      if (!reading.edge) throw new InputError(`drift: the ${args.via} reading came without its edge (this board driver cannot edge-time)`);
+      // A driver asked for an edge that returns none is a qhil bug, not the board's or the rig's fault.
+      if (!reading.edge) throw new Error(`drift: the ${args.via} driver returned a reading without its edge`);
       const reference = await queryReference({ servers: spec.servers, samples: spec.samples, timeoutMs: spec.timeoutMs, keys, signal: context.signal });
       const offset = boardOffset(reading, reference, { timezoneHours: args.timezone });
       samples.push({
