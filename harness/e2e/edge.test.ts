@@ -58,7 +58,7 @@ async function checkOffsets(driver: () => BoardDriver, toleranceMs: number, maxR
     const reading = await driver().readLocaltime({ timeoutMs: 10_000, precision: 'edge' });
     const tookMs = performance.now() - startedMs;
     const offset = offsetInterval(reading);
-    const described = `injected ${offsetMs} ms, read ${offset.middleMs.toFixed(2)} ms [${offset.lowMs.toFixed(2)}, ${offset.highMs.toFixed(2)}] in ${tookMs.toFixed(0)} ms`;
+    const described = `injected ${offsetMs} ms, read ${offset.middleMs.toFixed(2)} ms [${offset.lowMs.toFixed(2)}, ${offset.highMs.toFixed(2)}] (reading ±${reading.edge?.readingMs.toFixed(2)}, round trip ±${reading.edge?.roundTripMs.toFixed(2)}) in ${tookMs.toFixed(0)} ms`;
     expect(offset.lowMs <= offsetMs && offsetMs <= offset.highMs, described).toBe(true);
     expect(Math.abs(offset.middleMs - offsetMs), described).toBeLessThanOrEqual(toleranceMs);
     expect(tookMs, described).toBeLessThan(maxReadingMs);
