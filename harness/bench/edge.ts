@@ -10,6 +10,7 @@ import { ReplBoardDriver } from '../board/repl.js';
 import { SerialLink } from '../link/serial.js';
 import { startSimBoard, type SimBoard } from '../sim/board.js';
 import { servePty, type ServedBoard } from '../sim/serve.js';
+import { startSntpServer } from '../clock/sntp/server.js';
 import { median, percentile, round } from './stats.js';
 
 /**
@@ -111,8 +112,45 @@ function figures(label: string, results: Trial[]): Record<string, number | strin
   };
 }
 
+/**
+ * What ntptime.settime() leaves on the simulated board, read edge-timed: the firmware keeps whole
+ * seconds, so the board should read 0-1 s behind the server (mean about -500 ms, plus the one-way delay).
+ */
+async function benchTruncation(syncs: number): Promise<Record<string, number | string>> {
+  const server = await startSntpServer({ offsetMs: 0 });
+  const board = await startSimBoard({ profile: 'ec200u', hosts: { 'ntp.aliyun.com': `127.0.0.1:${server.port}` } });
+  const served = await servePty(board);
+  const link = await SerialLink.open(served.ports.repl);
+  const driver = new ReplBoardDriver(new ReplChannel(link));
+  const offsetsMs: number[] = [];
+  try {
+    await driver.dial({ profile: 1, timeoutMs: 10_000 });
+    for (let i = 0; i < syncs; i++) {
+      // A sync at a random phase of the server's second.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 1000));
+      const sync = await driver.syncClock({ timezoneHours: 0, timeoutMs: 10_000 });
+      if (!sync.ok) throw new Error(`ntptime.settime() failed: ${sync.reason ?? ''}`);
+      const reading = await driver.readLocaltime({ timeoutMs: 10_000, precision: 'edge' });
+      const edge = reading.edge;
+      if (!edge) throw new Error('reading is not edge-timed');
+      // After settime(0) localtime() reads UTC.
+      offsetsMs.push(tupleSeconds(reading.localtime) * 1000 - (edge.hostLowMs + edge.hostHighMs) / 2);
+    }
+  } finally {
+    await link.close();
+    await served.close();
+    await board.close();
+    await server.close();
+  }
+  return {
+    'after ntptime.settime(): syncs': syncs,
+    'after ntptime.settime(): offset mean ms': round(offsetsMs.reduce((sum, value) => sum + value, 0) / offsetsMs.length, 1),
+    'after ntptime.settime(): offset min / max ms': `${round(Math.min(...offsetsMs), 1)} / ${round(Math.max(...offsetsMs), 1)}`,
+  };
+}
+
 export async function benchEdge(trials = Number(process.env.QHIL_BENCH_EDGE_TRIALS ?? 200)): Promise<Record<string, number | string>> {
-  const out: Record<string, number | string> = {};
+  const out: Record<string, number | string> = await benchTruncation(Number(process.env.QHIL_BENCH_EDGE_SYNCS ?? 20));
   for (const via of ['repl', 'at'] as const) {
     Object.assign(out, figures(`${via} quiet`, await runTrials(via, trials)));
     const load = loadMachine();
