@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { benchAt } from './at.js';
+import { benchEdge } from './edge.js';
 import { benchRepl } from './repl.js';
 import { benchRun } from './run.js';
 import { benchSim } from './sim.js';
@@ -32,6 +33,7 @@ const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['REPL over PTY', () => benchRepl()],
   ['AT over PTY', benchAt],
   ['reference SNTP', benchSntp],
+  ['edge-timed readings (read-time precision: edge)', () => benchEdge()],
   ['runner (demo in-process)', () => benchRun()],
   ['demo (CLI process)', () => benchDemoProcess()],
 ];

@@ -199,29 +199,27 @@ export class ReplBoardDriver implements BoardDriver {
   private async readLocaltimeEdge(options: ReadOptions): Promise<LocaltimeReading> {
     const left = deadline(options.timeoutMs);
     const signal = options.signal;
+    const startedMonoMs = performance.now();
     hostClock.refresh();
     await this.repl.exec(EDGE_SOURCE, { timeoutMs: left(), signal });
-    const hostSendMs = hostWallMs();
-    // Up to the edge limit on the board, plus what compiling and answering may take on a slow one.
-    const { stdout } = await this.repl.exec(`print(repr(_qhil_edge(${EDGE_LIMIT_MS})))`, { timeoutMs: Math.min(left(), EDGE_LIMIT_MS + 1500), signal });
-    const hostReceiveMs = hostWallMs();
-    const loop = parseEdgeLoop(this.repl.parseAnswer(stdout, '_qhil_edge()'), stdout);
-    const before = tupleSeconds(loop.before);
-    if (loop.after === undefined) {
-      throw new BoardError(
-        `board clock not running: utime.localtime() read ${formatTuple(loop.before)} throughout ${loop.loopMs} ms of utime.ticks_ms() ` +
-          `(${loop.iterations} reads; a running clock changes second within ${EDGE_LIMIT_MS} ms)`,
-      );
+    let found = await this.edgeLoop(left, signal);
+    // A loop the board (or, for the sim, a loaded host) ran slowly at the edge gives a wide edge:
+    // try the next second once, if that still fits in the reading's promised time.
+    const loopWidthMs = (edge: EdgeLoop): number => ticksDiff(edge.ticksAfterMs, edge.ticksBeforeMs);
+    if (loopWidthMs(found.loop) > NARROW_EDGE_MS && performance.now() - startedMonoMs < REPL_RETRY_BEFORE_MS) {
+      const again = await this.edgeLoop(left, signal);
+      if (loopWidthMs(again.loop) < loopWidthMs(found.loop)) found = again;
     }
-    const problem = consecutiveReadProblem(before, tupleSeconds(loop.after), ticksDiff(loop.ticksAfterMs, loop.ticksBeforeMs) + 1);
-    if (problem) {
-      throw new BoardError(
-        `board clock ${problem === 'backwards' ? 'went backwards' : 'jumped'}: consecutive utime.localtime() reads ` +
-          `${ticksDiff(loop.ticksAfterMs, loop.ticksBeforeMs)} ms apart (utime.ticks_ms()) gave ${formatTuple(loop.before)} then ${formatTuple(loop.after)}`,
-      );
-    }
+    const { loop, after, hostSendMs, hostReceiveMs, raw } = found;
     const exchanges: TickExchange[] = [];
-    for (let i = 0; i < TICK_EXCHANGES; i++) {
+    const exchangesSinceMonoMs = performance.now();
+    // Cristian: keep asking until one exchange is quick, within a cap; a loaded host makes most slow.
+    while (
+      exchanges.length < MIN_TICK_EXCHANGES ||
+      (exchanges.length < MAX_TICK_EXCHANGES &&
+        performance.now() - exchangesSinceMonoMs < MAX_EXCHANGES_MS &&
+        bestExchange(exchanges).hostReceiveMs - bestExchange(exchanges).hostSendMs > QUICK_EXCHANGE_MS)
+    ) {
       const sendMs = hostWallMs();
       const answer = await this.repl.exec('print(utime.ticks_ms())', { timeoutMs: left(), signal });
       const receiveMs = hostWallMs();
@@ -231,15 +229,15 @@ export class ReplBoardDriver implements BoardDriver {
     const interval = edgeFromTicks(loop, best);
     return {
       via: 'repl',
-      localtime: loop.after,
+      localtime: after,
       hostSendMs,
       hostReceiveMs,
-      raw: stdout.trim(),
+      raw,
       edge: {
         method: 'repl-ticks',
         ...interval,
         evidence: {
-          loop: { before: loop.before, after: loop.after, ticksBeforeMs: loop.ticksBeforeMs, ticksAfterMs: loop.ticksAfterMs, reads: loop.iterations, loopMs: loop.loopMs },
+          loop: { before: loop.before, after, ticksBeforeMs: loop.ticksBeforeMs, ticksAfterMs: loop.ticksAfterMs, reads: loop.iterations, loopMs: loop.loopMs },
           exchanges,
           best: exchanges.indexOf(best),
           rateAllowancePpm: RATE_ALLOWANCE_PPM,
@@ -247,10 +245,45 @@ export class ReplBoardDriver implements BoardDriver {
       },
     };
   }
+
+  /** Runs the board-side edge loop once and applies rtctest's rules to what it saw. */
+  private async edgeLoop(
+    left: () => number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ loop: EdgeLoop; after: LocaltimeTuple; hostSendMs: number; hostReceiveMs: number; raw: string }> {
+    const hostSendMs = hostWallMs();
+    // Up to the edge limit on the board, plus what compiling and answering may take on a slow one.
+    const { stdout } = await this.repl.exec(`print(repr(_qhil_edge(${EDGE_LIMIT_MS})))`, { timeoutMs: Math.min(left(), EDGE_LIMIT_MS + 1500), signal });
+    const hostReceiveMs = hostWallMs();
+    const loop = parseEdgeLoop(this.repl.parseAnswer(stdout, '_qhil_edge()'), stdout);
+    if (loop.after === undefined) {
+      throw new BoardError(
+        `board clock not running: utime.localtime() read ${formatTuple(loop.before)} throughout ${loop.loopMs} ms of utime.ticks_ms() ` +
+          `(${loop.iterations} reads; a running clock changes second within ${EDGE_LIMIT_MS} ms)`,
+      );
+    }
+    const apartMs = ticksDiff(loop.ticksAfterMs, loop.ticksBeforeMs);
+    const problem = consecutiveReadProblem(tupleSeconds(loop.before), tupleSeconds(loop.after), apartMs + 1);
+    if (problem) {
+      throw new BoardError(
+        `board clock ${problem === 'backwards' ? 'went backwards' : 'jumped'}: consecutive utime.localtime() reads ` +
+          `${apartMs} ms apart (utime.ticks_ms()) gave ${formatTuple(loop.before)} then ${formatTuple(loop.after)}`,
+      );
+    }
+    return { loop, after: loop.after, hostSendMs, hostReceiveMs, raw: stdout.trim() };
+  }
 }
 
-/** Exchanges that relate the board's ticks to the host clock; each costs one REPL round trip (~3 ms on the sim). */
-const TICK_EXCHANGES = 6;
+/** An edge narrower than this (ticks between the reads around it) is kept; a wider one is tried again once. */
+const NARROW_EDGE_MS = 4;
+/** ...if no more than this has passed: a second edge costs up to a second, and a reading has 3 s. */
+const REPL_RETRY_BEFORE_MS = 1300;
+/** Tick exchanges: at least this many, and more (up to the cap and time) until one is quick. */
+const MIN_TICK_EXCHANGES = 4;
+const MAX_TICK_EXCHANGES = 24;
+const MAX_EXCHANGES_MS = 400;
+/** A quick exchange: about one REPL round trip on an idle host (sim over a PTY: ~3 ms). */
+const QUICK_EXCHANGE_MS = 4;
 
 /**
  * The board-side edge loop. `p` is ticks before the last read still in the old second, `c` ticks after

@@ -532,7 +532,6 @@ async function softReboot(): Promise<void> {
 }
 
 function applyFault(fault: Fault): void {
-  const zoneMs = modem.zoneQuarterHours * 15 * 60_000;
   switch (fault.name) {
     case 'no-sim':
       modem.sim = 'absent';
@@ -549,7 +548,7 @@ function applyFault(fault: Fault): void {
       modem.faults.ntpSilent = true;
       break;
     case 'clock-offset':
-      modem.setRtcReadingMs(Date.now() + (fault.value ?? 0) + zoneMs);
+      modem.setClockOffsetMs(fault.value ?? 0);
       break;
     case 'clock-drift':
       modem.setDriftPpm(fault.value ?? 0);
