@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { benchAt } from './at.js';
 import { benchPlatform } from './platform.js';
+import { benchEdge } from './edge.js';
 import { benchRepl } from './repl.js';
 import { benchRun } from './run.js';
 import { benchSim } from './sim.js';
@@ -34,6 +35,7 @@ const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['AT over PTY', benchAt],
   ['reference SNTP', benchSntp],
   ['IoT platform NTP over MQTT', benchPlatform],
+  ['edge-timed readings (read-time precision: edge)', () => benchEdge()],
   ['runner (demo in-process)', () => benchRun()],
   ['demo (CLI process)', () => benchDemoProcess()],
 ];

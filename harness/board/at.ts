@@ -4,6 +4,8 @@ import type { AtChannel, CommandOptions, Urc } from '../channel/at/channel.js';
 import { tcpipErrorMeaning } from '../channel/at/codes.js';
 import { AtGarbledReplyError, CmeError, describeFailure } from '../channel/at/errors.js';
 import { quoteBoardText } from '../channel/text.js';
+import { hostClock } from '../clock/hostclock.js';
+import { aimedSendMs, bracketEdge, consecutiveReadProblem, EDGE_LIMIT_MS, RATE_ALLOWANCE_PPM, tupleSeconds, type ClockPoll, type EdgeInterval } from './edge.js';
 import type { AtOk, AtResult } from '../channel/at/result.js';
 import type {
   BoardDriver,
@@ -200,9 +202,91 @@ export class AtBoardDriver implements BoardDriver {
     return { ok: true, requestedServer, usedServer: requestedServer, boardCode, reportedTime: parsed.time };
   }
 
-    /** AT+CCLK?: the board's wall-clock fields and zone, with host send and receive times around it. */
+  /** AT+CCLK?: the board's wall-clock fields and zone, with host send and receive times around it. */
   async readLocaltime(options: ReadOptions): Promise<LocaltimeReading> {
-    return this.readClockOnce(new Budget(options.timeoutMs, options.signal));
+    const budget = new Budget(options.timeoutMs, options.signal);
+    return options.precision === 'edge' ? this.readClockEdge(budget) : this.readClockOnce(budget);
+  }
+
+  /**
+   * An edge-timed reading over AT (AT+CCLK? has no sub-second field): polls back to back until the
+   * second changes, which brackets the edge to about two round trips; then up to AIMED_POLLS polls,
+   * each sent so its round trip's middle falls on the middle of the interval one second on, and every
+   * poll's bracket is intersected (edge.ts). Checks rtctest's rules on every consecutive pair.
+   */
+  private async readClockEdge(budget: Budget): Promise<LocaltimeReading> {
+    hostClock.refresh();
+    const startedMs = hostWallMs();
+    const polls: { poll: ClockPoll; reading: LocaltimeReading }[] = [];
+    const pollOnce = async (): Promise<ClockPoll> => {
+      const hostSendMs = hostWallMs();
+      const reading = await this.readClockOnce(budget);
+      const poll = { hostSendMs, hostReceiveMs: hostWallMs(), second: tupleSeconds(reading.localtime) };
+      const previous = polls[polls.length - 1];
+      polls.push({ poll, reading });
+      if (previous) this.checkConsecutive(previous, polls[polls.length - 1] as (typeof polls)[number]);
+      return poll;
+    };
+    const first = await pollOnce();
+    for (;;) {
+      const poll = await pollOnce();
+      if (poll.second !== first.second) break;
+      // Board time surely passed between the first poll's answer and this poll's request.
+      if (poll.hostSendMs - first.hostReceiveMs >= EDGE_LIMIT_MS) {
+        throw new BoardError(
+          `${this.channel.address}: board clock not running: ${polls.length} AT+CCLK? polls over ${Math.round(poll.hostReceiveMs - first.hostSendMs)} ms ` +
+            `all read ${quoteBoardText(polls[0]?.reading.raw ?? '')} (a running clock changes second within ${EDGE_LIMIT_MS} ms)`,
+        );
+      }
+    }
+    let interval = this.bracket(polls);
+    let aimed = 0;
+    for (; aimed < AIMED_POLLS; aimed++) {
+      const roundTripMs = Math.min(...polls.map(({ poll }) => poll.hostReceiveMs - poll.hostSendMs));
+      if (interval.hostHighMs - interval.hostLowMs <= roundTripMs * 1.1 + 0.5) break;
+      const sendAtMs = aimedSendMs(interval, roundTripMs, hostWallMs() + AIM_LEAD_MS);
+      // Keep the whole reading within its promised time, and within the step's deadline.
+      if (sendAtMs + roundTripMs * 3 - startedMs > AT_EDGE_MAX_MS || sendAtMs - hostWallMs() + roundTripMs * 3 > budget.remainingMs()) break;
+      // A timer fires a few ms late on a loaded host: sleep to just short of the aim, spin the rest.
+      // A poll that still goes late is a true bracket, only a looser one.
+      await sleep(sendAtMs - hostWallMs() - AIM_SPIN_MS, budget.signal);
+      budget.signal?.throwIfAborted();
+      while (hostWallMs() < sendAtMs);
+      await pollOnce();
+      interval = this.bracket(polls);
+    }
+    const last = polls[polls.length - 1] as (typeof polls)[number];
+    return {
+      ...last.reading,
+      edge: {
+        method: 'at-bracket',
+        ...interval,
+        evidence: {
+          polls: polls.map(({ poll, reading }) => ({ hostSendMs: poll.hostSendMs, hostReceiveMs: poll.hostReceiveMs, cclk: reading.raw })),
+          aimed,
+          rateAllowancePpm: RATE_ALLOWANCE_PPM,
+        },
+      },
+    };
+  }
+
+  private bracket(polls: readonly { poll: ClockPoll; reading: LocaltimeReading }[]): EdgeInterval {
+    const interval = bracketEdge(polls.map(({ poll }) => poll));
+    if (interval) return interval;
+    throw new BoardError(
+      `${this.channel.address}: board clock does not tick once a second: AT+CCLK? polls ` +
+        polls.map(({ poll, reading }) => `${quoteBoardText(reading.raw)} at +${Math.round(poll.hostSendMs - (polls[0]?.poll.hostSendMs ?? 0))} ms`).join(', ') +
+        ' cannot all be true of one clock',
+    );
+  }
+
+  private checkConsecutive(previous: { poll: ClockPoll; reading: LocaltimeReading }, next: { poll: ClockPoll; reading: LocaltimeReading }): void {
+    const problem = consecutiveReadProblem(previous.poll.second, next.poll.second, next.poll.hostReceiveMs - previous.poll.hostSendMs);
+    if (!problem) return;
+    throw new BoardError(
+      `${this.channel.address}: board clock ${problem === 'backwards' ? 'went backwards' : 'jumped'}: consecutive AT+CCLK? polls ` +
+        `${Math.round(next.poll.hostReceiveMs - previous.poll.hostSendMs)} ms apart read ${quoteBoardText(previous.reading.raw)} then ${quoteBoardText(next.reading.raw)}`,
+    );
   }
 
   private async readClockOnce(budget: Budget): Promise<LocaltimeReading> {
@@ -259,6 +343,20 @@ export class AtBoardDriver implements BoardDriver {
     const drop = /^\+QIURC:\s*"pdpdeact",(\d+)/.exec(urc.line);
     if (drop) this.droppedContexts.add(Number(drop[1]));
   }
+}
+
+/** Aimed polls after the first bracket: each halves the interval (down to about one round trip) and costs a second. */
+const AIMED_POLLS = 4;
+/** The last ms before an aimed poll are spun, not slept: timers are coarse. */
+const AIM_SPIN_MS = 3;
+/** How soon after now an aimed poll may be sent: time to set a timer and run the command. */
+const AIM_LEAD_MS = 20;
+/** An edge-timed reading over AT takes at most this long (issue 9: 5 s), so aiming stops in time. */
+const AT_EDGE_MAX_MS = 4500;
+
+/** Host wall clock, ms with fractions, Date.now() scale (hostClock: hrtime anchored to Date.now()). */
+function hostWallMs(): number {
+  return Number(hostClock.nowNs()) / 1e6;
 }
 
 /** `+QNTP` codes that say the board could not reach the server: DNS failed, connect failed, timeout. */

@@ -57,6 +57,12 @@ export interface SyncResult {
 
 export interface ReadOptions {
   timeoutMs: number;
+  /**
+   * `second` (default): one read, the board's second with the host's send and receive times.
+   * `edge`: also find the host interval in which that second began (LocaltimeReading.edge), a few
+   * ms wide; takes up to 3 s over the REPL and 5 s over AT.
+   */
+  precision?: 'second' | 'edge';
   signal?: AbortSignal;
 }
 

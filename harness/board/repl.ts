@@ -3,6 +3,19 @@ import { sleep } from '../core/sleep.js';
 import type { ReplChannel } from '../channel/repl/repl.js';
 import { quoteBoardText } from '../channel/text.js';
 import { fieldsInRange } from './at.js';
+import { hostClock } from '../clock/hostclock.js';
+import {
+  bestExchange,
+  consecutiveReadProblem,
+  EDGE_LIMIT_MS,
+  edgeFromTicks,
+  formatTuple,
+  RATE_ALLOWANCE_PPM,
+  ticksDiff,
+  TICKS_PERIOD,
+  tupleSeconds,
+  type TickExchange,
+} from './edge.js';
 import type { PyValue } from '../channel/repl/pyliteral.js';
 import { pythonStringLiteral } from '../channel/repl/repl.js';
 import type {
@@ -141,7 +154,11 @@ export class ReplBoardDriver implements BoardDriver {
     const code =
       'import ntptime\nr = {}\n' +
       setHost +
-      `try:\n    r['settime'] = ntptime.settime(${Math.trunc(options.timezoneHours)})\n` +
+      `tz = ${Math.trunc(options.timezoneHours)}\n` +
+      // The oldest ntptime (quectel.md generation 1) takes no timezone: for UTC ask it without one.
+      "try:\n    try:\n        r['settime'] = ntptime.settime(tz)\n    except TypeError as e:\n" +
+      "        if tz != 0:\n            raise TypeError('%s (this ntptime.settime() takes no timezone)' % e)\n" +
+      "        r['settime'] = ntptime.settime()\n" +
       "except Exception as e:\n    r['error'] = '%s: %s' % (type(e).__name__, e)\n" +
       "r['host'] = ntptime.host\nprint(repr(r))";
     const { stdout } = await this.repl.exec(code, { timeoutMs: options.timeoutMs, signal: options.signal });
@@ -161,6 +178,7 @@ export class ReplBoardDriver implements BoardDriver {
   }
 
   async readLocaltime(options: ReadOptions): Promise<LocaltimeReading> {
+    if (options.precision === 'edge') return this.readLocaltimeEdge(options);
     const left = deadline(options.timeoutMs);
     // Import first, so the timed exchange carries as little work as possible.
     await this.repl.exec('import utime', { timeoutMs: left(), signal: options.signal });
@@ -170,6 +188,166 @@ export class ReplBoardDriver implements BoardDriver {
     const value = this.repl.parseAnswer(stdout, 'utime.localtime()');
     return { via: 'repl', localtime: toLocaltimeTuple(value, stdout), hostSendMs, hostReceiveMs, raw: stdout.trim() };
   }
+
+  /**
+   * An edge-timed reading. On the board, a tight loop reads `utime.localtime()` between two
+   * `utime.ticks_ms()` until the second changes (within EDGE_LIMIT_MS of board ticks, else the clock
+   * is not running); then a few `print(utime.ticks_ms())` exchanges relate the ticks to the host
+   * clock, and the one with the smallest round trip (Cristian) maps the edge (edge.ts). The board
+   * loop's own slowness is in the interval: each read it takes widens `readingMs`.
+   */
+  private async readLocaltimeEdge(options: ReadOptions): Promise<LocaltimeReading> {
+    const left = deadline(options.timeoutMs);
+    const signal = options.signal;
+    const startedMonoMs = performance.now();
+    hostClock.refresh();
+    await this.repl.exec(EDGE_SOURCE, { timeoutMs: left(), signal });
+    let found = await this.edgeLoop(left, signal);
+    // A loop the board (or, for the sim, a loaded host) ran slowly at the edge gives a wide edge:
+    // try the next second once, if that still fits in the reading's promised time.
+    const loopWidthMs = (edge: EdgeLoop): number => ticksDiff(edge.ticksAfterMs, edge.ticksBeforeMs);
+    if (loopWidthMs(found.loop) > NARROW_EDGE_MS && performance.now() - startedMonoMs < REPL_RETRY_BEFORE_MS) {
+      const again = await this.edgeLoop(left, signal);
+      if (loopWidthMs(again.loop) < loopWidthMs(found.loop)) found = again;
+    }
+    const { loop, after, hostSendMs, hostReceiveMs, raw } = found;
+    const exchanges: TickExchange[] = [];
+    const exchangesSinceMonoMs = performance.now();
+    // Cristian: keep asking until one exchange is quick, within a cap; a loaded host makes most slow.
+    while (
+      exchanges.length < MIN_TICK_EXCHANGES ||
+      (exchanges.length < MAX_TICK_EXCHANGES &&
+        performance.now() - exchangesSinceMonoMs < MAX_EXCHANGES_MS &&
+        bestExchange(exchanges).hostReceiveMs - bestExchange(exchanges).hostSendMs > QUICK_EXCHANGE_MS)
+    ) {
+      const sendMs = hostWallMs();
+      const answer = await this.repl.exec('print(utime.ticks_ms())', { timeoutMs: left(), signal });
+      const receiveMs = hostWallMs();
+      exchanges.push({ hostSendMs: sendMs, hostReceiveMs: receiveMs, ticksMs: parseTicks(this.repl.parseAnswer(answer.stdout, 'utime.ticks_ms()'), answer.stdout) });
+    }
+    const best = bestExchange(exchanges);
+    const interval = edgeFromTicks(loop, best);
+    return {
+      via: 'repl',
+      localtime: after,
+      hostSendMs,
+      hostReceiveMs,
+      raw,
+      edge: {
+        method: 'repl-ticks',
+        ...interval,
+        evidence: {
+          loop: { before: loop.before, after, ticksBeforeMs: loop.ticksBeforeMs, ticksAfterMs: loop.ticksAfterMs, reads: loop.iterations, loopMs: loop.loopMs },
+          exchanges,
+          best: exchanges.indexOf(best),
+          rateAllowancePpm: RATE_ALLOWANCE_PPM,
+        },
+      },
+    };
+  }
+
+  /** Runs the board-side edge loop once and applies rtctest's rules to what it saw. */
+  private async edgeLoop(
+    left: () => number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ loop: EdgeLoop; after: LocaltimeTuple; hostSendMs: number; hostReceiveMs: number; raw: string }> {
+    const hostSendMs = hostWallMs();
+    // Up to the edge limit on the board, plus what compiling and answering may take on a slow one.
+    const { stdout } = await this.repl.exec(`print(repr(_qhil_edge(${EDGE_LIMIT_MS})))`, { timeoutMs: Math.min(left(), EDGE_LIMIT_MS + 1500), signal });
+    const hostReceiveMs = hostWallMs();
+    const loop = parseEdgeLoop(this.repl.parseAnswer(stdout, '_qhil_edge()'), stdout);
+    if (loop.after === undefined) {
+      throw new BoardError(
+        `board clock not running: utime.localtime() read ${formatTuple(loop.before)} throughout ${loop.loopMs} ms of utime.ticks_ms() ` +
+          `(${loop.iterations} reads; a running clock changes second within ${EDGE_LIMIT_MS} ms)`,
+      );
+    }
+    const apartMs = ticksDiff(loop.ticksAfterMs, loop.ticksBeforeMs);
+    const problem = consecutiveReadProblem(tupleSeconds(loop.before), tupleSeconds(loop.after), apartMs + 1);
+    if (problem) {
+      throw new BoardError(
+        `board clock ${problem === 'backwards' ? 'went backwards' : 'jumped'}: consecutive utime.localtime() reads ` +
+          `${apartMs} ms apart (utime.ticks_ms()) gave ${formatTuple(loop.before)} then ${formatTuple(loop.after)}`,
+      );
+    }
+    return { loop, after: loop.after, hostSendMs, hostReceiveMs, raw: stdout.trim() };
+  }
+}
+
+/** An edge narrower than this (ticks between the reads around it) is kept; a wider one is tried again once. */
+const NARROW_EDGE_MS = 4;
+/** ...if no more than this has passed: a second edge costs up to a second, and a reading has 3 s. */
+const REPL_RETRY_BEFORE_MS = 1300;
+/** Tick exchanges: at least this many, and more (up to the cap and time) until one is quick. */
+const MIN_TICK_EXCHANGES = 4;
+const MAX_TICK_EXCHANGES = 24;
+const MAX_EXCHANGES_MS = 400;
+/** A quick exchange: about one REPL round trip on an idle host (sim over a PTY: ~3 ms). */
+const QUICK_EXCHANGE_MS = 4;
+
+/**
+ * The board-side edge loop. `p` is ticks before the last read still in the old second, `c` ticks after
+ * the first read in the new one: the edge lies in [p, c + 1) (ticks floor). Locals, not attribute
+ * look-ups, keep each pass short on a slow board. Gives up after `limit_ms` of ticks: (s0, None, ...).
+ */
+const EDGE_SOURCE = `
+import utime
+def _qhil_edge(limit_ms):
+    lt = utime.localtime
+    tk = utime.ticks_ms
+    td = utime.ticks_diff
+    p = tk()
+    s0 = lt()
+    start = tk()
+    n = 0
+    while True:
+        a = tk()
+        s = lt()
+        c = tk()
+        n += 1
+        if s != s0:
+            return (s0, s, p, c, n, td(c, start))
+        if td(a, start) >= limit_ms:
+            return (s0, None, p, c, n, td(a, start))
+        p = a
+`;
+
+interface EdgeLoop {
+  before: LocaltimeTuple;
+  after: LocaltimeTuple | undefined;
+  ticksBeforeMs: number;
+  ticksAfterMs: number;
+  iterations: number;
+  loopMs: number;
+}
+
+function parseEdgeLoop(value: PyValue, raw: string): EdgeLoop {
+  if (Array.isArray(value) && value.length === 6) {
+    const [before, after, p, c, n, loopMs] = value;
+    const numbers = [p, c, n, loopMs];
+    if (numbers.every((item) => typeof item === 'number' && Number.isInteger(item))) {
+      const [ticksBeforeMs, ticksAfterMs, iterations, loop] = numbers as number[];
+      return {
+        before: toLocaltimeTuple(before ?? null, raw),
+        after: after === null ? undefined : toLocaltimeTuple(after ?? null, raw),
+        ticksBeforeMs: parseTicks(ticksBeforeMs ?? -1, raw),
+        ticksAfterMs: parseTicks(ticksAfterMs ?? -1, raw),
+        iterations: iterations ?? 0,
+        loopMs: loop ?? 0,
+      };
+    }
+  }
+  throw new BoardError(`garbled reply: the edge loop gave ${quoteBoardText(raw.trim())}: expected (localtime, localtime or None, ticks, ticks, reads, ms)`);
+}
+
+function parseTicks(value: PyValue, raw: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < TICKS_PERIOD) return value;
+  throw new BoardError(`garbled reply: utime.ticks_ms() gave ${quoteBoardText(raw.trim())}: expected an integer 0..2^30-1`);
+}
+
+/** Host wall clock, ms with fractions, Date.now() scale (hostClock: hrtime anchored to Date.now()). */
+function hostWallMs(): number {
+  return Number(hostClock.nowNs()) / 1e6;
 }
 
 const IDENTIFY_SOURCE = `

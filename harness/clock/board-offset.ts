@@ -1,5 +1,5 @@
 import type { LocaltimeReading } from '../board/board.js';
-import type { Measurement, MeasurementOutcome } from '../core/model.js';
+import type { EdgeTiming, Measurement, MeasurementOutcome } from '../core/model.js';
 
 /** Reference offset of the host clock: UTC ≈ host wall clock + offsetMs, within ±uncertaintyMs. */
 export interface HostOffset {
@@ -14,7 +14,7 @@ export interface BoardOffsetOptions {
   timezoneHours: number;
   /** The board's offset from UTC must lie within ±toleranceMs; undefined records it without a verdict (UNSET). */
   toleranceMs?: number;
-  /** Worst-case host clock drift between the reference query and the reading (an undisciplined crystal: 100 ppm). */
+  /** Worst-case host clock drift between the reference query and the reading; default DEFAULT_HOST_DRIFT_PPM. */
   hostDriftPpm?: number;
 }
 
@@ -34,25 +34,61 @@ export function wallFieldsToMs(fields: readonly number[]): number {
   return Date.UTC(year, month - 1, day, hour, minute, second);
 }
 
+/** Worst-case host clock drift since the reference query when the caller states none: an undisciplined crystal. */
+export const DEFAULT_HOST_DRIFT_PPM = 100;
+
 /**
- * The board's offset from UTC as an interval, as DESIGN.md defines it. A reading sent at host time
- * `a` and answered at `b` that says second S means: at some host instant in [a, b] the board clock was
- * in [S, S+1 s). UTC at host instant t is t + θ ± u (the reference). So the board's offset is in
- * [S - (b + θ + u), S + 1 s - (a + θ - u)], widened by the host's drift since the reference query.
+ * The board's offset from UTC as an interval, as DESIGN.md defines it. UTC at host instant t is
+ * t + θ ± (u + d): θ ± u the reference, d = hostDriftPpm × the time since the reference query.
+ *
+ * Second precision: a reading sent at host time `a` and answered at `b` that says second S means that
+ * at some host instant in [a, b] the board clock was in [S, S+1 s). So the offset is in
+ * [S - (b + θ + u + d), S + 1 s - (a + θ - u - d)]; half-width = 500 ms (the reading's resolution) +
+ * (b - a)/2 (round trip) + u (reference) + d (host drift).
+ *
+ * Edge precision (`reading.edge`): the board was at S.000 at a host instant in [hostLow, hostHigh]. So
+ * the offset is in [S - (hostHigh + θ + u + d), S - (hostLow + θ - u - d)]; half-width = the edge's
+ * reading and round-trip parts (which make up (hostHigh - hostLow)/2) + u + d.
+ *
+ * Either way the measurement carries `uncertaintyParts` { reading, roundTrip, reference, hostDrift }
+ * that add up to its `uncertainty`.
  */
 export function boardOffset(reading: LocaltimeReading, reference: HostOffset, options: BoardOffsetOptions): BoardOffset {
   const zoneMinutes = reading.zoneQuarterHours !== undefined ? reading.zoneQuarterHours * 15 : Math.round(options.timezoneHours * 60);
   const boardUtcSecondMs = wallFieldsToMs(reading.localtime) - zoneMinutes * 60_000;
-  const sinceReferenceMs = Math.max(
-    Math.abs(reading.hostSendMs - reference.measuredAtHostMs),
-    Math.abs(reading.hostReceiveMs - reference.measuredAtHostMs),
-  );
-  const driftMs = (sinceReferenceMs * (options.hostDriftPpm ?? 100)) / 1e6;
-  const lowMs = boardUtcSecondMs - (reading.hostReceiveMs + reference.offsetMs + reference.uncertaintyMs + driftMs);
-  const highMs = boardUtcSecondMs + 1000 - (reading.hostSendMs + reference.offsetMs - reference.uncertaintyMs - driftMs);
+  const edge = reading.edge;
+  // The host interval the reading pins down: for an edge reading the board's S.000 lies in it; for a
+  // second reading some instant of [S, S+1 s) does (its send and receive).
+  const hostEarliestMs = edge ? edge.hostLowMs : reading.hostSendMs;
+  const hostLatestMs = edge ? edge.hostHighMs : reading.hostReceiveMs;
+  const resolutionMs = edge ? 0 : 1000;
+  const sinceReferenceMs = Math.max(Math.abs(hostEarliestMs - reference.measuredAtHostMs), Math.abs(hostLatestMs - reference.measuredAtHostMs));
+  const hostDriftMs = (sinceReferenceMs * (options.hostDriftPpm ?? DEFAULT_HOST_DRIFT_PPM)) / 1e6;
+  const lowMs = boardUtcSecondMs - (hostLatestMs + reference.offsetMs + reference.uncertaintyMs + hostDriftMs);
+  const highMs = boardUtcSecondMs + resolutionMs - (hostEarliestMs + reference.offsetMs - reference.uncertaintyMs - hostDriftMs);
+  const hostHalfWidthMs = (hostLatestMs - hostEarliestMs) / 2;
+  const [readingPartMs, roundTripPartMs] = edge ? splitEdgeHalfWidth(edge, hostHalfWidthMs) : [resolutionMs / 2, hostHalfWidthMs];
   const toleranceMs = options.toleranceMs ?? Number.POSITIVE_INFINITY;
   const outcome = options.toleranceMs === undefined ? 'UNSET' : judge(lowMs, highMs, toleranceMs);
-  const round = (ms: number): number => Math.round(ms * 10) / 10;
+  // Rounded outwards to 1 µs (about the float resolution of epoch ms), so the recorded interval still
+  // contains the computed one.
+  const low = Math.floor(lowMs * 1000) / 1000;
+  const high = Math.ceil(highMs * 1000) / 1000;
+  const uncertainty = round4((high - low) / 2);
+  const parts = partsSummingTo(uncertainty, {
+    reading: readingPartMs,
+    roundTrip: roundTripPartMs,
+    reference: reference.uncertaintyMs,
+    hostDrift: hostDriftMs,
+  });
+  const referenceText = `reference ${reference.offsetMs >= 0 ? '+' : ''}${reference.offsetMs.toFixed(1)} ms ±${reference.uncertaintyMs.toFixed(1)} ms`;
+  const explanation = edge
+    ? `board entered ${formatFields(reading.localtime)} (zone ${formatZone(zoneMinutes)}) between host ` +
+      `${isoMs(edge.hostLowMs)} and ${isoMs(edge.hostHighMs)} (edge timed by ${edge.method}: ` +
+      `±${readingPartMs.toFixed(2)} ms locating it, ±${roundTripPartMs.toFixed(2)} ms relating it to host time); ${referenceText}`
+    : `board showed ${formatFields(reading.localtime)} (zone ${formatZone(zoneMinutes)}) ` +
+      `between host ${new Date(reading.hostSendMs).toISOString()} and ${new Date(reading.hostReceiveMs).toISOString()} ` +
+      `(${reading.hostReceiveMs - reading.hostSendMs} ms round trip); 1 s reading resolution; ${referenceText}`;
   return {
     lowMs,
     highMs,
@@ -60,21 +96,58 @@ export function boardOffset(reading: LocaltimeReading, reference: HostOffset, op
     zoneMinutes,
     measurement: {
       name: 'board clock offset from UTC',
-      value: round((lowMs + highMs) / 2),
+      value: round4((low + high) / 2),
       unit: 'ms',
-      low: round(lowMs),
-      high: round(highMs),
-      uncertainty: round((highMs - lowMs) / 2),
+      low,
+      high,
+      uncertainty,
+      uncertaintyParts: parts,
       limitLow: -toleranceMs,
       limitHigh: toleranceMs,
       outcome,
-      explanation:
-        `board showed ${formatFields(reading.localtime)} (zone ${formatZone(zoneMinutes)}) ` +
-        `between host ${new Date(reading.hostSendMs).toISOString()} and ${new Date(reading.hostReceiveMs).toISOString()} ` +
-        `(${reading.hostReceiveMs - reading.hostSendMs} ms round trip); 1 s reading resolution; ` +
-        `reference ${reference.offsetMs >= 0 ? '+' : ''}${reference.offsetMs.toFixed(1)} ms ±${reference.uncertaintyMs.toFixed(1)} ms`,
+      explanation,
     },
   };
+}
+
+/**
+ * The edge's own half-width split into locating the edge (reading) and relating it to host time
+ * (round trip), as the reading states them; scaled to the interval's actual half-width if a reader's
+ * parts do not add up to it exactly, so the parts stay a true account of the interval.
+ */
+function splitEdgeHalfWidth(edge: EdgeTiming, hostHalfWidthMs: number): [number, number] {
+  const stated = Math.max(0, edge.readingMs) + Math.max(0, edge.roundTripMs);
+  if (!(stated > 0)) return [hostHalfWidthMs, 0];
+  return [(hostHalfWidthMs * Math.max(0, edge.readingMs)) / stated, (hostHalfWidthMs * Math.max(0, edge.roundTripMs)) / stated];
+}
+
+/**
+ * Parts rounded to 4 decimals whose sum is `total` as recorded: what rounding the interval outwards
+ * added (a µs or so) goes to the largest part, so a reader summing the parts gets the half-width.
+ */
+export function partsSummingTo(total: number, parts: Record<string, number>): Record<string, number> {
+  const rounded: Record<string, number> = {};
+  let largest: string | undefined;
+  for (const [name, value] of Object.entries(parts)) {
+    rounded[name] = round4(value);
+    if (largest === undefined || value > (parts[largest] ?? 0)) largest = name;
+  }
+  if (largest !== undefined) {
+    const sum = Object.values(rounded).reduce((a, b) => a + b, 0);
+    rounded[largest] = round4((rounded[largest] ?? 0) + total - sum);
+  }
+  return rounded;
+}
+
+function round4(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
+}
+
+/** ISO time with the host's sub-ms fraction kept to 10 µs: `12:00:00.41237Z`. */
+function isoMs(hostMs: number): string {
+  const hundredthsMs = Math.round(hostMs * 100);
+  const fraction = String(((hundredthsMs % 100) + 100) % 100).padStart(2, '0');
+  return new Date(Math.floor(hundredthsMs / 100)).toISOString().replace('Z', `${fraction}Z`);
 }
 
 /** PASS when the interval lies inside ±tolerance, FAIL when wholly outside, MARGINAL when it straddles a limit. */

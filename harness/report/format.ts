@@ -160,7 +160,9 @@ export function junitSeconds(ms: number | undefined): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Measurements: `offset +0.41s ±0.52s (limit ±2s)`.
+// Measurements: `offset +0.41s ±0.52s (reading 0.50, round trip 0.02; limit ±2s)` for a one-second
+// reading, `offset -412.0ms ±3.0ms (reading 1.0, round trip 1.5, reference 0.5; limit ±100ms)` for an
+// edge-timed one, `board clock drift +41.2ppm ±6.3ppm (...; limit ±20ppm)`.
 
 interface Scale {
   unit: string;
@@ -171,18 +173,31 @@ interface Scale {
 }
 
 /**
- * Time offsets are recorded in ms but limits are usually whole seconds; show seconds when the
- * quantities are a second or more, so `+410ms ±520ms (limit ±2000ms)` reads `+0.41s ±0.52s (limit ±2s)`.
+ * Time offsets are recorded in ms. A measurement known to better than 100 ms (an edge-timed reading)
+ * is shown in ms, whatever its size: `-3412.0ms ±5.0ms`, since seconds would round its precision
+ * away. A coarser one (a one-second reading) reads in seconds when the quantities are a second or
+ * more, so `+410ms ±520ms (limit ±2000ms)` reads `+0.41s ±0.52s (limit ±2s)`.
  */
 function scaleFor(measurement: Measurement): Scale {
-  const magnitudes = [measurement.value, measurement.uncertainty, measurement.limitLow, measurement.limitHigh]
-    .filter((v) => Number.isFinite(v))
-    .map(Math.abs);
-  const largest = Math.max(0, ...magnitudes);
+  const largest = largestMagnitude([measurement.value, measurement.uncertainty, measurement.limitLow, measurement.limitHigh]);
+  const uncertainty = Math.abs(measurement.uncertainty);
+  if (measurement.unit === 'ms' && uncertainty < 100) return { unit: 'ms', factor: 1, decimals: uncertainty < 10 ? 1 : 0 };
   if (measurement.unit === 'ms' && largest >= 1000) return { unit: 's', factor: 1 / 1000, decimals: 2 };
   if (measurement.unit === 'ms') return { unit: 'ms', factor: 1, decimals: largest >= 10 ? 0 : 1 };
   if (measurement.unit === 's') return { unit: 's', factor: 1, decimals: 2 };
+  if (measurement.unit === 'ppm') return { unit: 'ppm', factor: 1, decimals: uncertainty < 1 ? 2 : 1 };
   return { unit: measurement.unit, factor: 1, decimals: 3, trim: true };
+}
+
+/** Limits are written by people (`100ms`, `2s`): shown in the unit they were most likely written in. */
+function limitScaleFor(measurement: Measurement): Scale {
+  if (measurement.unit !== 'ms') return scaleFor(measurement);
+  const largest = largestMagnitude([measurement.limitLow, measurement.limitHigh]);
+  return largest >= 1000 ? { unit: 's', factor: 1 / 1000, decimals: 3 } : { unit: 'ms', factor: 1, decimals: 1 };
+}
+
+function largestMagnitude(values: number[]): number {
+  return Math.max(0, ...values.filter((v) => Number.isFinite(v)).map(Math.abs));
 }
 
 function number(value: number, scale: Scale, options: { sign?: boolean; trim?: boolean } = {}): string {
@@ -207,9 +222,35 @@ export function formatMeasurementValue(measurement: Measurement): string {
   );
 }
 
+/** `[-415.1ms, -408.9ms]`: the interval the true value lies in, at the value's precision. */
+export function formatMeasurementInterval(measurement: Measurement): string {
+  const scale = scaleFor(measurement);
+  return `[${withUnit(number(measurement.low, scale, { sign: true }), scale.unit)}, ${withUnit(number(measurement.high, scale, { sign: true }), scale.unit)}]`;
+}
+
+/** `roundTrip` -> `round trip`: the parts' names as recorded in result.json, for people. */
+function partLabel(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/**
+ * What the uncertainty is made of, in the value's unit and precision: `reading 1.0, round trip 1.5,
+ * reference 0.5`. Parts too small to show at that precision are left out; '' when there are none.
+ */
+export function formatUncertaintyParts(measurement: Measurement): string {
+  const parts = measurement.uncertaintyParts;
+  if (!parts) return '';
+  const scale = scaleFor(measurement);
+  return Object.entries(parts)
+    .map(([name, value]) => ({ name, text: number(value, scale) }))
+    .filter((part) => /[1-9]/.test(part.text))
+    .map((part) => `${partLabel(part.name)} ${part.text}`)
+    .join(', ');
+}
+
 /** `±2s` for a symmetric limit, `[-1s, 3s]` otherwise, `≤ 2s` when only one side is bounded. */
 export function formatMeasurementLimit(measurement: Measurement): string {
-  const scale = scaleFor(measurement);
+  const scale = limitScaleFor(measurement);
   const low = measurement.limitLow;
   const high = measurement.limitHigh;
   const show = (v: number): string => withUnit(number(v, scale, { trim: true }), scale.unit);
@@ -219,12 +260,17 @@ export function formatMeasurementLimit(measurement: Measurement): string {
   return `[${show(low)}, ${show(high)}]`;
 }
 
-/** `offset +0.41s ±0.52s (limit ±2s)`. */
-export function formatMeasurement(measurement: Measurement): string {
-  if (!Number.isFinite(measurement.limitLow) && !Number.isFinite(measurement.limitHigh)) {
-    return `${measurement.name} ${formatMeasurementValue(measurement)} (no limit: recorded only)`;
-  }
-  return `${measurement.name} ${formatMeasurementValue(measurement)} (limit ${formatMeasurementLimit(measurement)})`;
+/**
+ * `offset -412.0ms ±3.0ms (reading 1.0, round trip 1.5, reference 0.5; limit ±100ms)`; with
+ * `parts: false` (a one-line summary table) the parts are left out.
+ */
+export function formatMeasurement(measurement: Measurement, options: { parts?: boolean } = {}): string {
+  const parts = options.parts === false ? '' : formatUncertaintyParts(measurement);
+  const limit =
+    !Number.isFinite(measurement.limitLow) && !Number.isFinite(measurement.limitHigh)
+      ? 'no limit: recorded only'
+      : `limit ${formatMeasurementLimit(measurement)}`;
+  return `${measurement.name} ${formatMeasurementValue(measurement)} (${parts === '' ? '' : `${parts}; `}${limit})`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import {
   formatMeasurement,
   formatMeasurementLimit,
   formatMeasurementValue,
+  formatUncertaintyParts,
   keyMeasurement,
   makeVisible,
   notRunScenarios,
@@ -153,7 +154,7 @@ function resultsTable(result: RunResult): string[] {
       const key = keyMeasurement(scenario);
       rows.push(
         `| ${text(board.id)} | ${text(scenario.scenario)} | ${outcomeCell(scenario.outcome)} | ` +
-          `${formatDurationMs(scenario.durationMs)} | ${key ? text(`${formatMeasurement(key)} ${key.outcome}`) : ''} |`,
+          `${formatDurationMs(scenario.durationMs)} | ${key ? text(`${formatMeasurement(key, { parts: false })} ${key.outcome}`) : ''} |`,
       );
     }
     for (const missing of notRunScenarios(result, board)) {
@@ -184,7 +185,9 @@ function problemSection(scenario: ScenarioResult, board: BoardResult | undefined
   if (step && step.measurements.length > 0) {
     out.push('| Measurement | Value | Limit | Outcome |', '|---|---:|---:|---|');
     for (const m of step.measurements) {
-      out.push(`| ${text(m.name)} | ${text(formatMeasurementValue(m))} | ${text(formatMeasurementLimit(m))} | ${m.outcome} |`);
+      const parts = formatUncertaintyParts(m);
+      const value = `${formatMeasurementValue(m)}${parts === '' ? '' : ` (${parts})`}`;
+      out.push(`| ${text(m.name)} | ${text(value)} | ${text(formatMeasurementLimit(m))} | ${m.outcome} |`);
     }
     out.push('');
     for (const m of step.measurements) if (m.explanation) out.push(`- ${text(m.name)}: ${text(oneLine(m.explanation, 2000))}`);

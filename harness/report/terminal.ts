@@ -219,7 +219,7 @@ export class ProgressReporter {
       for (const s of board.scenarios) {
         const key = keyMeasurement(s);
         rows.push({
-          cells: [field(board.id), field(s.scenario), s.outcome, formatDurationMs(s.durationMs), key ? field(formatMeasurement(key)) : ''],
+          cells: [field(board.id), field(s.scenario), s.outcome, formatDurationMs(s.durationMs), key ? field(formatMeasurement(key, { parts: false })) : ''],
           outcome: s.outcome,
         });
       }

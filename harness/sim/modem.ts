@@ -1,5 +1,11 @@
 import { EventEmitter } from 'node:events';
+import { hostClock } from '../clock/hostclock.js';
 import type { BoardProfile } from './profile.js';
+
+/** Host wall clock (Date.now() scale) with sub-ms fractions. */
+function hostWallMs(): number {
+  return Number(hostClock.nowNs()) / 1e6;
+}
 
 export type SimState = 'ready' | 'absent' | 'pin';
 export type NetworkState = 'registered' | 'roaming' | 'searching' | 'denied';
@@ -62,7 +68,8 @@ export class ModemModel extends EventEmitter {
 
   constructor(
     readonly profile: BoardProfile,
-    private readonly hostNowMs: () => number = Date.now,
+    /** Host wall clock, ms with fractions: the RTC's seconds must change at sub-ms host instants for edge timing. */
+    private readonly hostNowMs: () => number = hostWallMs,
   ) {
     super();
     this.sim = profile.sim;
@@ -96,6 +103,11 @@ export class ModemModel extends EventEmitter {
     this.rtcBaseHostMs = this.hostNowMs();
     this.rtcBaseReadingMs = readingMs;
     this.emit('rtc-set', readingMs);
+  }
+
+  /** Sets the RTC to true UTC (host wall clock) + `offsetMs` + the network zone, as at power-on. */
+  setClockOffsetMs(offsetMs: number): void {
+    this.setRtcReadingMs(this.hostNowMs() + offsetMs + this.zoneQuarterHours * 15 * 60_000);
   }
 
   /** Moves the clock by `deltaMs` (fault injection: a clock step). */

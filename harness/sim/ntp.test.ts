@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
 import { resolveBoardProfile } from './board.js';
 import { ModemModel } from './modem.js';
-import { firmwareNtpQuery, isLoopbackAddress, ntpTimestampToUnixMs, resolveLoopback } from './ntp.js';
+import { firmwareNtpQuery, isLoopbackAddress, ntpTimestampToUnixMs, ntptimeSetFrom, resolveLoopback, wholeSecondsMs } from './ntp.js';
 
 const servers: SntpServer[] = [];
 afterEach(async () => {
@@ -86,5 +86,38 @@ describe('sim NTP query', () => {
     expect(await firmwareNtpQuery(modem, 'ntp.aliyun.com', 150)).toMatchObject({ ok: false, code: 'timeout' });
     expect(performance.now() - startedMs).toBeGreaterThanOrEqual(140);
     expect(server.requests).toBe(0);
+  });
+});
+
+describe('ntptime.settime() as the firmware sets the RTC', () => {
+  /** A modem whose host clock stands still, so the RTC shows exactly what the sync wrote. */
+  function frozenModem(hosts: Record<string, string>): ModemModel {
+    const frozenMs = Date.now() + 0.25;
+    const modem = new ModemModel({ ...resolveBoardProfile('ec200u'), hosts }, () => frozenMs);
+    modem.context(1).active = true;
+    return modem;
+  }
+
+  it('keeps only the seconds word of the transmit timestamp, then adds the zone', async () => {
+    const server = await startSntpServer({ offsetMs: 3000 });
+    servers.push(server);
+    const modem = frozenModem({ 'ntp.test': `127.0.0.1:${server.port}` });
+    const failure = await ntptimeSetFrom(modem, 'ntp.test', { zoneHours: 8, timeoutMs: 2000 });
+    expect(failure).toBeUndefined();
+    // A whole second: the fraction (almost never zero to the microsecond) was dropped.
+    expect(modem.rtcReadingMs() % 1000).toBe(0);
+    expect(Math.abs(modem.rtcReadingMs() - 8 * 3_600_000 - (Date.now() + 3000))).toBeLessThan(1100);
+    expect(wholeSecondsMs(1_700_000_000_999.9)).toBe(1_700_000_000_000);
+  });
+
+  it('rejects, in the UniRTOS generation, a reply that is not LI 0 version 3 mode 4 at stratum 1-15', async () => {
+    const server = await startSntpServer({ stratum: 0 });
+    servers.push(server);
+    const modem = frozenModem({ 'ntp.test': `127.0.0.1:${server.port}` });
+    const before = modem.rtcReadingMs();
+    expect(await ntptimeSetFrom(modem, 'ntp.test', { zoneHours: 0, timeoutMs: 2000, strictReply: true })).toMatch(/rejects: first byte 0x\w+, stratum 0/);
+    expect(modem.rtcReadingMs()).toBe(before);
+    // The older generations take the same reply.
+    expect(await ntptimeSetFrom(modem, 'ntp.test', { zoneHours: 0, timeoutMs: 2000 })).toBeUndefined();
   });
 });

@@ -60,6 +60,19 @@ export interface NtpQueryOptions {
   /** Cancels the wait (a Ctrl-C on the REPL): resolves as a timeout at once. */
   signal?: AbortSignal;
   hostNowMs?: () => number;
+  /**
+   * The UniRTOS ntptime's checks: only a reply whose first byte is 0x1C (LI 0, version 3, mode 4),
+   * with stratum 1-15 and a non-zero transmit timestamp (no kiss-of-death) counts; others fail.
+   */
+  strictReply?: boolean;
+}
+
+/**
+ * What the firmware keeps of a server's time: the transmit timestamp's seconds word only
+ * (`msg[40:44]`, all three ntptime generations), so the fraction, 0-1 s, is lost.
+ */
+export function wholeSecondsMs(unixMs: number): number {
+  return Math.floor(unixMs / 1000) * 1000;
 }
 
 /**
@@ -109,6 +122,10 @@ export async function firmwareNtpQuery(
       socket.on('message', (reply: Buffer) => {
         // A connected socket only hears from the address and port it asked.
         if (reply.length < NTP_PACKET_BYTES) return;
+        if (options.strictReply && (reply[0] !== 0x1c || (reply[1] ?? 0) < 1 || (reply[1] ?? 0) > 15 || reply.readBigUInt64BE(40) === 0n)) {
+          finish({ ok: false, code: 'refused', reason: `${host} (${server}) sent a reply ntptime rejects: first byte 0x${(reply[0] ?? 0).toString(16)}, stratum ${reply[1] ?? 0}` });
+          return;
+        }
         finish({ ok: true, unixMs: ntpTimestampToUnixMs(reply, 40, hostNowMs()), server });
       });
       socket.connect(target.port, target.address, () => {
@@ -122,3 +139,23 @@ export async function firmwareNtpQuery(
   }
 }
 
+
+export interface NtptimeSetOptions {
+  /** Hours added to the server's UTC (`settime(timezone)`). */
+  zoneHours: number;
+  timeoutMs: number;
+  strictReply?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * One server tried by `ntptime.settime()`: the query, then the RTC set to the server's UTC in whole
+ * seconds (wholeSecondsMs) plus the zone. The Python side (micropython/modules.ts) does the
+ * generation's fall-backs and return values. Resolves to the failure's reason, or undefined when set.
+ */
+export async function ntptimeSetFrom(modem: ModemModel, host: string, options: NtptimeSetOptions): Promise<string | undefined> {
+  const result = await firmwareNtpQuery(modem, host, options.timeoutMs, { signal: options.signal, strictReply: options.strictReply });
+  if (!result.ok) return result.reason;
+  modem.setRtcReadingMs(wholeSecondsMs(result.unixMs) + options.zoneHours * 3_600_000);
+  return undefined;
+}

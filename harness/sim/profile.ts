@@ -53,8 +53,31 @@ export const boardProfileSchema = z
     dns: z.array(z.string()).default(['58.242.2.2', '218.104.78.2']),
     /** Clock offset from host UTC at start; positive = board fast. */
     clockOffset: duration.default(0),
-    /** Clock drift in parts per million; positive = board runs fast. */
+    /** RTC drift in parts per million; positive = board runs fast. */
     clockDriftPpm: z.number().default(0),
+    /**
+     * `utime.ticks_ms()` rate error in ppm. On a module the ticks come from the system timer and the
+     * RTC from its own 32 kHz crystal, so the two drift apart: the sim keeps them separate (the
+     * `clock-drift` fault moves only the RTC). Default 0: ticks at the host's rate.
+     */
+    ticksDriftPpm: z.number().min(-1000).max(1000).default(0),
+    /** `utime.ticks_ms()` at VM start; set near 2^30 (1073741824) to exercise the wrap. */
+    ticksStartMs: z.number().int().min(0).max(2 ** 30 - 1).default(0),
+    /**
+     * Which of the three \`ntptime.py\` generations in Quectel's repositories the firmware ships
+     * (shared/reference/quectel.md): \`core\` settime() with no timezone argument (passing one raises
+     * TypeError), OSError escapes when no server answers; \`py\` settime(timezone=0): -1 for a zone
+     * outside -12..12, OSError when no server answers, \`host\` left at the fall-back that worked;
+     * \`unirtos\` settime(timezone=0, use_rhost=1, timeout=10): -1 for every failure, replies only
+     * with first byte 0x1C and stratum 1-15 accepted, \`host\` restored. Every generation keeps only
+     * the transmit timestamp's seconds word, so a synced board reads 0-1 s behind.
+     */
+    ntptime: z.enum(['core', 'py', 'unirtos']).default('py'),
+    /**
+     * Whether AT+QNTP with autosettime keeps the NTP fraction when it sets the RTC. UNCONFIRMED (no
+     * Quectel document says); assumed false, like ntptime and like the whole-second time its URC prints.
+     */
+    qntpKeepsFraction: z.boolean().default(false),
     /** Zone in quarter hours that AT+CCLK reports (the network's zone). */
     zoneQuarterHours: z.number().int().min(-48).max(56).default(0),
     /** Host names the board resolves, e.g. `ntp.aliyun.com: 127.0.0.1:11123`. Unknown names fail DNS. */

@@ -13,8 +13,12 @@ import { createAtPort } from './at/port.js';
 import { DEFAULT_GARBLE_SEED, Garbler, parseFault, type Fault } from './faults.js';
 import { FRIENDLY_PROMPT, KEYBOARD_INTERRUPT_TRACEBACK, RAW_EXEC_END, ReplModeTracker } from './micropython/prompts.js';
 import { defaultFaults, ModemError, ModemModel } from './modem.js';
+<<<<<<< HEAD
 import { firmwareNtpQuery } from './ntp.js';
 import { NetBridge } from './net-bridge.js';
+=======
+import { firmwareNtpQuery, ntptimeSetFrom } from './ntp.js';
+>>>>>>> wt-a2
 import {
   BRIDGE,
   SIM_PORTS,
@@ -428,14 +432,13 @@ async function bridgeCall(name: string, args: unknown[], signal: AbortSignal): P
     case 'ntp_settime': {
       const host = String(args[0]);
       const zoneHours = int(args[1], 'timezone');
-      const result = await firmwareNtpQuery(modem, host, profile.ntpTimeout, { signal });
-      if (!result.ok) {
-        log(`ntptime: ${result.reason}`);
-        return false;
-      }
-      modem.setRtcReadingMs(result.unixMs + zoneHours * 3_600_000);
-      return true;
+      const timeoutMs = args[2] === undefined || args[2] === null ? profile.ntpTimeout : int(args[2], 'timeout');
+      const failure = await ntptimeSetFrom(modem, host, { zoneHours, timeoutMs, strictReply: profile.ntptime === 'unirtos', signal });
+      if (failure !== undefined) log(`ntptime: ${failure}`);
+      return failure === undefined;
     }
+    case 'ntptime_generation':
+      return profile.ntptime;
     case 'wait_net': {
       const timeoutMs = Math.max(0, Number(args[0]) || 0) * 1000;
       const startedMs = performance.now();
@@ -538,7 +541,6 @@ async function softReboot(): Promise<void> {
 }
 
 function applyFault(fault: Fault): void {
-  const zoneMs = modem.zoneQuarterHours * 15 * 60_000;
   switch (fault.name) {
     case 'no-sim':
       modem.sim = 'absent';
@@ -555,7 +557,7 @@ function applyFault(fault: Fault): void {
       modem.faults.ntpSilent = true;
       break;
     case 'clock-offset':
-      modem.setRtcReadingMs(Date.now() + (fault.value ?? 0) + zoneMs);
+      modem.setClockOffsetMs(fault.value ?? 0);
       break;
     case 'clock-drift':
       modem.setDriftPpm(fault.value ?? 0);
@@ -614,7 +616,7 @@ async function control(request: ControlOp): Promise<number | null> {
       modem.stepClockMs(request.ms);
       return null;
     case 'set-clock-offset':
-      modem.setRtcReadingMs(Date.now() + request.ms + modem.zoneQuarterHours * 15 * 60_000);
+      modem.setClockOffsetMs(request.ms);
       return null;
     case 'read-rtc':
       return modem.rtcReadingMs();

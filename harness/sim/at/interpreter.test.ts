@@ -172,7 +172,20 @@ describe('sim AT interpreter on the modem model', () => {
     expect((await channel.send('AT+CEREG?')).lines).toEqual(['+CEREG: 0,2']);
   });
 
-  it('syncs the modem RTC over real SNTP to within 50 ms of the server (+3 s), keeping the zone', async () => {
+  it('keeps the NTP fraction when the profile says AT+QNTP does (qntpKeepsFraction)', async () => {
+    modem = new ModemModel(parseBoardProfile({ ...PROFILE, qntpKeepsFraction: true, hosts: { 'ntp.test': `127.0.0.1:${server.port}` } }));
+    port.dispose();
+    const pair = memoryLinkPair('sim-at-fraction');
+    port = createAtPort(modem, (bytes) => void pair.board.write(bytes), { ntpQuery: (host, timeoutMs) => firmwareNtpQuery(modem, host, timeoutMs), ntpQueryUtcMs: (host, timeoutMs) => sntpUtcMs(modem, host, timeoutMs) });
+    pair.board.onData((bytes) => port.receive(bytes));
+    const fractionDriver = new AtBoardDriver(new AtChannel(pair.host), { apn: 'internet', cid: 1, registrationPollMs: 10 });
+    await fractionDriver.dial({ profile: 1, timeoutMs: 5000 });
+    expect(await fractionDriver.syncClock({ server: 'ntp.test', timezoneHours: 0, timeoutMs: 5000 })).toMatchObject({ ok: true });
+    const boardUtc = modem.rtcReadingMs() - ZONE_QUARTER_HOURS * 15 * 60_000;
+    expect(Math.abs(boardUtc - (Date.now() + SERVER_OFFSET_MS))).toBeLessThan(50);
+  });
+
+  it('syncs the modem RTC over real SNTP to the server (+3 s) in whole seconds (0-1 s behind), keeping the zone', async () => {
     await driver.dial({ profile: 1, timeoutMs: 5000 });
     const boardUtcBefore = modem.rtcReadingMs() - ZONE_QUARTER_HOURS * 15 * 60_000;
     expect(Math.abs(boardUtcBefore - (Date.now() + SERVER_OFFSET_MS))).toBeGreaterThan(2000);
@@ -180,7 +193,10 @@ describe('sim AT interpreter on the modem model', () => {
     expect(sync).toMatchObject({ ok: true, boardCode: '0' });
     expect(sync.reportedTime).toMatch(/^\d{4}\/\d{2}\/\d{2},\d{2}:\d{2}:\d{2}-16$/);
     const boardUtcAfter = modem.rtcReadingMs() - ZONE_QUARTER_HOURS * 15 * 60_000;
-    expect(Math.abs(boardUtcAfter - (Date.now() + SERVER_OFFSET_MS))).toBeLessThan(50);
+    // The fraction of the server's second is dropped (profile qntpKeepsFraction: false).
+    const behindMs = Date.now() + SERVER_OFFSET_MS - boardUtcAfter;
+    expect(behindMs).toBeGreaterThan(-50);
+    expect(behindMs).toBeLessThan(1050);
     expect(server.requests).toBeGreaterThanOrEqual(1);
   });
 
@@ -257,7 +273,9 @@ describe('sim AT interpreter on the modem model', () => {
       const reported = boardTimeToUtcMs(/"(.*)"/.exec(set.line)?.[1] ?? '');
       expect(Math.abs(reported - (Date.now() + 3_600_000))).toBeLessThan(2000);
       const boardUtc = modem.rtcReadingMs() - ZONE_QUARTER_HOURS * 15 * 60_000;
-      expect(Math.abs(boardUtc - (Date.now() + 3_600_000))).toBeLessThan(100);
+      const behindMs = Date.now() + 3_600_000 - boardUtc;
+      expect(behindMs).toBeGreaterThan(-100);
+      expect(behindMs).toBeLessThan(1100);
     } finally {
       await hourAhead.close();
     }

@@ -325,7 +325,8 @@ export class AtInterpreter {
       // reported whether or not autosettime writes it into the RTC.
       const zone = this.modem.zoneQuarterHours;
       const localMs = result.utcMs + zone * 15 * 60_000;
-      if (autoSet) this.modem.setRtcReadingMs(localMs);
+      // Whether the RTC keeps the NTP fraction is a profile setting (UNCONFIRMED, see profile.ts).
+      if (autoSet) this.modem.setRtcReadingMs(this.modem.profile.qntpKeepsFraction ? localMs : Math.floor(localMs / 1000) * 1000);
       this.urc(`+QNTP: 0,"${formatBoardTime(localMs, zone, 4)}"`);
     });
     return ok();

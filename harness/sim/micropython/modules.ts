@@ -87,11 +87,17 @@ def getTimeZone():
     return call('get_tz', _QUICK)
 `;
 
+/**
+ * ntptime as the profile's generation has it (profile.ts `ntptime`, quectel.md). Each server is one
+ * `ntp_settime` bridge call, which sets the RTC to the server's whole seconds (the firmware drops the
+ * fraction); `timeout` is per server, None meaning the profile's ntpTimeout.
+ */
 const NTPTIME = `
 from _qsimb import call
 
 host = '${FIRMWARE_NTP_HOST}'
 _FALLBACK = (${FIRMWARE_NTP_FALLBACKS.map((name) => `'${name}'`).join(', ')})
+_GENERATION = call('ntptime_generation', 5000)
 
 def sethost(h):
     global host
@@ -100,19 +106,53 @@ def sethost(h):
     host = h
     return 0
 
-def settime(timezone=0):
-    # Out-of-range zones return -1: the documented contract is "0 or -1" (quectel.md).
-    global host
-    if not isinstance(timezone, int) or timezone < -12 or timezone > 12:
-        return -1
-    if call('ntp_settime', 600000, host, timezone):
-        return 0
-    # As the firmware's ntptime.py: silently try the fallbacks, overwriting host as it goes.
-    for h in _FALLBACK:
-        host = h
-        if call('ntp_settime', 600000, host, timezone):
+def _try(h, timezone, timeout_ms=None):
+    return call('ntp_settime', 600000 if timeout_ms is None else timeout_ms + 5000, h, timezone, timeout_ms)
+
+if _GENERATION == 'core':
+    # ports/quectel/core/ntptime.py: no timezone argument; the fall-backs overwrite host.
+    def settime():
+        global host
+        if _try(host, 0):
             return 0
-    raise OSError('Server connection failed!')
+        for h in _FALLBACK:
+            host = h
+            if _try(host, 0):
+                return 0
+        raise OSError('Server connection failed!')
+elif _GENERATION == 'unirtos':
+    # UniRTOS: every failure is -1, and host is restored after the fall-backs.
+    def settime(timezone=0, use_rhost=1, timeout=None):
+        global host
+        if not isinstance(timezone, int) or timezone < -12 or timezone > 12:
+            return -1
+        own = host
+        limit = None if timeout is None else int(timeout * 1000)
+        try:
+            if _try(host, timezone, limit):
+                return 0
+            if use_rhost:
+                for h in _FALLBACK:
+                    if _try(h, timezone, limit):
+                        return 0
+            return -1
+        except OSError:
+            return -1
+        finally:
+            host = own
+else:
+    # ports/quectel/py/ntptime.py: -1 for a bad zone, OSError when no server answers.
+    def settime(timezone=0):
+        global host
+        if not isinstance(timezone, int) or timezone < -12 or timezone > 12:
+            return -1
+        if _try(host, timezone):
+            return 0
+        for h in _FALLBACK:
+            host = h
+            if _try(host, timezone):
+                return 0
+        raise OSError('Server connection failed!')
 `;
 
 const DATACALL = `

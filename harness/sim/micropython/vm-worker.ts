@@ -28,10 +28,11 @@ function post(message: FromVm): void {
 }
 
 function localAnswer(name: string): string | undefined {
-  // Tick counters need no modem: answered here, without a round trip.
-  const elapsedMs = performance.now() - vmStartedMs;
-  if (name === 'ticks_ms') return JSON.stringify({ v: Math.floor(elapsedMs) & 0x3fffffff });
-  if (name === 'ticks_us') return JSON.stringify({ v: Math.floor(elapsedMs * 1000) & 0x3fffffff });
+  // Tick counters need no modem: answered here, without a round trip. They run from the board's own
+  // system timer (the profile's ticksDriftPpm), not from the RTC (see profile.ts).
+  const ticksMs = data.profile.ticksStartMs + (performance.now() - vmStartedMs) * (1 + data.profile.ticksDriftPpm / 1e6);
+  if (name === 'ticks_ms') return JSON.stringify({ v: Math.floor(ticksMs) % 0x40000000 });
+  if (name === 'ticks_us') return JSON.stringify({ v: Math.floor(ticksMs * 1000) % 0x40000000 });
   return undefined;
 }
 

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import {
+  aimedSendMs,
+  bestExchange,
+  bracketEdge,
+  consecutiveReadProblem,
+  edgeFromTicks,
+  ticksDiff,
+  TICKS_PERIOD,
+  type ClockPoll,
+  type EdgeInterval,
+} from './edge.js';
+
+/** A deterministic pseudo-random sequence (mulberry32), so a failure repeats. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fake board: its clock reads host time + offset (ms), running `ppm` fast from host instant 0. */
+function boardSecondAt(hostMs: number, offsetMs: number, ppm = 0): number {
+  return Math.floor((hostMs * (1 + ppm / 1e6) + offsetMs) / 1000);
+}
+
+/** Host instant at which a fake board entered `second`. */
+function edgeHostMs(second: number, offsetMs: number, ppm = 0): number {
+  return (second * 1000 - offsetMs) / (1 + ppm / 1e6);
+}
+
+function contains(interval: EdgeInterval | undefined, hostMs: number): boolean {
+  return interval !== undefined && interval.hostLowMs <= hostMs && hostMs <= interval.hostHighMs;
+}
+
+describe('ticksDiff', () => {
+  it('is signed and crosses the 2^30 wrap as utime.ticks_diff does', () => {
+    expect(ticksDiff(5, TICKS_PERIOD - 4)).toBe(9);
+    expect(ticksDiff(TICKS_PERIOD - 4, 5)).toBe(-9);
+    expect(ticksDiff(1000, 400)).toBe(600);
+    expect(ticksDiff(0, TICKS_PERIOD / 2)).toBe(-TICKS_PERIOD / 2);
+  });
+});
+
+describe('edgeFromTicks (REPL: board ticks related to host time)', () => {
+  it('keeps the exchange with the smallest round trip', () => {
+    const exchanges = [
+      { hostSendMs: 0, hostReceiveMs: 9, ticksMs: 1 },
+      { hostSendMs: 20, hostReceiveMs: 22.5, ticksMs: 21 },
+      { hostSendMs: 30, hostReceiveMs: 40, ticksMs: 35 },
+    ];
+    expect(bestExchange(exchanges)).toBe(exchanges[1]);
+  });
+
+  it('contains the true edge for random phases, read positions and a wrap between edge and exchange', () => {
+    const next = random(7);
+    for (let trial = 0; trial < 2000; trial++) {
+      // Board ticks: host monotonic + an arbitrary start near the wrap, running up to 150 ppm off.
+      const ticksPpm = (next() - 0.5) * 300;
+      const ticksAtHostZero = TICKS_PERIOD - 500 + Math.floor(next() * 1000);
+      const ticksAt = (hostMs: number): number => Math.floor(ticksAtHostZero + hostMs * (1 + ticksPpm / 1e6)) % TICKS_PERIOD;
+      const edgeMs = 1000 + next() * 1000;
+      // The loop's reads straddle the edge; each read takes up to 0.5 ms.
+      const lastOldReadMs = edgeMs - next() * 0.5;
+      const firstNewReadMs = edgeMs + next() * 0.5;
+      const edge = { ticksBeforeMs: ticksAt(lastOldReadMs - next() * 0.2), ticksAfterMs: ticksAt(firstNewReadMs + next() * 0.2) };
+      const sendMs = edgeMs + 5 + next() * 1200;
+      const roundTripMs = 1 + next() * 8;
+      const exchange = { hostSendMs: sendMs, hostReceiveMs: sendMs + roundTripMs, ticksMs: ticksAt(sendMs + next() * roundTripMs) };
+      const interval = edgeFromTicks(edge, exchange);
+      expect(contains(interval, edgeMs)).toBe(true);
+      expect(interval.readingMs + interval.roundTripMs).toBeCloseTo((interval.hostHighMs - interval.hostLowMs) / 2, 9);
+      expect(interval.roundTripMs).toBeCloseTo((roundTripMs + 1) / 2, 9);
+    }
+  });
+
+  it('is off when the exchange lies about its timing (a check that the bounds are tight, not just wide)', () => {
+    const edge = { ticksBeforeMs: 999, ticksAfterMs: 1000 };
+    // The board read 1500 at host 1500 in truth; claim it was read 10 ms later.
+    const interval = edgeFromTicks(edge, { hostSendMs: 1509, hostReceiveMs: 1511, ticksMs: 1500 });
+    expect(contains(interval, 1000)).toBe(false);
+  });
+});
+
+describe('bracketEdge and aimedSendMs (AT: host-side polling)', () => {
+  /** Polls a fake board as the AT driver does: back to back until the second changes, then aimed. */
+  function pollFakeBoard(offsetMs: number, ppm: number, roundTripMs: () => number, readAt: () => number, aimed: number): { polls: ClockPoll[]; interval: EdgeInterval | undefined } {
+    const polls: ClockPoll[] = [];
+    let nowMs = 10_000;
+    const poll = (sendMs: number): ClockPoll => {
+      const rt = roundTripMs();
+      const result = { hostSendMs: sendMs, hostReceiveMs: sendMs + rt, second: boardSecondAt(sendMs + readAt() * rt, offsetMs, ppm) };
+      polls.push(result);
+      nowMs = result.hostReceiveMs;
+      return result;
+    };
+    const first = poll(nowMs);
+    while (poll(nowMs).second === first.second);
+    let interval = bracketEdge(polls);
+    for (let i = 0; i < aimed && interval; i++) {
+      poll(aimedSendMs(interval, Math.min(...polls.map((p) => p.hostReceiveMs - p.hostSendMs)), nowMs + 1));
+      interval = bracketEdge(polls);
+    }
+    return { polls, interval };
+  }
+
+  it('always contains the true edge, and aiming narrows it towards one round trip', () => {
+    const next = random(11);
+    const widthsMs: number[] = [];
+    for (let trial = 0; trial < 1000; trial++) {
+      const offsetMs = (next() - 0.5) * 200_000;
+      const ppm = (next() - 0.5) * 200;
+      const { polls, interval } = pollFakeBoard(offsetMs, ppm, () => 4 + next() * 6, next, 3);
+      const last = polls[polls.length - 1] as ClockPoll;
+      expect(contains(interval, edgeHostMs(last.second, offsetMs, ppm))).toBe(true);
+      widthsMs.push((interval as EdgeInterval).hostHighMs - (interval as EdgeInterval).hostLowMs);
+    }
+    widthsMs.sort((a, b) => a - b);
+    // Back to back alone gives about two round trips (~14 ms); three aimed polls bring the median near one.
+    expect(widthsMs[widthsMs.length >> 1]).toBeLessThan(11);
+  });
+
+  it('says nothing (undefined) when the reads cannot come from a clock ticking once a second', () => {
+    const polls: ClockPoll[] = [
+      { hostSendMs: 0, hostReceiveMs: 5, second: 100 },
+      { hostSendMs: 5, hostReceiveMs: 10, second: 101 },
+      { hostSendMs: 500, hostReceiveMs: 505, second: 102 },
+    ];
+    expect(bracketEdge(polls)).toBeUndefined();
+  });
+});
+
+describe('consecutiveReadProblem (rtctest rules)', () => {
+  it('flags a clock that goes backwards or jumps, and passes one that ticks', () => {
+    expect(consecutiveReadProblem(100, 101, 3)).toBeUndefined();
+    expect(consecutiveReadProblem(100, 100, 3)).toBeUndefined();
+    expect(consecutiveReadProblem(100, 99, 3)).toBe('backwards');
+    expect(consecutiveReadProblem(100, 102, 3)).toBe('jump');
+    // Polls a second apart may see two changes.
+    expect(consecutiveReadProblem(100, 102, 1004)).toBeUndefined();
+    expect(consecutiveReadProblem(100, 103, 1004)).toBe('jump');
+  });
+});
