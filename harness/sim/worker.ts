@@ -13,12 +13,8 @@ import { createAtPort } from './at/port.js';
 import { DEFAULT_GARBLE_SEED, Garbler, parseFault, type Fault } from './faults.js';
 import { FRIENDLY_PROMPT, KEYBOARD_INTERRUPT_TRACEBACK, RAW_EXEC_END, ReplModeTracker } from './micropython/prompts.js';
 import { defaultFaults, ModemError, ModemModel } from './modem.js';
-<<<<<<< HEAD
-import { firmwareNtpQuery } from './ntp.js';
-import { NetBridge } from './net-bridge.js';
-=======
 import { firmwareNtpQuery, ntptimeSetFrom } from './ntp.js';
->>>>>>> wt-a2
+import { NetBridge } from './net-bridge.js';
 import {
   BRIDGE,
   SIM_PORTS,
