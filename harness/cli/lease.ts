@@ -53,6 +53,7 @@ export const leaseCommand: CliCommand = {
           return;
         }
         let refused = false;
+        const signalled = new Set<number>();
         for (const entry of entries) {
           const who = safeField(describeHolder(entry.holder, store.host), 300);
           if (entry.state === 'held' && !flags.kick) {
@@ -66,7 +67,9 @@ export const leaseCommand: CliCommand = {
             continue;
           }
           let stopped = '';
-          if (entry.state === 'held' && entry.holder.host === hostname() && pidAlive(entry.holder.pid)) {
+          // One SIGTERM per holder (a board has two ports): a second one makes a run leave at once.
+          if (entry.state === 'held' && entry.holder.host === hostname() && !signalled.has(entry.holder.pid) && pidAlive(entry.holder.pid)) {
+            signalled.add(entry.holder.pid);
             try {
               // SIGTERM stops a qhil run cleanly: its ports closed, what it measured written, exit 3.
               process.kill(entry.holder.pid, 'SIGTERM');

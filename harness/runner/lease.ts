@@ -171,7 +171,7 @@ export interface AcquireOptions {
   /** Queue for this long when a port is busy (0: fail at once). */
   waitMs?: number;
   signal?: AbortSignal;
-  /** Called when a dead or expired holder's lease is taken over, and when a held lease is lost. */
+  /** Called when a dead or expired holder's lease is taken over, when the taker queues, and when a held lease is lost. */
   onNote?: (message: string) => void;
 }
 
@@ -306,6 +306,7 @@ export class LeaseStore {
             break;
           }
           const leftMs = deadline - performance.now();
+          if (leftMs > 0 && pollMs === WAIT_FIRST_POLL_MS) note(`waiting up to ${Math.round(leftMs / 1000)}s for the port: ${describeHolder(taken.busy, this.host)}`);
           if (leftMs <= 0) {
             const waited = options.waitMs ? ` (waited ${Math.round(options.waitMs / 1000)}s)` : '; give --wait <duration> to queue for it';
             throw new InfrastructureError(`${describeHolder(taken.busy, this.host)}${waited}`);
