@@ -27,13 +27,15 @@ export function findUsbPort(ports: SerialPortInfo[], usbSerial: string, role: Vi
 
 /** The USB serial number of the device behind a device path, or undefined when there is none. */
 export function usbSerialBehind(ports: SerialPortInfo[], address: string): string | undefined {
+  const named = ports.find((port) => port.path === address || port.stableNames.includes(address));
+  if (named) return named.serialNumber;
   let real: string;
   try {
     real = realpathSync(address);
   } catch {
     return undefined;
   }
-  return ports.find((port) => port.path === real || port.stableNames.includes(address))?.serialNumber;
+  return ports.find((port) => port.path === real)?.serialNumber;
 }
 
 /**
