@@ -154,10 +154,10 @@ describe.skipIf(skipWithoutSocat)('board leases across processes', () => {
       const holder = run(holdScenario('60s'), ['--at', ports.at, '--repl', ports.repl]);
       await leasesTaken(2, holder);
       const listed = await qhil(['lease', 'list', '--lock-dir', lockDir, '--json']);
-      expect((JSON.parse(String(listed.stdout)) as { board: string; pid: number; state: string }[]).map((l) => [l.board, l.pid, l.state])).toEqual([
-        ['board-1', holder.pid, 'held'],
-        ['board-1', holder.pid, 'held'],
-      ]);
+      // Each PTY port is leased under its link's name and the device it points at: four leases.
+      const leases = JSON.parse(String(listed.stdout)) as { board: string; pid: number; state: string; key: string }[];
+      expect(leases.map((l) => [l.board, l.pid, l.state])).toEqual(Array.from({ length: 4 }, () => ['board-1', holder.pid, 'held']));
+      expect(leases.map((l) => l.key)).toContain(ports.at);
       const refused = await qhil(['lease', 'release', 'board-1', '--lock-dir', lockDir]);
       expect(refused.exitCode).toBe(3);
       expect(refused.stderr).toContain('give --kick');

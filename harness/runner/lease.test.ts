@@ -46,6 +46,18 @@ describe('leases', () => {
     await expect(store({ pid: 5151 }).acquire({ board: 'b', addresses: [device] })).rejects.toThrow(/a is in use by alice/);
   });
 
+  it('a link re-pointed while its lease is held (re-enumeration, a rebooted PTY) still meets the holder', async () => {
+    const [first, second] = [join(dir, 'ttyUSB2'), join(dir, 'ttyUSB3')];
+    writeFileSync(first, '');
+    writeFileSync(second, '');
+    const byId = join(dir, 'usb-Quectel_EC200U-if02-port0');
+    symlinkSync(first, byId);
+    held.push(await store().acquire({ board: 'a', addresses: [byId] }));
+    rmSync(byId);
+    symlinkSync(second, byId);
+    await expect(store({ pid: 5151 }).acquire({ board: 'b', addresses: [byId] })).rejects.toThrow(/a is in use by alice/);
+  });
+
   it('a lease whose holder died on this host is taken over, and the taker says from whom', async () => {
     held.push(await store({ pid: 111 }).acquire({ board: 'ec200u-01', addresses: ['tcp://127.0.0.1:7002'] }));
     const notes: string[] = [];

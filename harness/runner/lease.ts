@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { errorMessage, InfrastructureError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
@@ -89,6 +89,18 @@ export function leaseOptionsFromFlags(flags: { lockDir?: string; rigLockDir?: st
 /** The lease key of a port address: the same for every name of one device (preflight's portIdentity). */
 export function leaseKey(address: string): string {
   return portIdentity(address);
+}
+
+/**
+ * Every key a port is leased under: the device it is now (so `/dev/ttyUSB2` and its by-id name
+ * meet) and, for a link, the link's own name too, since a re-enumerated board moves its by-id link to
+ * another ttyUSB (and a rebooted simulated board its PTY) while the run holds the lease.
+ */
+export function leaseKeys(address: string): string[] {
+  const device = leaseKey(address);
+  if (address.startsWith('tcp://') || /^(?:\\\\\.\\)?COM\d+$/i.test(address)) return [device];
+  const named = resolve(address);
+  return named === device ? [device] : [device, named];
 }
 
 function leaseFileName(key: string): string {
@@ -286,8 +298,8 @@ export class LeaseStore {
    */
   async acquire(options: AcquireOptions): Promise<BoardLease> {
     this.ensureDir();
-    const keys = [...new Set(options.addresses.map((address) => leaseKey(address)))].sort();
-    const addressOf = new Map(options.addresses.map((address) => [leaseKey(address), address]));
+    const addressOf = new Map(options.addresses.flatMap((address) => leaseKeys(address).map((key) => [key, address] as const)));
+    const keys = [...addressOf.keys()].sort();
     const deadline = performance.now() + (options.waitMs ?? 0);
     const held: HeldLease[] = [];
     const notes: string[] = [];
@@ -347,8 +359,8 @@ export class LeaseStore {
 
   /** Leases matching a board id or a port address (any of its names). */
   find(boardOrPort: string): LeaseEntry[] {
-    const key = /^(tcp:\/\/|\/|COM\d|\\\\)/i.test(boardOrPort) ? leaseKey(boardOrPort) : undefined;
-    return this.list().filter((entry) => entry.holder.board === boardOrPort || entry.holder.key === key);
+    const keys = /^(tcp:\/\/|\/|COM\d|\\\\)/i.test(boardOrPort) ? leaseKeys(boardOrPort) : [];
+    return this.list().filter((entry) => entry.holder.board === boardOrPort || keys.includes(entry.holder.key));
   }
 
   /** Removes a lease if it is still the one in `entry` (not one taken since). */
