@@ -1,6 +1,7 @@
 /**
  * `qhil sim [--profile <file|name>] [--tcp <port> | --pty] [--offset <duration>] [--fault <name>...]
- *  [--host <name=ip[:port]>...]`: a simulated Quectel board you can point any serial tool at. Prints
+ *  [--host <name=ip[:port]>...] [--control <socket>]`: a simulated Quectel board you can point any
+ * serial tool at, its power switch on `--control` (driven by `qhil sim power <on|off|cycle>`). Prints
  * where its ports are, runs until SIGINT/SIGTERM/SIGHUP, then stops socat and removes its temp folder.
  * Killed outright (SIGKILL), its socat die with it (parent-death signal, see sim/serve.ts); only the
  * temp folder is left.
