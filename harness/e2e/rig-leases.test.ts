@@ -6,6 +6,7 @@
  * re-identifies it. Runs dist/ (`npm run build` first), as a user runs qhil.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -227,7 +228,67 @@ describe.skipIf(skipWithoutSocat)('identity and power', () => {
     },
     TEST_TIMEOUT_MS,
   );
+
+  it(
+    'power-cycle is ERROR, saying so, when a different board answers afterwards',
+    async () => {
+      const first = await servedBoard('tcp');
+      const other = await startSimBoard({ profile: 'ec100y' });
+      boards.push(other);
+      const swapped = await serveTcp(other);
+      serving.push(swapped);
+      let current = first.at;
+      // While the first board is off, the port is given to another module.
+      first.board.onPortState((port, up) => {
+        if (port === 'at' && !up) current = swapped.ports.at;
+      });
+      const bench = await switchablePort(() => current);
+      const socket = join(dir, 'power.sock');
+      controls.push(await serveControlSocket(first.board, socket));
+      const rig = write('rig.yaml', `name: swap\nboards:\n  - id: b\n    at: ${bench.address}\n    power: { cycle: [node, ${BIN}, sim, power, cycle, --control, ${socket}] }\n`);
+      const scenario = write('swap.yaml', 'name: swap\ntimeout: 3m\nsteps:\n  - power-cycle: { wait: 60s }\n  - at: { command: AT }\n');
+      try {
+        const output = await qhil(['run', scenario, '--rig', rig, '--out', join(dir, 'out'), '--lock-dir', lockDir]);
+        expect(output.exitCode, String(output.stdout)).toBe(3);
+        const steps = resultOf(output).boards[0]?.scenarios[0]?.steps ?? [];
+        expect(steps[0]).toMatchObject({ kind: 'power-cycle', outcome: 'ERROR', fault: 'rig' });
+        expect(steps[0]?.message).toContain(`a different board answered on ${bench.address}: IMEI 866327040001234, before it was ${IMEI}`);
+        expect(steps[1]?.outcome).toBe('SKIP');
+      } finally {
+        await bench.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
+
+/** A TCP forwarder to whichever board is current: what a bench looks like when a module is swapped on a port. */
+async function switchablePort(target: () => string): Promise<{ address: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const { port } = new URL(target());
+    const board = connect(Number(port), '127.0.0.1');
+    for (const socket of [client, board]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        client.destroy();
+        board.destroy();
+      });
+    }
+    client.pipe(board);
+    board.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  return {
+    address: `tcp://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 function dirnameOf(output: Result): string {
   return /^Reports: (.+)$/m.exec(String(output.stdout))?.[1] ?? '';
