@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InfrastructureError } from '../core/errors.js';
-import { ciJobFromEnv, describeHolder, leaseKey, LeaseStore, lockDirFrom, type LeaseStoreOptions } from './lease.js';
+import { ciJobFromEnv, describeHolder, leaseKey, LeaseStore, lockDirFrom, processStart, type LeaseStoreOptions } from './lease.js';
 
 let dir: string;
 let lockDir: string;
@@ -21,7 +21,7 @@ afterEach(() => {
 
 /** A store as another process would have it: its own pid, user and clock. */
 function store(options: Partial<LeaseStoreOptions> = {}): LeaseStore {
-  return new LeaseStore({ lockDir, host: 'rig-host', user: 'alice', pid: 4242, isAlive: () => true, env: {}, ...options });
+  return new LeaseStore({ lockDir, host: 'rig-host', user: 'alice', pid: 4242, isAlive: () => true, startOf: () => undefined, env: {}, ...options });
 }
 
 describe('leases', () => {
@@ -67,6 +67,23 @@ describe('leases', () => {
     expect(lease.notes).toEqual(notes);
     expect(notes[0]).toMatch(/took over the lease on tcp:\/\/127\.0\.0\.1:7002 from alice, pid 111 .*that process is gone/);
     expect(taker.list()[0]?.holder.pid).toBe(222);
+  });
+
+  it('a dead holder whose pid now belongs to another process is still dead (its start time differs)', async () => {
+    let started = '1000';
+    held.push(await store({ pid: 111, startOf: () => started }).acquire({ board: 'b', addresses: ['tcp://127.0.0.1:7002'] }));
+    const taker = store({ pid: 222, startOf: () => started });
+    await expect(taker.acquire({ board: 'b', addresses: ['tcp://127.0.0.1:7002'] })).rejects.toThrow(/in use/);
+    started = '2000';
+    const notes: string[] = [];
+    held.push(await taker.acquire({ board: 'b', addresses: ['tcp://127.0.0.1:7002'], onNote: (m) => notes.push(m) }));
+    expect(notes[0]).toMatch(/that process is gone/);
+  });
+
+  it('reads a real process start time on Linux', () => {
+    if (process.platform !== 'linux') return;
+    expect(processStart(process.pid)).toMatch(/^\d+$/);
+    expect(processStart(process.pid)).toBe(processStart(process.pid));
   });
 
   it('a holder on another host is never judged dead by pid, only by its expiry', async () => {

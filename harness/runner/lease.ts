@@ -44,6 +44,8 @@ export interface LeaseHolder {
   user: string;
   host: string;
   pid: number;
+  /** When that process started (Linux: /proc/<pid>/stat field 22), so a reused pid is not taken for the holder. */
+  pidStart?: string;
   /** CI job id from the environment (GITHUB_RUN_ID, CI_JOB_ID, BUILD_ID...), when there is one. */
   ciJob?: string;
   startedAt: string;
@@ -129,6 +131,17 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** A process's start time in clock ticks since boot (Linux), or undefined where /proc cannot tell. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 function hhmm(iso: string): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : `${date.toISOString().slice(11, 16)} UTC`;
@@ -153,6 +166,7 @@ function parseHolder(text: string): LeaseHolder | undefined {
       user: String(value.user ?? '?'),
       host: String(value.host ?? '?'),
       pid: value.pid,
+      ...(typeof value.pidStart === 'string' && { pidStart: value.pidStart }),
       ...(typeof value.ciJob === 'string' && { ciJob: value.ciJob }),
       startedAt: String(value.startedAt ?? ''),
       renewedAt: String(value.renewedAt ?? ''),
@@ -170,6 +184,7 @@ export interface LeaseStoreOptions {
   /** Injectable for tests: the wall clock (ms) and whether a pid lives. */
   nowMs?: () => number;
   isAlive?: (pid: number) => boolean;
+  startOf?: (pid: number) => string | undefined;
   host?: string;
   user?: string;
   pid?: number;
@@ -275,20 +290,24 @@ export class LeaseStore {
   readonly ttlMs: number;
   readonly nowMs: () => number;
   private readonly isAlive: (pid: number) => boolean;
+  private readonly startOf: (pid: number) => string | undefined;
   readonly host: string;
   private readonly user: string;
   private readonly pid: number;
   private readonly ciJob: string | undefined;
+  private readonly ownStart: string | undefined;
 
   constructor(options: LeaseStoreOptions) {
     this.lockDir = options.lockDir;
     this.ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     this.nowMs = options.nowMs ?? Date.now;
     this.isAlive = options.isAlive ?? pidAlive;
+    this.startOf = options.startOf ?? processStart;
     this.host = options.host ?? hostname();
     this.user = options.user ?? currentUser();
     this.pid = options.pid ?? process.pid;
     this.ciJob = ciJobFromEnv(options.env);
+    this.ownStart = this.startOf(this.pid);
   }
 
   /**
@@ -375,7 +394,12 @@ export class LeaseStore {
   }
 
   stateOf(holder: LeaseHolder): LeaseState {
-    if (holder.host === this.host && !this.isAlive(holder.pid)) return 'holder-dead';
+    if (holder.host === this.host) {
+      if (!this.isAlive(holder.pid)) return 'holder-dead';
+      // pid_max is often 32768: on a busy host a dead holder's pid soon belongs to another process.
+      const start = holder.pidStart === undefined ? undefined : this.startOf(holder.pid);
+      if (start !== undefined && start !== holder.pidStart) return 'holder-dead';
+    }
     const expires = Date.parse(holder.expiresAt);
     if (!Number.isFinite(expires) || expires < this.nowMs()) return 'expired';
     return 'held';
@@ -425,6 +449,7 @@ export class LeaseStore {
       user: this.user,
       host: this.host,
       pid: this.pid,
+      ...(this.ownStart !== undefined && { pidStart: this.ownStart }),
       ...(this.ciJob && { ciJob: this.ciJob }),
       startedAt: new Date(now).toISOString(),
       renewedAt: new Date(now).toISOString(),
