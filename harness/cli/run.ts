@@ -6,7 +6,8 @@ import { ProgressReporter } from '../report/index.js';
 import type { BoardSpec, ReferenceSpec, RunEvent, Scenario } from '../core/model.js';
 import { loadRig } from '../runner/rig.js';
 import { checkRunnable } from '../runner/preflight.js';
-import { runScenarios, type RunOutput, type StartedRun } from '../runner/run.js';
+import { leaseOptionsFromFlags } from '../runner/lease.js';
+import { runScenarios, type RunOptions, type RunOutput, type StartedRun } from '../runner/run.js';
 import { loadScenario } from '../runner/scenario.js';
 import { startSimWorld, type SimWorld } from '../runner/sim-world.js';
 import { durationFlagMs, ExitCode, type CliCommand, type CliIo } from './command.js';
@@ -24,6 +25,8 @@ export interface RunFlags {
   samples?: string;
   tag: string[];
   json?: boolean;
+  wait?: string;
+  lockDir?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -31,13 +34,13 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** Boards from --rig, --board sim, or --repl/--at flags (exactly one of these ways). */
-export function boardsFromFlags(flags: RunFlags): { boards: BoardSpec[]; rigReference?: ReferenceSpec } {
+export function boardsFromFlags(flags: RunFlags): { boards: BoardSpec[]; rigReference?: ReferenceSpec; lockDir?: string } {
   const ways = [flags.rig !== undefined, flags.board !== undefined, flags.at !== undefined || flags.repl !== undefined].filter(Boolean).length;
   if (ways === 0) throw new InputError('no board: give --rig <rig.yaml>, --board sim, or --repl <port> / --at <port>');
   if (ways > 1) throw new InputError('give only one of --rig, --board sim, and --repl/--at');
   if (flags.rig) {
     const rig = loadRig(flags.rig);
-    return { boards: rig.boards, rigReference: rig.reference };
+    return { boards: rig.boards, rigReference: rig.reference, lockDir: rig.lockDir };
   }
   if (flags.board !== undefined) {
     if (flags.board !== 'sim') throw new InputError(`--board ${flags.board}: the only built-in board is "sim"`);
@@ -73,6 +76,7 @@ export interface ExecuteRunOptions {
   tags: string[];
   json: boolean;
   io: CliIo;
+  leases?: RunOptions['leases'];
 }
 
 /**
@@ -134,6 +138,7 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
       tags: options.tags,
       signal: controller.signal,
       simHosts: world?.hosts,
+      leases: options.leases,
       onEvent: (event: RunEvent) => progress?.onEvent(event),
       onStarted: (run) => {
         started = run;
@@ -176,10 +181,13 @@ export const runCommand: CliCommand = {
       .option('--samples <n>', 'reference samples per server')
       .option('--tag <tag>', 'run only scenarios with this tag (repeatable)', collect, [])
       .option('--json', 'print the run result as JSON instead of the table')
+      .option('--wait <duration>', 'queue this long for a board another run holds (default: ERROR at once, naming the holder)')
+      .option('--lock-dir <dir>', 'board lease folder (default $QHIL_LOCK_DIR, the rig\'s lock-dir, /tmp/qhil-leases)')
       .action(async (files: string[], flags: RunFlags) => {
         // Everything is validated before any port opens: a typo fails in milliseconds.
         const scenarios = files.map((file) => loadScenario(file));
-        const { boards, rigReference } = boardsFromFlags(flags);
+        const { boards, rigReference, lockDir } = boardsFromFlags(flags);
+        const leases = leaseOptionsFromFlags({ lockDir: flags.lockDir, rigLockDir: lockDir, waitMs: flags.wait === undefined ? 0 : durationFlagMs('--wait', flags.wait) });
         const { exitCode } = await executeRun({
           scenarios,
           boards,
@@ -189,6 +197,7 @@ export const runCommand: CliCommand = {
           tags: flags.tag,
           json: Boolean(flags.json),
           io,
+          leases,
         });
         setExit(exitCode);
       });

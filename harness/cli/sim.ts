@@ -1,6 +1,7 @@
 /**
  * `qhil sim [--profile <file|name>] [--tcp <port> | --pty] [--offset <duration>] [--fault <name>...]
- *  [--host <name=ip[:port]>...]`: a simulated Quectel board you can point any serial tool at. Prints
+ *  [--host <name=ip[:port]>...] [--control <socket>]`: a simulated Quectel board you can point any
+ * serial tool at, its power switch on `--control` (driven by `qhil sim power <on|off|cycle>`). Prints
  * where its ports are, runs until SIGINT/SIGTERM/SIGHUP, then stops socat and removes its temp folder.
  * Killed outright (SIGKILL), its socat die with it (parent-death signal, see sim/serve.ts); only the
  * temp folder is left.
@@ -11,6 +12,7 @@ import { InputError } from '../core/errors.js';
 import { startSimBoard } from '../sim/board.js';
 import { parseFault } from '../sim/faults.js';
 import { servePty, serveTcp, type ServedBoard } from '../sim/serve.js';
+import { POWER_SWITCH_ACTIONS, requestPower, serveControlSocket, type ControlSocket, type PowerSwitchAction } from '../sim/control-socket.js';
 
 interface SimFlags {
   profile: string;
@@ -19,6 +21,7 @@ interface SimFlags {
   offset?: string;
   fault: string[];
   host: string[];
+  control?: string;
 }
 
 export interface SimRunOptions {
@@ -27,6 +30,8 @@ export interface SimRunOptions {
   clockOffsetMs?: number;
   faults: string[];
   hosts: Record<string, string>;
+  /** A Unix socket for the board's power switch (`qhil sim power <on|off|cycle> --control <socket>`). */
+  controlPath?: string;
 }
 
 /** Flags to options; every mistake is an InputError (exit 2) before anything starts. */
@@ -47,7 +52,7 @@ export function simOptionsFromFlags(flags: SimFlags): SimRunOptions {
     if (!match) throw new InputError(`--host: expected name=ip[:port], got "${entry}"`);
     hosts[match[1] ?? ''] = match[2] ?? '';
   }
-  return { profile: flags.profile, transport, clockOffsetMs, faults: flags.fault, hosts };
+  return { profile: flags.profile, transport, clockOffsetMs, faults: flags.fault, hosts, ...(flags.control !== undefined && { controlPath: flags.control }) };
 }
 
 /** Runs a simulated board until `stop` aborts; resolves to the exit code. */
@@ -60,16 +65,20 @@ export async function runSim(options: SimRunOptions, io: CliIo, stop: AbortSigna
     onLog: (message) => io.stderr(`sim: ${message}\n`),
   });
   let served: ServedBoard | undefined;
+  let control: ControlSocket | undefined;
   try {
+    if (options.controlPath) control = await serveControlSocket(board, options.controlPath, (message) => io.stderr(`sim: ${message}\n`));
     served =
       options.transport.kind === 'pty'
         ? await servePty(board, { onLog: (message) => io.stderr(`sim: ${message}\n`) })
         : await serveTcp(board, { replPort: options.transport.replPort });
     io.stdout(`repl: ${served.ports.repl}\n`);
     io.stdout(`at: ${served.ports.at}\n`);
+    if (control) io.stdout(`control: ${control.path}\n`);
     io.stdout(`board: ${board.profile.model}, QuecPython ${board.profile.quecpython.version}, firmware ${board.profile.firmware}\n`);
     if (!stop.aborted) await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
   } finally {
+    await control?.close();
     await served?.close();
     await board.close();
   }
@@ -80,7 +89,7 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 export const simCommand: CliCommand = {
   register(program: Command, io: CliIo, setExit: (code: ExitCode) => void): void {
-    program
+    const sim = program
       .command('sim')
       .description('start a simulated Quectel board (QuecPython REPL + AT port) and print where its ports are')
       .option('--profile <file|name>', 'board profile: a YAML file or a name in fixtures/sim', 'ec200u')
@@ -89,6 +98,7 @@ export const simCommand: CliCommand = {
       .option('--offset <duration>', "the board clock's offset from UTC at start, e.g. -2.5s")
       .option('--fault <name>', 'inject a fault from power-on (repeatable): no-sim, clock-drift=40, ...', collect, [])
       .option('--host <name=ip[:port]>', 'a name the board resolves, loopback only (repeatable)', collect, [])
+      .option('--control <socket>', "serve the board's power switch on this Unix socket (see qhil sim power)")
       .action(async (flags: SimFlags) => {
         const options = simOptionsFromFlags(flags);
         const controller = new AbortController();
@@ -104,6 +114,19 @@ export const simCommand: CliCommand = {
         } finally {
           for (const signal of signals) process.off(signal, onSignal);
         }
+      });
+    // `--control` is the parent's option (commander gives it to `sim` wherever it stands).
+    sim
+      .command('power')
+      .description('switch a running simulated board off, on, or off and on (its --control socket)')
+      .argument('<action>', POWER_SWITCH_ACTIONS.join(' | '))
+      .action(async (action: string, _flags: unknown, command: Command) => {
+        const controlPath = (command.parent?.opts() as SimFlags | undefined)?.control;
+        if (!controlPath) throw new InputError('qhil sim power: give --control <socket> (the one qhil sim --control serves)');
+        if (!POWER_SWITCH_ACTIONS.includes(action as PowerSwitchAction)) throw new InputError(`qhil sim power ${action}: expected on, off or cycle`);
+        await requestPower(controlPath, action as PowerSwitchAction);
+        io.stdout(`power ${action}: done\n`);
+        setExit(ExitCode.Ok);
       });
   },
 };

@@ -121,12 +121,36 @@ export interface BoardSpec {
   /** Extra fields scenarios may use as `${board.<field>}`. */
   fields: Record<string, string>;
   location?: SourceLocation;
+  /** What the board must say it is (rig file): any difference after identify is ERROR before any step. */
+  pin?: BoardPin;
+  /** Ports found by the USB device's serial number and the interface's role, instead of by path. */
+  usbPorts?: Partial<Record<Via, { usbSerial: string; role: Via }>>;
+  /** Commands that switch the board's power (argument arrays, run without a shell). */
+  power?: PowerSpec;
+}
+
+export interface BoardPin {
+  imei?: string;
+  /** Exact, or a regular expression written `/.../`. */
+  firmware?: string;
+  /** The USB device's serial number behind the board's device-path ports. */
+  usbSerial?: string;
+}
+
+export interface PowerSpec {
+  on?: string[];
+  off?: string[];
+  cycle?: string[];
+  /** Per command. */
+  timeoutMs: number;
 }
 
 export interface Rig {
   name: string;
   reference?: ReferenceSpec;
   boards: BoardSpec[];
+  /** Where this rig's board leases are kept (`lock-dir:`); the flag and QHIL_LOCK_DIR win. */
+  lockDir?: string;
   file?: string;
 }
 
@@ -201,6 +225,8 @@ export interface BoardResult {
   /** Transcript files, relative to the run folder. */
   transcripts: string[];
   scenarios: ScenarioResult[];
+  /** What the report must say about how the board was had: a lease taken over from a dead holder, one lost. */
+  notes?: string[];
 }
 
 export interface ReferenceRecord {

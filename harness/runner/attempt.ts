@@ -5,7 +5,7 @@ import { errorMessage, InfrastructureError, TimeoutError, type Fault } from '../
 import type { Measurement, Outcome, ReferenceSpec } from '../core/model.js';
 import { sleep } from '../core/sleep.js';
 import type { ReferenceResult } from '../clock/reference.js';
-import type { StepBoard, StepContext, StepDefinition, StepValue } from '../steps/step.js';
+import type { BoardLifecycle, StepBoard, StepContext, StepDefinition, StepValue } from '../steps/step.js';
 import { cpuPressureTotalUs } from './host-load.js';
 import { classifyFailure, type AttemptEvidence, type AttemptPhase, type Verdict } from './verdict.js';
 
@@ -37,6 +37,8 @@ export interface StepEnvironment {
   /** The run's own signal: a stopped run stops the step and is never retried. */
   runSignal?: AbortSignal;
   log(message: string): void;
+  /** The board's power switch and return, for `power-cycle` and `reset`. */
+  lifecycle?: BoardLifecycle;
 }
 
 export interface StepLimits {
@@ -216,6 +218,7 @@ async function runAttempt(
       timeLeftMs,
       queryReference: () => during('reference', () => env.queryReference(controller.signal)),
       log: env.log,
+      lifecycle: env.lifecycle,
     };
     const report = await Promise.race([definition.run(context, args as never), deadline]);
     const failedMeasurement = report.measurements?.some((m) => m.outcome === 'FAIL');

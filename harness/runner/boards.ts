@@ -10,7 +10,11 @@ import type { Link } from '../link/link.js';
 import { openLink } from '../link/open.js';
 import { TranscriptTap } from '../link/transcript.js';
 import { startSimBoard, type SimBoard } from '../sim/board.js';
-import type { StepBoard } from '../steps/step.js';
+import type { BoardLifecycle, StepBoard } from '../steps/step.js';
+import { identityProblem, returnedIdentityProblem } from './identity.js';
+import type { BoardLease, LeaseStore } from './lease.js';
+import { runPower, type PowerAction } from './power.js';
+import { resolveUsbPorts } from './usb-ports.js';
 
 export interface OpenBoardOptions {
   runDir: string;
@@ -18,6 +22,10 @@ export interface OpenBoardOptions {
   simHosts?: Record<string, string>;
   /** The run's signal: a stopped run stops waiting for ports. */
   signal?: AbortSignal;
+  /** Take each port's lease before opening it (simulated boards in this process need none). */
+  leases?: { store: LeaseStore; waitMs: number };
+  /** Lease news for the report: a dead holder's lease taken over, a lease lost to --kick. */
+  onNote?: (message: string) => void;
 }
 
 /** A board as the runner uses it: what BoardSession gives, and what a test's fake board gives. */
@@ -35,15 +43,25 @@ export interface BoardConnection {
   bytesReceived(): number;
   reconnect(waitMs: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
+  /** Power switch and return for `power-cycle` and `reset`. */
+  readonly lifecycle?: BoardLifecycle;
 }
 
 const VIAS = ['repl', 'at'] as const;
 const REOPEN_POLL_MS = 250;
 /** How long a reopened port has to prove the board is behind it (a TCP server accepts with no board). */
 const PROBE_ANSWER_MS = 1000;
+/** After a power cycle or reset, how long the old ports get to close before they are reopened anyway. */
+const GONE_WAIT_MS = 5000;
+const GONE_POLL_MS = 50;
+const REIDENTIFY_TIMEOUT_MS = 15_000;
 
-function transcriptName(boardId: string, via: Via): string {
+function transcriptName(boardId: string, via: Via | 'power'): string {
   return join('transcripts', `${boardId.replace(/[^\w.-]/g, '_')}-${via}.log`);
+}
+
+function powerTranscriptName(boardId: string): string {
+  return transcriptName(boardId, 'power');
 }
 
 /**
@@ -59,6 +77,9 @@ export class BoardSession implements BoardConnection {
   private channels: { repl?: ReplChannel; at?: AtChannel } = {};
   private current: QuecBoard | undefined;
   private received = 0;
+  private lease: BoardLease | undefined;
+  /** Who the board said it was last, kept across reconnects: the board that comes back must be the same. */
+  private lastIdentity: BoardIdentity | undefined;
 
   private constructor(
     readonly spec: BoardSpec,
@@ -71,21 +92,66 @@ export class BoardSession implements BoardConnection {
       this.ports[via] = address;
       this.transcripts.push(transcriptName(spec.id, via));
     }
+    if (spec.power) this.transcripts.push(powerTranscriptName(spec.id));
   }
 
   /** Opens every port of the board; throws InfrastructureError naming the port that failed (nothing is left open). */
-  static async open(spec: BoardSpec, options: OpenBoardOptions): Promise<BoardSession> {
-    const sim = spec.sim
-      ? await startSimBoard({ profile: spec.sim.profile, clockOffsetMs: spec.sim.offsetMs, faults: spec.sim.faults, hosts: options.simHosts, name: spec.id })
+  static async open(given: BoardSpec, options: OpenBoardOptions): Promise<BoardSession> {
+    // Ports named by USB serial number get their paths now, and a pinned USB serial is checked.
+    const spec = await resolveUsbPorts(given);
+    // The lease comes before the ports: a busy board is never opened, not even for a moment.
+    const addresses = spec.sim ? [] : VIAS.flatMap((via) => (spec[via] ? [spec[via]] : []));
+    const lease = options.leases && addresses.length > 0
+      ? await options.leases.store.acquire({ board: spec.id, addresses, waitMs: options.leases.waitMs, signal: options.signal, onNote: options.onNote })
       : undefined;
-    const session = new BoardSession(spec, options, sim);
+    let session: BoardSession | undefined;
     try {
+      const sim = spec.sim
+        ? await startSimBoard({ profile: spec.sim.profile, clockOffsetMs: spec.sim.offsetMs, faults: spec.sim.faults, hosts: options.simHosts, name: spec.id })
+        : undefined;
+      session = new BoardSession(spec, options, sim);
+      session.lease = lease;
       await session.connect(0, options.signal, false);
     } catch (error) {
-      await session.close();
+      await session?.close();
+      lease?.release();
       throw error;
     }
     return session;
+  }
+
+  /** Power and return for `power-cycle` and `reset`. */
+  get lifecycle(): BoardLifecycle {
+    return {
+      canPower: this.spec.power !== undefined || this.sim !== undefined,
+      power: (action, signal) => this.power(action, signal),
+      awaitReturn: (waitMs, signal) => this.awaitReturn(waitMs, signal),
+    };
+  }
+
+  /** The rig's power commands; a simulated board without them uses its own switch (off: unplugged, on: boots). */
+  private async power(action: PowerAction, signal: AbortSignal): Promise<string> {
+    if (this.spec.power || !this.sim) {
+      return runPower(this.spec.id, this.spec.power, action, { transcriptPath: join(this.options.runDir, powerTranscriptName(this.spec.id)), signal });
+    }
+    if (action === 'off') await this.sim.control.unplug();
+    else await this.sim.control.reboot('hard');
+    return `the simulated board's power switch (${action})`;
+  }
+
+  private async awaitReturn(waitMs: number, signal: AbortSignal): Promise<BoardIdentity | undefined> {
+    const deadline = performance.now() + waitMs;
+    const before = this.current?.identity ?? this.lastIdentity;
+    // The board goes first: a port that still answers is the board before its reset, not after it.
+    const goneBy = performance.now() + Math.min(GONE_WAIT_MS, waitMs / 2);
+    while (!this.disconnected && performance.now() < goneBy && !signal.aborted) await sleep(GONE_POLL_MS, signal);
+    await this.reconnect(Math.max(1, deadline - performance.now()), signal);
+    const port = this.ports.at ?? this.ports.repl ?? this.spec.id;
+    const identity = await this.board.identify(Math.min(REIDENTIFY_TIMEOUT_MS, Math.max(1, deadline - performance.now())), signal);
+    const problem = returnedIdentityProblem(before, identity, port) ?? identityProblem(this.spec, identity, port);
+    if (problem) throw new InfrastructureError(problem);
+    if (identity) this.lastIdentity = identity;
+    return identity;
   }
 
   get onHost(): boolean {
@@ -119,8 +185,13 @@ export class BoardSession implements BoardConnection {
   }
 
   async close(): Promise<void> {
-    await this.closeLinks();
-    await this.sim?.close();
+    try {
+      await this.closeLinks();
+      await this.sim?.close();
+    } finally {
+      this.lease?.release();
+      this.lease = undefined;
+    }
   }
 
   /**
@@ -184,6 +255,7 @@ export class BoardSession implements BoardConnection {
     const links = Object.values(this.links);
     this.links = {};
     this.channels = {};
+    if (this.current?.identity) this.lastIdentity = this.current.identity;
     this.current = undefined;
     await Promise.allSettled(links.map((link) => link.close()));
   }

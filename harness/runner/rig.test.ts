@@ -82,7 +82,7 @@ boards:
 
   it('points an unknown board key at the key, with the nearest allowed key', () => {
     expect(issuesOf('name: r\nboards:\n  - id: a\n    at: /dev/ttyUSB2\n    modle: EC200U\n')).toEqual([
-      '5:5: boards[0]: unknown key "modle" (did you mean "model"?); expected one of id, model, at, repl, apn, sim, vars',
+      '5:5: boards[0]: unknown key "modle" (did you mean "model"?); expected one of id, model, at, repl, apn, imei, firmware, usb-serial, power, sim, vars',
     ]);
   });
 

@@ -13,6 +13,7 @@ import { parseTcpAddress } from '../link/tcp.js';
 import { parseFault } from '../sim/faults.js';
 import type { BoardSpec, Rig } from '../core/model.js';
 import { referenceSchema } from './scenario.js';
+import { identityPinFields, identityPinOf, usbPortSchema } from './rig-identity.js';
 import {
   describeNode,
   dropEchoes,
@@ -58,13 +59,17 @@ const portAddress = z.string().superRefine((address, ctx) => {
 
 const BUILT_IN_FIELDS = ['id', 'model', 'at', 'repl', 'apn'] as const;
 
+/** A port by path, or by USB serial number and interface role (resolved when the board is opened). */
+const portSource = z.union([portAddress, usbPortSchema]);
+
 const boardSchema = z
   .object({
     id: z.string().regex(/^[\w.-]+$/, 'expected a board id: letters, digits, _ . - (it names report files)'),
     model: z.string().min(1).optional(),
-    at: portAddress.optional(),
-    repl: portAddress.optional(),
+    at: portSource.optional(),
+    repl: portSource.optional(),
     apn: z.string().min(1).optional(),
+    ...identityPinFields,
     sim: z
       .object({
         profile: z.string().min(1),
@@ -113,6 +118,7 @@ const rigSchema = z
     name: z.string().min(1),
     description: z.string().optional(),
     reference: referenceSchema.optional(),
+    'lock-dir': z.string().min(1).optional(),
     boards: z.array(boardSchema).min(1),
   })
   .strict()
@@ -162,13 +168,15 @@ export function parseRigText(text: string, file: string, options: RigLoadOptions
   return {
     name: rig.name,
     ...(rig.reference && { reference: rig.reference }),
+    ...(rig['lock-dir'] !== undefined && { lockDir: resolve(dirname(file), rig['lock-dir']) }),
     boards: rig.boards.map((board, index): BoardSpec => {
       const location = isSeq(boardsNode) ? source.locate(source.resolve(boardsNode.items[index])) : undefined;
       return {
         id: board.id,
         ...(board.model !== undefined && { model: board.model }),
-        ...(board.at !== undefined && { at: board.at }),
-        ...(board.repl !== undefined && { repl: board.repl }),
+        ...(typeof board.at === 'string' && { at: board.at }),
+        ...(typeof board.repl === 'string' && { repl: board.repl }),
+        ...identityPinOf(board),
         ...(board.apn !== undefined && { apn: board.apn }),
         ...(board.sim && { sim: { profile: profileRelativeTo(file, board.sim.profile), offsetMs: board.sim.offset, faults: board.sim.faults } }),
         fields: Object.fromEntries(Object.entries(board.vars).map(([name, value]) => [name, String(value)])),

@@ -14,6 +14,7 @@ import type { StepDefinition, StepValue } from '../steps/step.js';
 import { runStep, type StepEnvironment } from './attempt.js';
 import { BoardSession, type BoardConnection, type OpenBoardOptions } from './boards.js';
 import { hostLoad } from './host-load.js';
+import { identityProblem } from './identity.js';
 import { checkRunnable, resolveStepArgs, selectScenarios } from './preflight.js';
 import {
   combineOutcomes,
@@ -55,6 +56,8 @@ export interface RunOptions {
   reconnectWaitMs?: number;
   /** How a board is opened; tests give a fake board here. */
   openBoard?: (spec: BoardSpec, options: OpenBoardOptions) => Promise<BoardConnection>;
+  /** Board leases (lock directory, how long to queue for a busy board); none when not given. */
+  leases?: OpenBoardOptions['leases'];
 }
 
 export interface StartedRun {
@@ -252,7 +255,17 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
   let session: BoardConnection;
   try {
     const open = ctx.openBoard ?? ((board: BoardSpec, options: OpenBoardOptions) => BoardSession.open(board, options));
-    session = await open(spec, { runDir: ctx.runDir, simHosts: ctx.simHosts, signal: ctx.signal });
+    session = await open(spec, {
+      runDir: ctx.runDir,
+      simHosts: ctx.simHosts,
+      signal: ctx.signal,
+      leases: ctx.leases,
+      onNote: (message) => {
+        // A lease taken over from a dead or expired holder, or one lost to --kick: the record says so.
+        (boardResult.notes ??= []).push(message);
+        ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message });
+      },
+    });
   } catch (error) {
     const fault = faultOf(error);
     const message =
@@ -273,6 +286,13 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
     } catch (error) {
       // A board that cannot say who it is still gets tested; the report says why it is anonymous.
       ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message: `identify failed: ${errorMessage(error)}` });
+    }
+    // A pinned board that says it is another (a swapped module, a re-enumerated port) runs nothing.
+    const wrongBoard = identityProblem(session.spec, boardResult.identity, session.ports.at ?? session.ports.repl ?? spec.id);
+    if (wrongBoard) {
+      ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'error', message: wrongBoard });
+      notRun('ERROR', wrongBoard, 'rig');
+      return;
     }
     ctx.emit({ type: 'board-ready', at: new Date().toISOString(), board: spec.id, identity: boardResult.identity, ports: session.ports });
     for (const scenario of scenarios) {
@@ -362,6 +382,7 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
     hostStallMs: (fromMs, toMs) => hostLoad.maxStallMs(fromMs, toMs),
     runSignal: ctx.signal,
     log,
+    lifecycle: session.lifecycle,
   };
 
   for (const spec of scenario.steps) {

@@ -32,6 +32,22 @@ export interface StepContext {
   /** Time left for this attempt, ms. */
   timeLeftMs(): number;
   log(message: string): void;
+  /** The board's power and return (`power-cycle`, `reset`); absent where the runner gives none (a test's fake board). */
+  lifecycle?: BoardLifecycle;
+}
+
+/** What the runner can do to a board beyond its ports: switch its power, wait for it to come back. */
+export interface BoardLifecycle {
+  /** Whether `power` can act: the rig declares power commands, or the board is simulated (its own switch). */
+  readonly canPower: boolean;
+  /** Runs the rig's power commands (or the simulated board's switch); says what ran, for the report. */
+  power(action: 'on' | 'off' | 'cycle', signal: AbortSignal): Promise<string>;
+  /**
+   * Waits for the board to go and come back on its ports (by their stable names), then identifies
+   * it again. Throws InfrastructureError when it does not come back within `waitMs`, or when a
+   * different board answers (another IMEI, or not the one the rig pins).
+   */
+  awaitReturn(waitMs: number, signal: AbortSignal): Promise<BoardIdentity | undefined>;
 }
 
 export type StepValue = { kind: 'localtime'; reading: LocaltimeReading } | { kind: 'text'; text: string };
