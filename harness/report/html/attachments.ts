@@ -1,0 +1,140 @@
+/**
+ * What report.html shows besides result.json, read from disk once before rendering (rendering itself
+ * stays pure): the transcripts' last part, capped, and the scenario files' sha256 for the sign-off.
+ * Transcript lines are `<host wall ISO> tx|rx "<JSON of the bytes as latin1>"` and `<ISO> -- <marker>`
+ * (link/transcript.ts); they are parsed here again because the report layer sits below the link layer.
+ */
+import { createHash } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import type { RunResult } from '../../core/model.js';
+
+/** The part of a transcript a report embeds: the rest is one link away, in transcripts/. */
+export const TRANSCRIPT_SHOWN_BYTES = 256 * 1024;
+export const TRANSCRIPT_SHOWN_LINES = 2000;
+
+export interface TranscriptLine {
+  /** Host wall-clock ISO time the chunk was seen. */
+  hostWallTime: string;
+  direction: 'tx' | 'rx' | 'mark';
+  /** Decoded as UTF-8 (invalid bytes become U+FFFD); escaped only when rendered. */
+  text: string;
+}
+
+export interface TranscriptView {
+  /** As recorded in result.json: relative to the run folder. */
+  path: string;
+  lines: TranscriptLine[];
+  fileBytes: number;
+  /** True when lines before these were left out (the file is bigger than what a report embeds). */
+  cut: boolean;
+  /** Why the file could not be read, if it could not. */
+  problem?: string;
+}
+
+export interface ScenarioFileHash {
+  file: string;
+  sha256?: string;
+  problem?: string;
+}
+
+export interface ReportAttachments {
+  transcripts: Record<string, TranscriptView>;
+  scenarioFiles: ScenarioFileHash[];
+  /** Who rendered the report (the OS user), for the sign-off block. */
+  renderedBy: string;
+  /** Host wall-clock ISO time the report was rendered. */
+  renderedAt: string;
+}
+
+const decoder = new TextDecoder('utf-8');
+
+/** Parses transcript text; a first partial line (the file read from its middle) is dropped. */
+export function parseTranscriptLines(text: string, fromMiddle: boolean): TranscriptLine[] {
+  const rows = text.split('\n');
+  if (fromMiddle) rows.shift();
+  const lines: TranscriptLine[] = [];
+  for (const row of rows) {
+    const data = /^(\S+) (tx|rx) (".*")$/.exec(row);
+    if (data) {
+      let bytes: Buffer;
+      try {
+        bytes = Buffer.from(JSON.parse(data[3] as string) as string, 'latin1');
+      } catch {
+        continue;
+      }
+      lines.push({ hostWallTime: data[1] as string, direction: data[2] as 'tx' | 'rx', text: decoder.decode(bytes) });
+      continue;
+    }
+    const mark = /^(\S+) -- (.*)$/.exec(row);
+    if (mark) lines.push({ hostWallTime: mark[1] as string, direction: 'mark', text: mark[2] as string });
+  }
+  return lines;
+}
+
+export async function readTranscriptView(runDir: string, path: string): Promise<TranscriptView> {
+  const file = isAbsolute(path) ? path : join(runDir, path);
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    return { path, lines: [], fileBytes: 0, cut: false, problem: (error as NodeJS.ErrnoException).code ?? String(error) };
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - TRANSCRIPT_SHOWN_BYTES);
+    const buffer = Buffer.alloc(size - start);
+    await handle.read(buffer, 0, buffer.length, start);
+    let lines = parseTranscriptLines(buffer.toString('utf8'), start > 0);
+    const cut = start > 0 || lines.length > TRANSCRIPT_SHOWN_LINES;
+    if (lines.length > TRANSCRIPT_SHOWN_LINES) lines = lines.slice(-TRANSCRIPT_SHOWN_LINES);
+    return { path, lines, fileBytes: size, cut };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function hashFile(file: string, baseDirs: string[]): Promise<ScenarioFileHash> {
+  for (const base of baseDirs) {
+    const path = isAbsolute(file) ? file : join(base, file);
+    try {
+      // Scenario files are capped at 1 MiB by the preflight; reading one whole is fine.
+      const text = await readFile(path);
+      return { file, sha256: createHash('sha256').update(text).digest('hex') };
+    } catch {
+      continue;
+    }
+  }
+  return { file, problem: 'not found when the report was written' };
+}
+
+function whoAmI(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+/** Reads every board's transcripts and hashes the scenario files (relative to the working directory). */
+export async function loadAttachments(runDir: string, result: RunResult): Promise<ReportAttachments> {
+  const transcripts: Record<string, TranscriptView> = {};
+  for (const board of result.boards) {
+    for (const path of board.transcripts) transcripts[path] ??= await readTranscriptView(runDir, path);
+  }
+  const scenarioFiles = await Promise.all(
+    [...new Set(result.scenarios.map((s) => s.file))].map((file) => hashFile(file, [process.cwd(), runDir])),
+  );
+  return { transcripts, scenarioFiles, renderedBy: whoAmI(), renderedAt: new Date().toISOString() };
+}
+
+/** Attachments with nothing read from disk (tests, and callers that have no run folder). */
+export function emptyAttachments(result: RunResult): ReportAttachments {
+  return {
+    transcripts: {},
+    scenarioFiles: result.scenarios.map((s) => ({ file: s.file, problem: 'not hashed' })),
+    renderedBy: 'unknown',
+    renderedAt: new Date().toISOString(),
+  };
+}
