@@ -24,6 +24,8 @@ export interface RunFlags {
   samples?: string;
   tag: string[];
   json?: boolean;
+  pdf?: boolean;
+  browser?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -176,11 +178,13 @@ export const runCommand: CliCommand = {
       .option('--samples <n>', 'reference samples per server')
       .option('--tag <tag>', 'run only scenarios with this tag (repeatable)', collect, [])
       .option('--json', 'print the run result as JSON instead of the table')
+      .option('--pdf', 'also print report.pdf (A4, sign-off) with Chromium; no browser: no PDF, same exit code')
+      .option('--browser <path>', 'Chromium for --pdf (default $QHIL_BROWSER, else /usr/bin/chromium)')
       .action(async (files: string[], flags: RunFlags) => {
         // Everything is validated before any port opens: a typo fails in milliseconds.
         const scenarios = files.map((file) => loadScenario(file));
         const { boards, rigReference } = boardsFromFlags(flags);
-        const { exitCode } = await executeRun({
+        const { exitCode, output } = await executeRun({
           scenarios,
           boards,
           rigReference,
@@ -190,6 +194,11 @@ export const runCommand: CliCommand = {
           json: Boolean(flags.json),
           io,
         });
+        if (flags.pdf && output) {
+          const { writePdfOrSay } = await import('./report.js');
+          const pdf = await writePdfOrSay(output.runDir, flags.browser, io);
+          if (pdf && !flags.json) io.stdout(`wrote ${pdf}\n`);
+        }
         setExit(exitCode);
       });
   },

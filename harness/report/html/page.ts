@@ -94,7 +94,7 @@ export function renderToolbar(filters: FilterOptions): string {
           .map((b) => `<option value="${esc(b)}">${esc(b, 80)}</option>`)
           .join('')}</select></label>`
       : '';
-  return `<div class="toolbar" id="toolbar" hidden><span>show</span> ${boxes} ${boards}<button type="button" id="theme" style="margin-left:auto">dark / light</button></div>`;
+  return `<div class="toolbar" id="toolbar" hidden>${boxes ? `<span>show</span> ${boxes}` : ""} ${boards}<button type="button" id="theme" style="margin-left:auto">dark / light</button></div>`;
 }
 
 export interface PageOptions {

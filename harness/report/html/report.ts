@@ -85,7 +85,7 @@ function renderHeader(result: RunResult): string {
     `${result.durationMs !== undefined ? ` (${esc(formatDurationMs(result.durationMs))})` : ''} on ${esc(result.host.hostname)} ` +
     `· qhil ${esc(result.tool.version)} · exit code ${esc(result.exitCode)}${result.tags.length ? ` · tags ${esc(result.tags.join(', '))}` : ''}` +
     `${result.aborted ? ' · <strong>stopped before it finished</strong>' : ''}` +
-    `${reference ? ` · reference ${esc(reference.servers.join(' '))} (host offset ${esc(reference.offsetMs)} ms ±${esc(reference.uncertaintyMs)} ms)` : ''}</p>` +
+    `${reference ? ` · reference ${esc(reference.servers.join(' '))} (host offset ${esc(reference.offsetMs.toFixed(3))} ms ±${esc(reference.uncertaintyMs.toFixed(3))} ms)` : ''}</p>` +
     (result.problems?.length ? `<pre>${esc(result.problems.join('\n'), 5000)}</pre>` : '') +
     '</header>'
   );
