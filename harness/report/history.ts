@@ -88,7 +88,7 @@ async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Prom
 /** The measurement a history follows for a scenario: the last offset-like interval it recorded. */
 function trackedMeasurement(steps: RunResult['boards'][number]['scenarios'][number]['steps']): Measurement | undefined {
   const all = steps.flatMap((s) => s.measurements).filter((m) => Number.isFinite(m.value) && Number.isFinite(m.low) && Number.isFinite(m.high));
-  return all.filter((m) => m.name === 'offset').at(-1) ?? all.at(-1);
+  return all.filter((m) => /offset/i.test(m.name)).at(-1) ?? all.at(-1);
 }
 
 /** Builds the history from results (pure, for tests and the bench). */

@@ -10,9 +10,15 @@ import { userInfo } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { RunResult } from '../../core/model.js';
 
-/** The part of a transcript a report embeds: the rest is one link away, in transcripts/. */
+/**
+ * The part of a transcript a report reads (to find where a failing step happened) and at most shows:
+ * the rest is one link away, in transcripts/.
+ */
 export const TRANSCRIPT_SHOWN_BYTES = 256 * 1024;
 export const TRANSCRIPT_SHOWN_LINES = 2000;
+/** What all of a run's transcripts may add to report.html together, so a 128-board report stays mailable. */
+export const TRANSCRIPTS_TOTAL_SHOWN_BYTES = 2 * 1024 * 1024;
+const TRANSCRIPT_MIN_SHOWN_BYTES = 8 * 1024;
 
 export interface TranscriptLine {
   /** Host wall-clock ISO time the chunk was seen. */
@@ -25,9 +31,12 @@ export interface TranscriptLine {
 export interface TranscriptView {
   /** As recorded in result.json: relative to the run folder. */
   path: string;
+  /** The last lines of the file (up to TRANSCRIPT_SHOWN_BYTES / _LINES): where failing steps are looked up. */
   lines: TranscriptLine[];
+  /** How many of the last `lines` the transcript section shows (the run's budget shared by its transcripts). */
+  shownLines: number;
   fileBytes: number;
-  /** True when lines before these were left out (the file is bigger than what a report embeds). */
+  /** True when the section shows less than the whole file. */
   cut: boolean;
   /** Why the file could not be read, if it could not. */
   problem?: string;
@@ -73,13 +82,13 @@ export function parseTranscriptLines(text: string, fromMiddle: boolean): Transcr
   return lines;
 }
 
-export async function readTranscriptView(runDir: string, path: string): Promise<TranscriptView> {
+export async function readTranscriptView(runDir: string, path: string, shownBytes = TRANSCRIPT_SHOWN_BYTES): Promise<TranscriptView> {
   const file = isAbsolute(path) ? path : join(runDir, path);
   let handle;
   try {
     handle = await open(file, 'r');
   } catch (error) {
-    return { path, lines: [], fileBytes: 0, cut: false, problem: (error as NodeJS.ErrnoException).code ?? String(error) };
+    return { path, lines: [], shownLines: 0, fileBytes: 0, cut: false, problem: (error as NodeJS.ErrnoException).code ?? String(error) };
   }
   try {
     const { size } = await handle.stat();
@@ -87,9 +96,13 @@ export async function readTranscriptView(runDir: string, path: string): Promise<
     const buffer = Buffer.alloc(size - start);
     await handle.read(buffer, 0, buffer.length, start);
     let lines = parseTranscriptLines(buffer.toString('utf8'), start > 0);
-    const cut = start > 0 || lines.length > TRANSCRIPT_SHOWN_LINES;
     if (lines.length > TRANSCRIPT_SHOWN_LINES) lines = lines.slice(-TRANSCRIPT_SHOWN_LINES);
-    return { path, lines, fileBytes: size, cut };
+    let shownLines = 0;
+    for (let i = lines.length - 1, bytes = 0; i >= 0; i--, shownLines++) {
+      bytes += (lines[i]?.text.length ?? 0) + 40;
+      if (bytes > shownBytes) break;
+    }
+    return { path, lines, shownLines, fileBytes: size, cut: start > 0 || shownLines < lines.length };
   } finally {
     await handle.close();
   }
@@ -120,8 +133,12 @@ function whoAmI(): string {
 /** Reads every board's transcripts and hashes the scenario files (relative to the working directory). */
 export async function loadAttachments(runDir: string, result: RunResult): Promise<ReportAttachments> {
   const transcripts: Record<string, TranscriptView> = {};
-  for (const board of result.boards) {
-    for (const path of board.transcripts) transcripts[path] ??= await readTranscriptView(runDir, path);
+  const paths = [...new Set(result.boards.flatMap((board) => board.transcripts))];
+  const shownBytes = Math.min(TRANSCRIPT_SHOWN_BYTES, Math.max(TRANSCRIPT_MIN_SHOWN_BYTES, TRANSCRIPTS_TOTAL_SHOWN_BYTES / Math.max(1, paths.length)));
+  // A few at a time: a 128-board run has 256 transcripts.
+  for (let i = 0; i < paths.length; i += 16) {
+    const views = await Promise.all(paths.slice(i, i + 16).map((path) => readTranscriptView(runDir, path, shownBytes)));
+    for (const view of views) transcripts[view.path] = view;
   }
   const scenarioFiles = await Promise.all(
     [...new Set(result.scenarios.map((s) => s.file))].map((file) => hashFile(file, [process.cwd(), runDir])),

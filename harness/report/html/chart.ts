@@ -103,8 +103,10 @@ function dataRange(points: ChartPoint[]): Range {
   return Number.isFinite(min) ? { min, max } : { min: -1, max: 1 };
 }
 
-function dateLabel(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+/** A date when the axis spans days, a date and time when it spans hours. */
+function dateLabel(ms: number, spanMs: number): string {
+  const iso = new Date(ms).toISOString();
+  return spanMs >= 5 * 86_400_000 ? iso.slice(0, 10) : `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
 }
 
 interface Panel {
@@ -170,17 +172,21 @@ function renderPanel(options: IntervalChartOptions, points: ChartPoint[], panel:
         `<title>${esc(marker.label)}</title><text x="${px(x + 3)}" y="${PAD.top + 10}">${esc(marker.label, 40)}</text></g>`,
     );
   }
-  const xLabels = options.xKind === 'index' ? xIndexLabels(points.length) : [xMin, xMax];
-  for (const x of xLabels) {
-    const label = options.xKind === 'index' ? String(x) : dateLabel(x);
-    parts.push(`<text class="tick" x="${px(sx(x))}" y="${HEIGHT_PX - 8}" text-anchor="middle">${esc(label)}</text>`);
-  }
+  const xLabels = options.xKind === 'index' ? xIndexLabels(points.length) : xMax > xMin ? [0, 1, 2, 3, 4].map((k) => xMin + (k / 4) * xSpan) : [xMin];
+  xLabels.forEach((x, k) => {
+    const label = options.xKind === 'index' ? String(x) : dateLabel(x, xSpan);
+    // The outermost time labels are anchored inwards, so they are not cut at the edges.
+    const anchor = options.xKind === 'time' && xLabels.length > 1 ? (k === 0 ? 'start' : k === xLabels.length - 1 ? 'end' : 'middle') : 'middle';
+    parts.push(`<text class="tick" x="${px(sx(x))}" y="${HEIGHT_PX - 8}" text-anchor="${anchor}">${esc(label)}</text>`);
+  });
   const capHalf = Math.max(2, Math.min(6, plotW / points.length / 3));
+  // Hundreds of bars would merge into a solid band: lighter bars, no caps, smaller dots.
+  const dense = points.length > plotW / 6;
   points.forEach((p, i) => {
     const x = sx(options.xKind === 'index' ? i + 1 : p.x);
     const yLow = sy(p.low);
     const yHigh = sy(p.high);
-    const cls = `pt o-${esc(p.outcome)}`;
+    const cls = `pt o-${esc(p.outcome)}${dense ? ' dense' : ''}`;
     parts.push(
       `<g class="${cls}" data-x="${p.x}" data-value="${p.value}" data-low="${p.low}" data-high="${p.high}" data-outcome="${esc(p.outcome)}">` +
         `<title>${esc(p.label)}</title>` +

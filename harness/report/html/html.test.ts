@@ -104,6 +104,10 @@ describe('transcripts in the report', () => {
       expect(view.lines).toHaveLength(TRANSCRIPT_SHOWN_LINES);
       expect(view.lines.at(-1)).toEqual({ hostWallTime: '2026-01-01T00:00:01.000Z', direction: 'mark', text: 'closed' });
       expect(view.lines.at(-2)?.text).toBe(`line ${TRANSCRIPT_SHOWN_LINES + 499}\r\n`);
+      const small = await readTranscriptView(dir, 't.log', 4096);
+      expect(small.shownLines).toBeGreaterThan(10);
+      expect(small.shownLines).toBeLessThan(100);
+      expect(small.lines).toHaveLength(TRANSCRIPT_SHOWN_LINES);
       const missing = await readTranscriptView(dir, 'nope.log');
       expect(missing.problem).toBe('ENOENT');
     } finally {

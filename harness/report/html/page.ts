@@ -44,7 +44,7 @@ svg .band{fill:var(--band)}svg .limit{stroke:var(--pass);stroke-dasharray:4 3}sv
 svg .zero{stroke:var(--muted);stroke-width:.7}svg text{fill:var(--muted);font-size:10px}svg .caption{font-size:10px}
 svg .pt{stroke:var(--c);fill:var(--c)}svg .pt .bar{stroke-width:2}svg .pt .cap{stroke-width:1.5}
 svg .marker line{stroke:var(--running);stroke-dasharray:2 2}svg .marker text{fill:var(--running)}
-svg .strip rect{fill:var(--c)}
+svg.strip rect{fill:var(--c)}svg .dense .bar{stroke-opacity:.35}svg .dense .cap{display:none}svg .dense circle{r:1.6px}
 .signoff td:first-child{white-space:nowrap;color:var(--muted)}
 .hide{display:none!important}
 @page{size:A4;margin:14mm 12mm 16mm}

@@ -97,7 +97,7 @@ describe.skipIf(!hasBrowser)('report.html in Chromium', () => {
     const { page } = checked;
     // Transcripts: both directions, host timestamps, collapsible.
     const transcript = page.locator('details.transcript-file').first();
-    expect(await transcript.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+    expect(await transcript.evaluate((d) => (d as unknown as { open: boolean }).open)).toBe(false);
     await transcript.locator('summary').click();
     expect(await transcript.locator('.transcript .tx').count()).toBeGreaterThan(0);
     expect(await transcript.locator('.transcript .rx').count()).toBeGreaterThan(0);
@@ -110,8 +110,8 @@ describe.skipIf(!hasBrowser)('report.html in Chromium', () => {
     await page.locator('input[data-filter-outcome=PASS]').check();
     await page.emulateMedia({ colorScheme: 'light' });
     await page.locator('#theme').click();
-    expect(await page.evaluate(() => document.documentElement.getAttribute('data-theme'))).toBe('dark');
-    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(await page.evaluate('document.documentElement.getAttribute("data-theme")')).toBe('dark');
+    const background = await page.evaluate('getComputedStyle(document.body).backgroundColor');
     expect(background).toBe('rgb(13, 17, 23)');
     const shot = await page.screenshot({ fullPage: true });
     expect(inkShare(shot)).toBeGreaterThan(0.02);
@@ -127,7 +127,7 @@ describe.skipIf(!hasBrowser)('report.html in Chromium', () => {
       const checked = await open(join(fixtures, name, 'report.html'));
       await expectMatches(checked, result);
       const first = checked.page.locator('details.scenario').first();
-      expect(await first.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+      expect(await first.evaluate((d) => (d as unknown as { open: boolean }).open)).toBe(true);
       expect(await first.locator('pre.reason').innerText()).toBe(result.boards[0]?.scenarios[0]?.steps.find((s) => s.outcome !== 'PASS')?.message);
     }
     const merged = join(dir, 'merged');
@@ -175,7 +175,7 @@ describe.skipIf(!hasBrowser)('report.html in Chromium', () => {
     const checked = await open(join(runDir, 'report.html'));
     const { page } = checked;
     await page.locator('details.transcript-file summary').first().click();
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.evaluate('typeof window.__pwned')).toBe('undefined');
     expect(await page.locator('img').count()).toBe(0);
     expect(await page.locator('script').count()).toBe(2);
     expect(await page.locator('a[href^="javascript"]').count()).toBe(0);

@@ -291,12 +291,11 @@ function renderTranscripts(board: BoardResult, attachments: ReportAttachments): 
     const link = transcriptLink(path, path);
     if (!view) return `<p>${link}</p>`;
     if (view.problem) return `<p>${link} <span class="muted">(not read: ${esc(view.problem)})</span></p>`;
-    const note = view.cut
-      ? `<p class="muted">showing the last ${view.lines.length} lines of ${view.fileBytes} bytes; the whole transcript: ${link}</p>`
-      : '';
+    const shown = view.lines.slice(view.lines.length - view.shownLines);
+    const note = view.cut ? `<p class="muted">showing the last ${shown.length} lines of ${view.fileBytes} bytes; the whole transcript: ${link}</p>` : '';
     return (
-      `<details class="transcript-file" data-transcript="${esc(path)}"><summary>transcript ${esc(path, 300)} <span class="muted">(${view.lines.length} lines, ${view.fileBytes} bytes; → tx host to board, ← rx board to host, host wall-clock UTC)</span></summary>` +
-      `${note}<div class="transcript">${renderTranscriptLines(view.lines)}</div><p class="muted">file: ${link}</p></details>`
+      `<details class="transcript-file" data-transcript="${esc(path)}"><summary>transcript ${esc(path, 300)} <span class="muted">(${view.cut ? `last ${shown.length} lines` : `${shown.length} lines`}, ${view.fileBytes} bytes; → tx host to board, ← rx board to host, host wall-clock UTC)</span></summary>` +
+      `${note}<div class="transcript">${renderTranscriptLines(shown)}</div><p class="muted">file: ${link}</p></details>`
     );
   });
   return `<h3>Transcripts</h3>${parts.join('')}`;
