@@ -96,13 +96,14 @@ export async function readTranscriptView(runDir: string, path: string, shownByte
     const buffer = Buffer.alloc(size - start);
     await handle.read(buffer, 0, buffer.length, start);
     let lines = parseTranscriptLines(buffer.toString('utf8'), start > 0);
-    if (lines.length > TRANSCRIPT_SHOWN_LINES) lines = lines.slice(-TRANSCRIPT_SHOWN_LINES);
+    const trimmed = lines.length > TRANSCRIPT_SHOWN_LINES;
+    if (trimmed) lines = lines.slice(-TRANSCRIPT_SHOWN_LINES);
     let shownLines = 0;
     for (let i = lines.length - 1, bytes = 0; i >= 0; i--, shownLines++) {
       bytes += (lines[i]?.text.length ?? 0) + 40;
       if (bytes > shownBytes) break;
     }
-    return { path, lines, shownLines, fileBytes: size, cut: start > 0 || shownLines < lines.length };
+    return { path, lines, shownLines, fileBytes: size, cut: start > 0 || trimmed || shownLines < lines.length };
   } finally {
     await handle.close();
   }
