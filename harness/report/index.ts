@@ -8,4 +8,3 @@ export { ProgressReporter, type ProgressOptions, type TerminalIo } from './termi
 export { writeRenderedReports, writeRunReports } from './write.js';
 export { formatMeasurement, formatMeasurementLimit, formatMeasurementValue, isUnfinished, UNFINISHED_REASON } from './format.js';
 export { describeIoError, writeFailure } from './io-error.js';
-export { renderReportHtml, REPORT_HTML } from './html/report.js';
