@@ -106,6 +106,27 @@ describe('qhil report', () => {
   });
 });
 
+describe('qhil report history', () => {
+  it('writes history.html over every run folder under the directory, naming a folder it could not read', async () => {
+    await writeFile(join(dir, 'skip', 'result.json'), '{"runId": "x"}');
+    const { code, stdout, stderr } = await qhil('report', 'history', dir);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`wrote ${join(dir, 'history.html')} (5 runs, 3 board × scenario series)\n`);
+    expect(stderr).toBe('qhil report history: 1 folders not read (listed in the page)\n');
+    const html = await readFile(join(dir, 'history.html'), 'utf8');
+    expect(html).toContain('ec200u-01');
+    expect(html).toContain('skip: ');
+  });
+
+  it('exits 2 for a folder that does not exist or holds no runs', async () => {
+    expect((await qhil('report', 'history', join(dir, 'nope'))).code).toBe(2);
+    await mkdir(join(dir, 'empty'));
+    const empty = await qhil('report', 'history', join(dir, 'empty'));
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('no run folders (no result.json) found');
+  });
+});
+
 describe('qhil report, unfinished records', () => {
   it('renders a record left RUNNING as UNFINISHED and exits 3, never 0', async () => {
     const run = join(dir, 'unfinished');
