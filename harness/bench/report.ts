@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BoardResult, RunResult } from '../core/model.js';
 import { writeHistory } from '../report/history.js';
-import { REPORT_HTML } from '../report/html/report.js';
+import { loadAttachments } from '../report/html/attachments.js';
+import { renderReportHtml, REPORT_HTML } from '../report/html/report.js';
 import { parseResultJson } from '../report/json.js';
 import { writeRenderedReports } from '../report/write.js';
 import { median, round } from './stats.js';
@@ -43,17 +44,21 @@ async function runWithBoards(dir: string, boards: number, transcriptLines: numbe
   return result;
 }
 
-async function timeReport(boards: number, runs: number): Promise<{ ms: number; bytes: number; dir: string }> {
+async function timeReport(boards: number, runs: number): Promise<{ ms: number; htmlMs: number; bytes: number; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), `qhil-bench-report-${boards}-`));
   const result = await runWithBoards(dir, boards, 400);
   const samples: number[] = [];
+  const htmlSamples: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const startedAt = performance.now();
+    let startedAt = performance.now();
     await writeRenderedReports(dir, result);
     samples.push(performance.now() - startedAt);
+    startedAt = performance.now();
+    renderReportHtml(result, await loadAttachments(dir, result));
+    htmlSamples.push(performance.now() - startedAt);
   }
   const { size } = await stat(join(dir, REPORT_HTML));
-  return { ms: median(samples), bytes: size, dir };
+  return { ms: median(samples), htmlMs: median(htmlSamples), bytes: size, dir };
 }
 
 async function timeHistory(runs: number): Promise<number> {
@@ -82,8 +87,10 @@ export async function benchReport(): Promise<Record<string, number | string>> {
   const one = await timeReport(1, 5);
   const many = await timeReport(128, 3);
   try {
+    figures['report.html alone (read transcripts, render), 1 board, median ms'] = round(one.htmlMs);
     figures['junit+summary+report.html, 1 board (400-line transcript), median ms'] = round(one.ms);
     figures['report.html size, 1 board, KiB'] = round(one.bytes / 1024, 1);
+    figures['report.html alone, 128 boards, median ms'] = round(many.htmlMs);
     figures['junit+summary+report.html, 128 boards, median ms'] = round(many.ms);
     figures['report.html size, 128 boards, KiB'] = round(many.bytes / 1024, 1);
     try {
