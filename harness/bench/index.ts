@@ -7,6 +7,7 @@ import { benchAt } from './at.js';
 import { benchPlatform } from './platform.js';
 import { benchEdge } from './edge.js';
 import { benchRepl } from './repl.js';
+import { benchReport } from './report.js';
 import { benchRun } from './run.js';
 import { benchSim } from './sim.js';
 import { benchSntp } from './sntp.js';
@@ -38,6 +39,7 @@ const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['edge-timed readings (read-time precision: edge)', () => benchEdge()],
   ['runner (demo in-process)', () => benchRun()],
   ['demo (CLI process)', () => benchDemoProcess()],
+  ['reports (HTML, PDF, history)', benchReport],
 ];
 
 const only = process.argv.slice(2);

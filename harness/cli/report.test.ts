@@ -37,8 +37,9 @@ describe('qhil report', () => {
     const { code, stdout, stderr } = await qhil('report', run);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toBe(`wrote ${join(run, 'junit.xml')}\nwrote ${join(run, 'summary.md')}\n`);
+    expect(stdout).toBe(`wrote ${join(run, 'junit.xml')}\nwrote ${join(run, 'summary.md')}\nwrote ${join(run, 'report.html')}\n`);
     expect(await readFile(join(run, 'junit.xml'), 'utf8')).toMatch(/<failure message="#4 compare/);
+    expect(await readFile(join(run, 'report.html'), 'utf8')).toContain('EC200UEUAAR03A01M08_OCPU_QPY');
     expect(await readFile(join(run, 'summary.md'), 'utf8')).toContain('| offset | +3.41s ±0.52s | ±2s | FAIL |');
     expect(await readFile(join(run, 'result.json'), 'utf8')).toBe(before);
   });
@@ -58,7 +59,8 @@ describe('qhil report', () => {
     expect(merged.boards[1]?.transcripts[0]).toBe('../fail/transcripts/ec200u-01-repl.log');
 
     const junit = await readFile(join(out, 'junit.xml'), 'utf8');
-    expect(junit).toMatch(/<testsuites [^>]*tests="3" failures="1" errors="1" skipped="0"/);
+    expect(junit).toMatch(/<testsuites [^>]*tests="3" failures="1" errors="1"/);
+    expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('ec200u-02');
     const summary = await readFile(join(out, 'summary.md'), 'utf8');
     expect(summary.split('\n')[0]).toBe('# qhil 20250304-020000-pass+20250304-020000-fail+20250304-020000-error: ERROR');
     for (const run of ['pass', 'fail', 'error']) expect(summary).toContain(`### Run 20250304-020000-${run}:`);
@@ -104,12 +106,33 @@ describe('qhil report', () => {
   });
 });
 
+describe('qhil report history', () => {
+  it('writes history.html over every run folder under the directory, naming a folder it could not read', async () => {
+    await writeFile(join(dir, 'skip', 'result.json'), '{"runId": "x"}');
+    const { code, stdout, stderr } = await qhil('report', 'history', dir);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`wrote ${join(dir, 'history.html')} (5 runs, 3 board × scenario series)\n`);
+    expect(stderr).toBe('qhil report history: 1 folders not read (listed in the page)\n');
+    const html = await readFile(join(dir, 'history.html'), 'utf8');
+    expect(html).toContain('ec200u-01');
+    expect(html).toContain('skip: ');
+  });
+
+  it('exits 2 for a folder that does not exist or holds no runs', async () => {
+    expect((await qhil('report', 'history', join(dir, 'nope'))).code).toBe(2);
+    await mkdir(join(dir, 'empty'));
+    const empty = await qhil('report', 'history', join(dir, 'empty'));
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('no run folders (no result.json) found');
+  });
+});
+
 describe('qhil report, unfinished records', () => {
   it('renders a record left RUNNING as UNFINISHED and exits 3, never 0', async () => {
     const run = join(dir, 'unfinished');
     const { code, stdout, stderr } = await qhil('report', run);
     expect(code).toBe(3);
-    expect(stdout).toBe(`wrote ${join(run, 'junit.xml')}\nwrote ${join(run, 'summary.md')}\n`);
+    expect(stdout).toBe(`wrote ${join(run, 'junit.xml')}\nwrote ${join(run, 'summary.md')}\nwrote ${join(run, 'report.html')}\n`);
     expect(stderr).toContain(`${join(run, 'result.json')}: the run did not finish (its record was left RUNNING`);
     expect((await readFile(join(run, 'summary.md'), 'utf8')).split('\n')[0]).toBe('# qhil 20250304-020000-unfinished: UNFINISHED');
     expect(await readFile(join(run, 'junit.xml'), 'utf8')).toMatch(/<error message="the run did not finish[^"]*" type="unfinished"/);

@@ -1,6 +1,8 @@
 /**
- * `qhil report <run-dir...> [--out <dir>]`: re-render junit.xml and summary.md from result.json (after
- * a harness upgrade, or when a run was killed before it wrote them), or merge several runs into one.
+ * `qhil report <run-dir...> [--out <dir>] [--pdf] [--browser <path>]`: re-render junit.xml, summary.md
+ * and report.html (and report.pdf) from result.json (after a harness upgrade, or when a run was killed
+ * before it wrote them), or merge several runs into one. `qhil report history <reports-dir>` writes
+ * history.html over every run folder under it (a run folder named `history` is given as `./history`).
  * Exit 0 when the reports were written; 3 when they were written from an unfinished record (a run
  * left RUNNING by a kill or a full disk): the report says UNFINISHED, and a script must not take it
  * for a verdict, let alone a pass.
@@ -18,17 +20,50 @@ import { ExitCode, type CliCommand, type CliIo } from './command.js';
 
 interface ReportFlags {
   out?: string;
+  pdf?: boolean;
+  browser?: string;
+}
+
+interface HistoryFlags {
+  out?: string;
+}
+
+/**
+ * Writes report.pdf beside report.html. The browser module is imported only here, so commands that
+ * print no PDF never load playwright-core. No browser: one line saying why, and no change to the exit
+ * code (the verdict does not depend on the PDF); returns the path written, if any.
+ */
+export async function writePdfOrSay(runDir: string, browser: string | undefined, io: CliIo): Promise<string | undefined> {
+  const { writeReportPdf, BrowserUnavailableError } = await import('../report/pdf.js');
+  try {
+    return await writeReportPdf(runDir, { browser });
+  } catch (error) {
+    // After the verdict, a PDF that cannot be printed (no browser, a hung one, a full disk) is said, not fatal.
+    const why = error instanceof BrowserUnavailableError ? error.message : `printing failed: ${errorMessage(error).split('\n')[0]}`;
+    io.stderr(`qhil: no report.pdf: ${why}\n`);
+    return undefined;
+  }
 }
 
 export const reportCommand: CliCommand = {
   register(program: Command, io: CliIo, setExit: (code: ExitCode) => void): void {
-    program
+    const command = program
       .command('report')
-      .description('re-render junit.xml and summary.md from result.json, or merge several runs into one report')
+      .description('re-render junit.xml, summary.md and report.html from result.json, or merge several runs into one report')
       .argument('<run-dir...>', 'run folders (reports/<run-id>), each holding a result.json')
       .option('--out <dir>', 'write the report here (required to merge several runs); default: in place')
+      .option('--pdf', 'also print report.pdf (A4, sign-off) with Chromium')
+      .option('--browser <path>', 'Chromium to print the PDF with (default $QHIL_BROWSER, else /usr/bin/chromium)')
       .action(async (runDirs: string[], flags: ReportFlags) => {
         setExit(await report(runDirs, flags, io));
+      });
+    command
+      .command('history')
+      .description('write history.html over every run folder under a reports directory')
+      .argument('<reports-dir>', 'the folder holding run folders (reports/)')
+      .option('--out <file>', 'where to write it; default <reports-dir>/history.html')
+      .action(async (reportsDir: string, flags: HistoryFlags) => {
+        setExit(await history(reportsDir, flags, io));
       });
   },
 };
@@ -75,6 +110,10 @@ async function report(args: string[], flags: ReportFlags, io: CliIo): Promise<Ex
     return ExitCode.Infrastructure;
   }
   for (const path of written) io.stdout(`wrote ${path}\n`);
+  if (flags.pdf) {
+    const pdf = await writePdfOrSay(flags.out ?? runDirs[0] ?? '.', flags.browser, io);
+    if (pdf) io.stdout(`wrote ${pdf}\n`);
+  }
   const unfinished = inputs.filter((input) => isUnfinished(input.result));
   for (const input of unfinished) {
     io.stderr(
@@ -83,6 +122,32 @@ async function report(args: string[], flags: ReportFlags, io: CliIo): Promise<Ex
     );
   }
   return unfinished.length > 0 ? ExitCode.Infrastructure : ExitCode.Ok;
+}
+
+async function history(reportsDir: string, flags: HistoryFlags, io: CliIo): Promise<ExitCode> {
+  const isDir = await stat(reportsDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) {
+    io.stderr(`qhil report history: ${reportsDir}: no such directory\n`);
+    return ExitCode.BadInput;
+  }
+  const { writeHistory } = await import('../report/history.js');
+  try {
+    const { path, history: read } = await writeHistory(reportsDir, flags.out);
+    io.stdout(`wrote ${path} (${read.runs} runs, ${read.series.length} board × scenario series)\n`);
+    if (read.skipped.length > 0) io.stderr(`qhil report history: ${read.skipped.length} folders not read (listed in the page)\n`);
+    return ExitCode.Ok;
+  } catch (error) {
+    if (error instanceof InputError) {
+      io.stderr(`qhil report history: ${error.message}\n`);
+      return ExitCode.BadInput;
+    }
+    if (!(error instanceof InfrastructureError)) throw error;
+    io.stderr(`qhil report history: ${errorMessage(error)}\n`);
+    return ExitCode.Infrastructure;
+  }
 }
 
 async function readRun(runDir: string): Promise<RunResult> {

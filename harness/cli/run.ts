@@ -27,6 +27,8 @@ export interface RunFlags {
   json?: boolean;
   wait?: string;
   lockDir?: string;
+  pdf?: boolean;
+  browser?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -183,12 +185,14 @@ export const runCommand: CliCommand = {
       .option('--json', 'print the run result as JSON instead of the table')
       .option('--wait <duration>', 'queue this long for a board another run holds (default: ERROR at once, naming the holder)')
       .option('--lock-dir <dir>', 'board lease folder (default $QHIL_LOCK_DIR, the rig\'s lock-dir, /tmp/qhil-leases)')
+      .option('--pdf', 'also print report.pdf (A4, sign-off) with Chromium; no browser: no PDF, same exit code')
+      .option('--browser <path>', 'Chromium for --pdf (default $QHIL_BROWSER, else /usr/bin/chromium)')
       .action(async (files: string[], flags: RunFlags) => {
         // Everything is validated before any port opens: a typo fails in milliseconds.
         const scenarios = files.map((file) => loadScenario(file));
         const { boards, rigReference, lockDir } = boardsFromFlags(flags);
         const leases = leaseOptionsFromFlags({ lockDir: flags.lockDir, rigLockDir: lockDir, waitMs: flags.wait === undefined ? 0 : durationFlagMs('--wait', flags.wait) });
-        const { exitCode } = await executeRun({
+        const { exitCode, output } = await executeRun({
           scenarios,
           boards,
           rigReference,
@@ -199,6 +203,11 @@ export const runCommand: CliCommand = {
           io,
           leases,
         });
+        if (flags.pdf && output) {
+          const { writePdfOrSay } = await import('./report.js');
+          const pdf = await writePdfOrSay(output.runDir, flags.browser, io);
+          if (pdf && !flags.json) io.stdout(`wrote ${pdf}\n`);
+        }
         setExit(exitCode);
       });
   },

@@ -1,4 +1,4 @@
-/** The report layer's public API: events -> events.jsonl; RunResult -> result.json, junit.xml, summary.md; live terminal output. */
+/** The report layer's public API: events -> events.jsonl; RunResult -> result.json, junit.xml, summary.md, report.html; live terminal output. */
 export { EventLog, EVENTS_JSONL } from './events.js';
 export { readResultJson, parseResultJson, renderResultJson, writeResultJson, writeFileAtomic, RESULT_JSON } from './json.js';
 export { renderJunitXml, JUNIT_XML } from './junit.js';

@@ -63,10 +63,10 @@ describe('result.json', () => {
 });
 
 describe('writeRunReports', () => {
-  it('writes result.json, junit.xml and summary.md into the run folder', async () => {
+  it('writes result.json, junit.xml, summary.md and report.html into the run folder', async () => {
     const result = await load('fail');
     const written = await writeRunReports(join(dir, 'run'), result);
-    expect(written).toEqual(['result.json', 'junit.xml', 'summary.md'].map((f) => join(dir, 'run', f)));
+    expect(written).toEqual(['result.json', 'junit.xml', 'summary.md', 'report.html'].map((f) => join(dir, 'run', f)));
     expect(await readResultJson(join(dir, 'run', 'result.json'))).toEqual(result);
     expect(await readFile(join(dir, 'run', 'junit.xml'), 'utf8')).toContain('<failure ');
     expect(await readFile(join(dir, 'run', 'summary.md'), 'utf8')).toContain('EC200UEUAAR03A01M08_OCPU_QPY');

@@ -6,6 +6,14 @@
  * never read as a green build. XML is built and escaped by xmlbuilder2; board text is made safe first
  * (core/text.ts), so characters XML 1.0 cannot carry (NUL, ESC, U+FFFE, lone surrogates) arrive as
  * visible `\x1b`-style escapes rather than as an unparsable file.
+ *
+ * Retries are written as Maven Surefire writes reruns, which Jenkins, GitLab and most JUnit readers
+ * show as flaky: a scenario that passed after a step was retried gets one <flakyError> per attempt that
+ * erred; one that still erred or failed gets <rerunError> for each earlier attempt (only the rig's
+ * errors are retried, so earlier attempts are errors, never failures). Each measurement is a suite
+ * <property> (the schema allows properties on suites only). The file validates against the Jenkins
+ * xunit plugin's junit-10.xsd (fixtures/junit/), which is why testcases carry no `file` attribute
+ * and <testsuites> no `skipped` or `timestamp`: the scenario file is in each case's system-out.
  */
 import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
@@ -86,9 +94,10 @@ export function renderJunitXml(result: RunResult): string {
   }
   const suites = root.ele('testsuites', {
     name: field(`qhil ${result.runId}`),
-    ...countAttributes(totals),
+    tests: String(totals.tests),
+    failures: String(totals.failures),
+    errors: String(totals.errors),
     time: junitSeconds(result.durationMs),
-    timestamp: field(result.startedAt),
   });
   result.boards.forEach((board, index) => addBoardSuite(suites, result, board, index));
   if (unfinishedCase) addUnfinishedRunSuite(suites, result, result.boards.length);
@@ -123,7 +132,7 @@ function addBoardSuite(parent: XMLBuilder, result: RunResult, board: BoardResult
   for (const scenario of board.scenarios) addScenarioCase(suite, board, scenario);
   const unfinished = isUnfinished(result);
   for (const scenario of notRun) {
-    const testcase = suite.ele('testcase', { classname: className(board), name: field(scenario.name), file: field(scenario.file), time: '0.000' });
+    const testcase = suite.ele('testcase', { classname: className(board), name: field(scenario.name), time: '0.000' });
     if (unfinished) {
       testcase.ele('error', { message: `not run: ${UNFINISHED_REASON} before this scenario started`, type: 'unfinished' });
     } else {
@@ -173,6 +182,15 @@ function addProperties(suite: XMLBuilder, result: RunResult, board: BoardResult)
       'reference',
       `${ref.servers.join(' ')}: host offset ${ref.offsetMs}ms ±${ref.uncertaintyMs}ms at ${ref.measuredAt}`,
     ]),
+    ...board.scenarios.flatMap((scenario) =>
+      scenario.steps.flatMap((step) =>
+        step.measurements.map((m): [string, string] => [
+          `measurement.${scenario.scenario}.step${step.index + 1}.${m.name}`,
+          `value=${m.value}${m.unit} uncertainty=${m.uncertainty}${m.unit} low=${m.low}${m.unit} high=${m.high}${m.unit} ` +
+            `limit=[${m.limitLow},${m.limitHigh}]${m.unit} outcome=${m.outcome}`,
+        ]),
+      ),
+    ),
   ];
   const present = properties.filter((entry): entry is [string, string] => entry[1] !== undefined);
   if (present.length === 0) return;
@@ -184,7 +202,6 @@ function addScenarioCase(suite: XMLBuilder, board: BoardResult, scenario: Scenar
   const testcase = suite.ele('testcase', {
     classname: className(board),
     name: field(scenario.scenario),
-    file: field(scenario.file),
     time: junitSeconds(scenario.durationMs),
   });
   const step = decidingStep(scenario);
@@ -205,7 +222,24 @@ function addScenarioCase(suite: XMLBuilder, board: BoardResult, scenario: Scenar
   } else if (scenario.outcome === 'SKIP') {
     testcase.ele('skipped', reasons.length > 0 ? { message: oneLine(reasons.join('; ')) } : {});
   }
+  addReruns(testcase, scenario);
   testcase.ele('system-out').txt(body(stepLog(scenario, board)));
+}
+
+/**
+ * Earlier attempts of retried steps, as Surefire reruns: flaky when the scenario passed in the end,
+ * reruns of the error when it did not. Their own messages are in events.jsonl (`step-retry`).
+ */
+function addReruns(testcase: XMLBuilder, scenario: ScenarioResult): void {
+  const element = scenario.outcome === 'PASS' ? 'flakyError' : scenario.outcome === 'FAIL' || scenario.outcome === 'ERROR' ? 'rerunError' : undefined;
+  if (!element) return;
+  for (const step of scenario.steps) {
+    for (let attempt = 1; attempt < step.attempts; attempt++) {
+      testcase
+        .ele(element, { message: oneLine(`${stepLabel(step)}: attempt ${attempt} of ${step.attempts} erred and was retried`), type: 'rig' })
+        .txt(`${stepLabel(step)} (${step.kind}, ${formatLocation(step.location)}): attempt ${attempt} erred (the rig's fault, so it was retried); its message is the step-retry event in events.jsonl\n`);
+    }
+  }
 }
 
 function failureDetail(scenario: ScenarioResult, step: StepResult | undefined, board: BoardResult): string {
