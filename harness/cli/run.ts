@@ -5,7 +5,7 @@ import { checkReferenceOptions, DEFAULT_SAMPLES, DEFAULT_TIMEOUT_MS } from '../c
 import { ProgressReporter } from '../report/index.js';
 import type { BoardSpec, ReferenceSpec, RunEvent, Scenario } from '../core/model.js';
 import { loadRig } from '../runner/rig.js';
-import { checkRunnable } from '../runner/preflight.js';
+import { checkRunnable, parseShard, type ShardSpec } from '../runner/preflight.js';
 import { runScenarios, type RunOutput, type StartedRun } from '../runner/run.js';
 import { loadScenario } from '../runner/scenario.js';
 import { startSimWorld, type SimWorld } from '../runner/sim-world.js';
@@ -24,6 +24,8 @@ export interface RunFlags {
   samples?: string;
   tag: string[];
   json?: boolean;
+  concurrency?: string;
+  shard?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -31,13 +33,13 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** Boards from --rig, --board sim, or --repl/--at flags (exactly one of these ways). */
-export function boardsFromFlags(flags: RunFlags): { boards: BoardSpec[]; rigReference?: ReferenceSpec } {
+export function boardsFromFlags(flags: RunFlags): { boards: BoardSpec[]; rigReference?: ReferenceSpec; concurrency?: number } {
   const ways = [flags.rig !== undefined, flags.board !== undefined, flags.at !== undefined || flags.repl !== undefined].filter(Boolean).length;
   if (ways === 0) throw new InputError('no board: give --rig <rig.yaml>, --board sim, or --repl <port> / --at <port>');
   if (ways > 1) throw new InputError('give only one of --rig, --board sim, and --repl/--at');
   if (flags.rig) {
     const rig = loadRig(flags.rig);
-    return { boards: rig.boards, rigReference: rig.reference };
+    return { boards: rig.boards, rigReference: rig.reference, concurrency: rig.concurrency };
   }
   if (flags.board !== undefined) {
     if (flags.board !== 'sim') throw new InputError(`--board ${flags.board}: the only built-in board is "sim"`);
@@ -64,6 +66,16 @@ export function referenceFromFlags(flags: Pick<RunFlags, 'reference' | 'samples'
   return spec;
 }
 
+/** `--concurrency <n>`: a whole number of boards, 1 or more; InputError otherwise. */
+export function concurrencyFromFlag(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new InputError(`--concurrency ${JSON.stringify(text.slice(0, 40))}: expected a whole number of boards from 1 to 1024`);
+  }
+  return n;
+}
+
 export interface ExecuteRunOptions {
   scenarios: Scenario[];
   boards: BoardSpec[];
@@ -73,6 +85,10 @@ export interface ExecuteRunOptions {
   tags: string[];
   json: boolean;
   io: CliIo;
+  /** At most this many boards at once; default all. */
+  concurrency?: number;
+  /** Only this shard's share of the work. */
+  shard?: ShardSpec;
 }
 
 /**
@@ -124,7 +140,7 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
     }
     const progress = options.json
       ? undefined
-      : new ProgressReporter({ write: options.io.stdout, interactive: options.io.interactive, columns: process.stdout.columns });
+      : new ProgressReporter({ write: options.io.stdout, interactive: options.io.interactive, columns: process.stdout.columns, rows: process.stdout.rows });
     const output = await runScenarios({
       scenarios: options.scenarios,
       boards: options.boards,
@@ -134,6 +150,8 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
       tags: options.tags,
       signal: controller.signal,
       simHosts: world?.hosts,
+      concurrency: options.concurrency,
+      shard: options.shard,
       onEvent: (event: RunEvent) => progress?.onEvent(event),
       onStarted: (run) => {
         started = run;
@@ -176,11 +194,16 @@ export const runCommand: CliCommand = {
       .option('--samples <n>', 'reference samples per server')
       .option('--tag <tag>', 'run only scenarios with this tag (repeatable)', collect, [])
       .option('--json', 'print the run result as JSON instead of the table')
+      .option('--concurrency <n>', "at most n boards at once (wins over the rig's concurrency:); default all")
+      .option('--shard <i/n>', 'run only shard i of n of the board × scenario work (n hosts or CI jobs); merge with qhil report')
       .action(async (files: string[], flags: RunFlags) => {
         // Everything is validated before any port opens: a typo fails in milliseconds.
         const scenarios = files.map((file) => loadScenario(file));
-        const { boards, rigReference } = boardsFromFlags(flags);
+        const { boards, rigReference, concurrency } = boardsFromFlags(flags);
+        const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
         const { exitCode } = await executeRun({
+          concurrency: concurrencyFromFlag(flags.concurrency) ?? concurrency,
+          shard,
           scenarios,
           boards,
           rigReference,

@@ -113,6 +113,8 @@ const rigSchema = z
     name: z.string().min(1),
     description: z.string().optional(),
     reference: referenceSchema.optional(),
+    /** At most this many boards at once (a host with little CPU, a USB hub that browns out); default all. */
+    concurrency: z.number().int().min(1).max(1024).optional(),
     boards: z.array(boardSchema).min(1),
   })
   .strict()
@@ -162,6 +164,7 @@ export function parseRigText(text: string, file: string, options: RigLoadOptions
   return {
     name: rig.name,
     ...(rig.reference && { reference: rig.reference }),
+    ...(rig.concurrency !== undefined && { concurrency: rig.concurrency }),
     boards: rig.boards.map((board, index): BoardSpec => {
       const location = isSeq(boardsNode) ? source.locate(source.resolve(boardsNode.items[index])) : undefined;
       return {

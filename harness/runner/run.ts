@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,13 +8,14 @@ import { formatDurationMs } from '../core/duration.js';
 import { errorMessage, faultOf, InfrastructureError, InputError } from '../core/errors.js';
 import { queryReference, type ReferenceResult } from '../clock/reference.js';
 import { keyFromConfig } from '../clock/sntp/keys.js';
-import { EventLog, renderResultJson, RESULT_JSON, writeFailure, writeRunReports } from '../report/index.js';
+import { EventLog, RESULT_JSON, writeFailure, writeRunReports } from '../report/index.js';
+import { ResultSnapshot } from '../report/snapshot.js';
 import { stepRegistry } from '../steps/index.js';
 import type { StepDefinition, StepValue } from '../steps/step.js';
 import { runStep, type StepEnvironment } from './attempt.js';
 import { BoardSession, type BoardConnection, type OpenBoardOptions } from './boards.js';
 import { hostLoad } from './host-load.js';
-import { checkRunnable, resolveStepArgs, selectScenarios } from './preflight.js';
+import { checkRunnable, resolveStepArgs, selectScenarios, shardRecord, type ShardSpec } from './preflight.js';
 import {
   combineOutcomes,
   exitCodeOf,
@@ -55,6 +56,14 @@ export interface RunOptions {
   reconnectWaitMs?: number;
   /** How a board is opened; tests give a fake board here. */
   openBoard?: (spec: BoardSpec, options: OpenBoardOptions) => Promise<BoardConnection>;
+  /** At most this many boards at once (`--concurrency`, the rig's `concurrency:`); default all. */
+  concurrency?: number;
+  /** Run only this shard's share of the board × scenario work (`--shard i/n`). */
+  shard?: ShardSpec;
+  /** How long opening a board may take before it is the rig's ERROR; tests shorten it. */
+  openTimeoutMs?: number;
+  /** How long closing a board's ports may take before the run stops waiting for it. */
+  closeTimeoutMs?: number;
 }
 
 export interface StartedRun {
@@ -82,9 +91,15 @@ function toolVersion(): string {
   }
 }
 
-/** Runs every scenario on every board (boards in parallel, scenarios in order) and writes the reports. */
+/**
+ * Runs every scenario on every board (or the shard's share of them) and writes the reports: boards
+ * in parallel, at most `concurrency` at once (queued boards start as others finish), scenarios in order.
+ */
 export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   checkRunnable(options);
+  if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) {
+    throw new InputError(`concurrency ${options.concurrency}: expected a whole number of boards, 1 or more`);
+  }
   // Every board's step, reference wait and reconnect listens on the run's signal: many, by design.
   if (options.signal) setMaxListeners(16 + options.boards.length * 8, options.signal);
   const runId = options.runId ?? newRunId();
@@ -100,6 +115,14 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   const startedAtMs = Date.now();
   const tags = options.tags ?? [];
   const scenarios = selectScenarios(options.scenarios, tags);
+  const shard = options.shard ? shardRecord(options.boards, scenarios, options.shard) : undefined;
+  /** The boards this run uses, each with the scenarios it runs on it: all, or the shard's share. */
+  const work = options.boards
+    .map((spec) => ({
+      spec,
+      scenarios: shard ? scenarios.filter((s) => shard.plan.some((w) => w.board === spec.id && w.scenario === s.name && w.shard === shard.index)) : scenarios,
+    }))
+    .filter((entry) => entry.scenarios.length > 0);
   // The record says RUNNING (and exit 3) until it is finished: a killed run never reads as a pass.
   const result: RunResult = {
     runId,
@@ -111,8 +134,9 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     host: { hostname: hostname(), platform: `${process.platform}-${process.arch}`, node: process.version },
     tags,
     scenarios: scenarios.map((s) => ({ name: s.name, file: s.file })),
-    boards: options.boards.map((spec) => ({ id: spec.id, model: spec.model, ports: {}, transcripts: [], scenarios: [] })),
+    boards: work.map(({ spec }) => ({ id: spec.id, model: spec.model, ports: {}, transcripts: [], scenarios: [] })),
     references: [],
+    ...(shard && { shard }),
   };
   const recordProblems: string[] = [];
   const recordProblem = (what: string, error: unknown): void => {
@@ -136,27 +160,25 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     options.onEvent?.(event);
   };
   const resultFile = join(runDir, RESULT_JSON);
-  /** Replaces result.json at once (a temporary file renamed over it), so a reader never sees half of one. */
-  const writeResultNow = (snapshot: RunResult): void => {
-    writeFileSync(`${resultFile}.tmp`, renderResultJson(snapshot));
-    renameSync(`${resultFile}.tmp`, resultFile);
-  };
   /**
-   * result.json is rewritten at every step's start and end, synchronously, so a run killed at any
-   * moment (SIGKILL, a second Ctrl-C) leaves a record holding every finished step and saying RUNNING.
+   * result.json says RUNNING from the start and follows the events (report/snapshot.ts): a run killed
+   * at any moment (SIGKILL, a second Ctrl-C) leaves a record saying RUNNING, and events.jsonl holds
+   * every finished step for `qhil report` to fold in.
    */
-  const saveResult = (): void => {
-    try {
-      writeResultNow(result);
-    } catch (error) {
-      recordProblem(`cannot write ${resultFile}`, writeFailure('write', resultFile, error));
-    }
-  };
+  const snapshot = new ResultSnapshot(resultFile, () => result, (error) => recordProblem(`cannot write ${resultFile}`, writeFailure('write', resultFile, error)));
+  const saveResult = (): void => snapshot.request();
   let concluded = false;
   // Once the record is concluded it is whole: a late second Ctrl-C must not rewrite it as aborted.
-  options.onStarted?.({ runDir, flushNow: () => (concluded ? undefined : writeResultNow({ ...result, aborted: true })) });
-  emit({ type: 'run-start', at: result.startedAt, runId, scenarios: scenarios.map((s) => s.name), boards: options.boards.map((b) => b.id) });
-  saveResult();
+  options.onStarted?.({ runDir, flushNow: () => (concluded ? undefined : snapshot.writeNow({ ...result, aborted: true })) });
+  emit({ type: 'run-start', at: result.startedAt, runId, scenarios: scenarios.map((s) => s.name), boards: work.map((w) => w.spec.id) });
+  try {
+    snapshot.writeNow();
+  } catch (error) {
+    recordProblem(`cannot write ${resultFile}`, writeFailure('write', resultFile, error));
+  }
+  if (shard && work.length === 0) {
+    emit({ type: 'log', at: new Date().toISOString(), level: 'info', message: `shard ${shard.index}/${shard.count} has no work: the run has only ${shard.plan.length} board × scenario pairs` });
+  }
 
   const references = new ReferenceCache(options.referenceMaxAgeMs ?? 10_000, options.signal, (record, board) => {
     result.references.push(record);
@@ -166,20 +188,21 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   hostLoad.start();
   try {
     // Every board runs to its end whatever another does; a harness bug on one board is that board's ERROR.
-    const settled = await Promise.allSettled(
-      options.boards.map((spec, index) =>
-        runBoard(spec, result.boards[index] as BoardResult, scenarios, { ...options, runDir, emit, saveResult, references }),
-      ),
-    );
+    const context: BoardRunContext = { ...options, runDir, emit, saveResult, references };
+    const settled = await inParallel(work.length, options.concurrency ?? work.length, (index) => {
+      const entry = work[index] as (typeof work)[number];
+      return runBoard(entry.spec, result.boards[index] as BoardResult, entry.scenarios, context);
+    });
     settled.forEach((outcome, index) => {
       if (outcome.status === 'fulfilled') return;
       const board = result.boards[index] as BoardResult;
+      const boardScenarios = work[index]?.scenarios ?? scenarios;
       const message = `qhil itself failed on board ${board.id} (a bug, please report it): ${errorMessage(outcome.reason)}`;
       emit({ type: 'harness-bug', at: new Date().toISOString(), board: board.id, message, stack: (outcome.reason as Error | undefined)?.stack });
       for (const scenario of board.scenarios) {
         if (scenario.outcome === 'RUNNING') Object.assign(scenario, { outcome: 'ERROR', fault: 'harness', message });
       }
-      if (board.scenarios.length === 0) board.scenarios.push(notRunResult(scenarios[0], board.id, 'ERROR', message, 'harness'));
+      if (board.scenarios.length === 0) board.scenarios.push(notRunResult(boardScenarios[0], board.id, 'ERROR', message, 'harness'));
     });
   } finally {
     hostLoad.stop();
@@ -202,6 +225,7 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   result.finishedAt = new Date().toISOString();
   result.durationMs = Date.now() - startedAtMs;
   emit({ type: 'run-end', at: result.finishedAt, outcome, aborted: result.aborted, exitCode: result.exitCode });
+  snapshot.close();
   eventsOpen = false;
   try {
     events.close();
@@ -211,6 +235,28 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   conclude();
   const files = await writeRunReports(runDir, result);
   return { result, runDir, files };
+}
+
+/**
+ * Runs `task(0..count-1)` with at most `limit` at once, each next one starting as soon as one ends,
+ * in order; settles like Promise.allSettled. One task's failure or slowness never stops another's start
+ * beyond its own slot.
+ */
+async function inParallel(count: number, limit: number, task: (index: number) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
+  const settled: PromiseSettledResult<void>[] = new Array<PromiseSettledResult<void>>(count);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let index = next++; index < count; index = next++) {
+      try {
+        await task(index);
+        settled[index] = { status: 'fulfilled', value: undefined };
+      } catch (reason) {
+        settled[index] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, lane));
+  return settled;
 }
 
 function notRunResult(scenario: Scenario | undefined, board: string, outcome: Outcome, message: string, fault?: ScenarioResult['fault']): ScenarioResult {
@@ -252,7 +298,13 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
   let session: BoardConnection;
   try {
     const open = ctx.openBoard ?? ((board: BoardSpec, options: OpenBoardOptions) => BoardSession.open(board, options));
-    session = await open(spec, { runDir: ctx.runDir, simHosts: ctx.simHosts, signal: ctx.signal });
+    session = await withinDeadline(
+      (signal) => open(spec, { runDir: ctx.runDir, simHosts: ctx.simHosts, signal }),
+      ctx.openTimeoutMs ?? OPEN_TIMEOUT_MS,
+      ctx.signal,
+      `opening the board took longer than ${formatDurationMs(ctx.openTimeoutMs ?? OPEN_TIMEOUT_MS)}`,
+      (late) => void late.close().catch(() => undefined),
+    );
   } catch (error) {
     const fault = faultOf(error);
     const message =
@@ -285,10 +337,49 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
       await runScenario(session, scenario, boardResult, ctx);
     }
   } finally {
-    await session.close().catch((error: unknown) =>
-      ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message: `closing the ports: ${errorMessage(error)}` }),
+    // A close that hangs (a wedged USB driver) must not keep the board's slot from the next board.
+    await withinDeadline(() => session.close(), ctx.closeTimeoutMs ?? CLOSE_TIMEOUT_MS, undefined, `closing the ports took longer than ${formatDurationMs(ctx.closeTimeoutMs ?? CLOSE_TIMEOUT_MS)}; left to finish on their own`).catch(
+      (error: unknown) => ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message: `closing the ports: ${errorMessage(error)}` }),
     );
     ctx.saveResult();
+  }
+}
+
+/** A board's open has this long (128 simulated boards booting on 2 cores take tens of seconds). */
+const OPEN_TIMEOUT_MS = 180_000;
+const CLOSE_TIMEOUT_MS = 15_000;
+
+/**
+ * `work`, or an InfrastructureError saying `why` once `limitMs` has passed (or the run's signal's
+ * reason): the work's own signal is aborted then, and what it still delivers goes to `late`.
+ */
+async function withinDeadline<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  limitMs: number,
+  runSignal: AbortSignal | undefined,
+  why: string,
+  late?: (value: T) => void,
+): Promise<T> {
+  const controller = new AbortController();
+  const onRunAbort = (): void => controller.abort(runSignal?.reason);
+  if (runSignal?.aborted) onRunAbort();
+  else runSignal?.addEventListener('abort', onRunAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  let expired = false;
+  const pending = work(controller.signal);
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      expired = true;
+      controller.abort(new InfrastructureError(why));
+      reject(new InfrastructureError(why));
+    }, limitMs);
+  });
+  try {
+    return await Promise.race([pending, deadline]);
+  } finally {
+    clearTimeout(timer);
+    runSignal?.removeEventListener('abort', onRunAbort);
+    if (expired) pending.then((value) => late?.(value), () => undefined);
   }
 }
 
@@ -392,9 +483,9 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
       const args = resolveStepArgs(spec, definition, session.spec) as Record<string, unknown> & { retries?: number; timeoutMs?: number };
       stepResult.title = safeDescribe(definition, args, spec);
       scenarioResult.current = { index: spec.index, title: stepResult.title, startedAt: stepResult.startedAt };
-      // result.json first, then the event: whatever events.jsonl says has happened, result.json holds.
-      ctx.saveResult();
+      // The event is the durable record; the result.json snapshot follows it within a moment.
       ctx.emit({ type: 'step-start', at: stepResult.startedAt, board: boardId, scenario: scenario.name, index: spec.index, kind: spec.kind, title: stepResult.title });
+      ctx.saveResult();
       const outcome = await runStep(
         definition,
         args,
@@ -439,8 +530,8 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
     }
     scenarioResult.current = undefined;
     scenarioResult.steps.push(stepResult);
-    ctx.saveResult();
     ctx.emit({ type: 'step-end', at: new Date().toISOString(), board: boardId, scenario: scenario.name, result: stepResult });
+    ctx.saveResult();
   }
   scenarioResult.durationMs = Date.now() - startedAtMs;
   let outcome = combineOutcomes(scenarioResult.steps.map((s) => s.outcome).filter((o) => o !== 'SKIP'));
@@ -455,8 +546,8 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
   }
   // Set last: the record is finished only now.
   scenarioResult.outcome = outcome;
-  ctx.saveResult();
   ctx.emit({ type: 'scenario-end', at: new Date().toISOString(), board: boardId, result: scenarioResult });
+  ctx.saveResult();
 }
 
 function safeDescribe(definition: StepDefinition, args: unknown, spec: StepSpec): string {
