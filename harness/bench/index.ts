@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { benchAt } from './at.js';
 import { benchRepl } from './repl.js';
+import { benchRig } from './rig.js';
 import { benchRun } from './run.js';
 import { benchSim } from './sim.js';
 import { benchSntp } from './sntp.js';
@@ -34,6 +35,7 @@ const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['reference SNTP', benchSntp],
   ['runner (demo in-process)', () => benchRun()],
   ['demo (CLI process)', () => benchDemoProcess()],
+  ['rig (1, 8, 32, 128 realistic boards)', benchRig],
 ];
 
 const only = process.argv.slice(2);

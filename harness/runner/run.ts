@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatDurationMs } from '../core/duration.js';
@@ -64,6 +64,8 @@ export interface RunOptions {
   openTimeoutMs?: number;
   /** How long closing a board's ports may take before the run stops waiting for it. */
   closeTimeoutMs?: number;
+  /** How many simulated boards may boot at once (CPU work on this host); default twice the CPUs. */
+  simBootsAtOnce?: number;
 }
 
 export interface StartedRun {
@@ -188,7 +190,8 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   hostLoad.start();
   try {
     // Every board runs to its end whatever another does; a harness bug on one board is that board's ERROR.
-    const context: BoardRunContext = { ...options, runDir, emit, saveResult, references };
+    const simBoots = new Gate(options.simBootsAtOnce ?? Math.max(2, 2 * availableParallelism()));
+    const context: BoardRunContext = { ...options, simBoots, runDir, emit, saveResult, references };
     const settled = await inParallel(work.length, options.concurrency ?? work.length, (index) => {
       const entry = work[index] as (typeof work)[number];
       return runBoard(entry.spec, result.boards[index] as BoardResult, entry.scenarios, context);
@@ -259,6 +262,47 @@ async function inParallel(count: number, limit: number, task: (index: number) =>
   return settled;
 }
 
+/** At most `free` holders at once; waiters are served in order, and stop waiting when their signal aborts. */
+class Gate {
+  private readonly waiting: { grant: () => void }[] = [];
+
+  constructor(private free: number) {}
+
+  /** Resolves to the release of a slot (call it once; later calls do nothing), or a no-op once `signal` aborts. */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.free > 0) {
+      this.free--;
+      return this.releaser();
+    }
+    if (signal?.aborted) return () => undefined;
+    return new Promise((resolve) => {
+      const waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(this.releaser());
+        },
+      };
+      const onAbort = (): void => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        resolve(() => undefined);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next.grant();
+      else this.free++;
+    };
+  }
+}
+
 function notRunResult(scenario: Scenario | undefined, board: string, outcome: Outcome, message: string, fault?: ScenarioResult['fault']): ScenarioResult {
   return {
     scenario: scenario?.name ?? '(none)',
@@ -274,6 +318,7 @@ function notRunResult(scenario: Scenario | undefined, board: string, outcome: Ou
 }
 
 interface BoardRunContext extends RunOptions {
+  simBoots: Gate;
   runDir: string;
   emit: (event: RunEvent) => void;
   saveResult: () => void;
@@ -295,6 +340,14 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
     notRun('SKIP', 'the run was stopped before this board started');
     return;
   }
+  // Booting a simulated board is CPU work on this host: a few at a time, so that 128 of them do not
+  // each take 128 times as long (and miss their boot deadline) while the first could be testing.
+  const releaseBoot = spec.sim ? await ctx.simBoots.acquire(ctx.signal) : () => undefined;
+  if (ctx.signal?.aborted) {
+    releaseBoot();
+    notRun('SKIP', 'the run was stopped before this board started');
+    return;
+  }
   let session: BoardConnection;
   try {
     const open = ctx.openBoard ?? ((board: BoardSpec, options: OpenBoardOptions) => BoardSession.open(board, options));
@@ -313,6 +366,7 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
         : `board ${spec.id} could not be opened: ${errorMessage(error)}`;
     if (fault === 'harness') ctx.emit({ type: 'harness-bug', at: new Date().toISOString(), board: spec.id, message, stack: (error as Error).stack });
     else ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'error', message: errorMessage(error) });
+    releaseBoot();
     notRun('ERROR', message, fault === 'board' ? 'rig' : fault);
     return;
   }
@@ -325,6 +379,8 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
     } catch (error) {
       // A board that cannot say who it is still gets tested; the report says why it is anonymous.
       ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message: `identify failed: ${errorMessage(error)}` });
+    } finally {
+      releaseBoot();
     }
     ctx.emit({ type: 'board-ready', at: new Date().toISOString(), board: spec.id, identity: boardResult.identity, ports: session.ports });
     for (const scenario of scenarios) {
