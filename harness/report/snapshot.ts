@@ -3,11 +3,12 @@
  *
  * events.jsonl is the record a crash cannot lose (every event appended before it is shown); the
  * snapshot follows it. Rendering the whole record costs time in proportion to the rig, so rewriting
- * it at every step of every board made a rig's cost grow with the square of its size. Instead a save
- * request is coalesced with every other request of the same turn of the event loop, and the snapshot's
- * share of the main thread is capped (WRITE_SHARE): a one-board run is rewritten at once, a 128-board
- * rig every few hundred ms. A killed run's snapshot may therefore lag its events by that much;
- * `qhil report` folds the events in (report/events.ts, foldEvents), so nothing finished is lost.
+ * it at every step of every board made a rig's cost grow with the square of its size. So a small record
+ * (under IMMEDIATE_BYTES: a few boards) is rewritten at once, synchronously, as before: result.json
+ * holds a step before its event is written. A larger one is coalesced with every other request of the
+ * same turn of the event loop, and its share of the main thread is capped (WRITE_SHARE): a 128-board
+ * rig is rewritten every few hundred ms. A killed large run's snapshot may lag its events by that
+ * much; `qhil report` folds the events in (report/events.ts, foldEvents), so nothing finished is lost.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +19,8 @@ import { renderResultJson } from './json.js';
 const WRITE_SHARE = 0.05;
 /** However cheap the last write, the snapshot is at most this far behind the record. */
 const MAX_LAG_MS = 2000;
+/** A record smaller than this is rewritten at every request (about a millisecond). */
+const IMMEDIATE_BYTES = 256 * 1024;
 
 export class ResultSnapshot {
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
@@ -26,6 +29,7 @@ export class ResultSnapshot {
   private closed = false;
   /** The last write's cost, host monotonic ms: for benches and tests. */
   lastWriteMs = 0;
+  lastBytes = 0;
   writes = 0;
 
   constructor(
@@ -34,9 +38,18 @@ export class ResultSnapshot {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  /** The record changed: write it soon (this turn's other changes go with it). */
+  /** The record changed: write it now if it is small, else soon (this turn's other changes go with it). */
   request(): void {
-    if (this.closed || this.timer) return;
+    if (this.closed) return;
+    if (this.lastBytes < IMMEDIATE_BYTES) {
+      try {
+        this.writeNow();
+      } catch (error) {
+        this.onError(error);
+      }
+      return;
+    }
+    if (this.timer) return;
     const waitMs = this.notBeforeMs - performance.now();
     if (waitMs <= 0) {
       this.timer = setImmediate(() => this.flush());
@@ -52,8 +65,10 @@ export class ResultSnapshot {
     this.cancel();
     const startMs = performance.now();
     // A temporary file renamed over it: a reader never sees half a record.
-    writeFileSync(`${this.file}.tmp`, renderResultJson(record));
+    const text = renderResultJson(record);
+    writeFileSync(`${this.file}.tmp`, text);
     renameSync(`${this.file}.tmp`, this.file);
+    this.lastBytes = text.length;
     const endMs = performance.now();
     this.lastWriteMs = endMs - startMs;
     this.writes++;

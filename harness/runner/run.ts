@@ -539,9 +539,9 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
       const args = resolveStepArgs(spec, definition, session.spec) as Record<string, unknown> & { retries?: number; timeoutMs?: number };
       stepResult.title = safeDescribe(definition, args, spec);
       scenarioResult.current = { index: spec.index, title: stepResult.title, startedAt: stepResult.startedAt };
-      // The event is the durable record; the result.json snapshot follows it within a moment.
-      ctx.emit({ type: 'step-start', at: stepResult.startedAt, board: boardId, scenario: scenario.name, index: spec.index, kind: spec.kind, title: stepResult.title });
+      // result.json first (at once on a small rig, report/snapshot.ts), then the durable event.
       ctx.saveResult();
+      ctx.emit({ type: 'step-start', at: stepResult.startedAt, board: boardId, scenario: scenario.name, index: spec.index, kind: spec.kind, title: stepResult.title });
       const outcome = await runStep(
         definition,
         args,
@@ -586,8 +586,8 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
     }
     scenarioResult.current = undefined;
     scenarioResult.steps.push(stepResult);
-    ctx.emit({ type: 'step-end', at: new Date().toISOString(), board: boardId, scenario: scenario.name, result: stepResult });
     ctx.saveResult();
+    ctx.emit({ type: 'step-end', at: new Date().toISOString(), board: boardId, scenario: scenario.name, result: stepResult });
   }
   scenarioResult.durationMs = Date.now() - startedAtMs;
   let outcome = combineOutcomes(scenarioResult.steps.map((s) => s.outcome).filter((o) => o !== 'SKIP'));
@@ -602,8 +602,8 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
   }
   // Set last: the record is finished only now.
   scenarioResult.outcome = outcome;
-  ctx.emit({ type: 'scenario-end', at: new Date().toISOString(), board: boardId, result: scenarioResult });
   ctx.saveResult();
+  ctx.emit({ type: 'scenario-end', at: new Date().toISOString(), board: boardId, result: scenarioResult });
 }
 
 function safeDescribe(definition: StepDefinition, args: unknown, spec: StepSpec): string {
