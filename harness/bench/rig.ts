@@ -16,7 +16,8 @@ import { execa } from 'execa';
 import { startSntpServer } from '../clock/sntp/server.js';
 import type { BoardSpec } from '../core/model.js';
 import { runScenarios } from '../runner/run.js';
-import { loadScenario } from '../runner/scenario.js';
+import { loadScenario, parseScenarioText } from '../runner/scenario.js';
+import { fakeBoard } from '../testing/fake-board.js';
 import { ntpHostsOf } from '../runner/sim-world.js';
 import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../sim/ntp.js';
 import { round } from './stats.js';
@@ -97,6 +98,55 @@ export async function runRig(boards: number): Promise<RigFigures> {
   }
 }
 
+/** How long a fake board takes to answer a reading: a board's seconds without its CPU. */
+const FAKE_READ_MS = 3000;
+
+/**
+ * The harness alone: `boards` fake boards (no VM, no worker) whose readings take FAKE_READ_MS, through
+ * read-time and compare, in this process. Its wall ratio is what the scheduler and the record cost;
+ * the simulated rig's on top of it is the simulated boards' own CPU.
+ */
+export async function runFakeRig(boards: number): Promise<{ wallMs: number; mainCpuMs: number; outcome: string; firstProblem?: string }> {
+  const scenario = parseScenarioText('name: fake\nsteps:\n  - read-time: { via: at, as: t1, timeout: 10s }\n  - compare: { read: t1, tolerance: 5s }\n', 'fake.yaml');
+  const referenceServer = await startSntpServer({ host: '127.0.0.1', port: 0 });
+  const out = mkdtempSync(join(tmpdir(), 'qhil-bench-fake-'));
+  try {
+    const specs: BoardSpec[] = Array.from({ length: boards }, (_, i) => ({ id: `fake-${i}`, at: `/dev/fake-${i}`, fields: {} }));
+    const fakes = new Map(
+      specs.map((spec) => [
+        spec.id,
+        fakeBoard(spec, {
+          ports: ['at'],
+          readLocaltime: (via) =>
+            new Promise((resolve) => {
+              const hostSendMs = Date.now();
+              setTimeout(() => {
+                const d = new Date();
+                const tuple = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), 0, 1];
+                resolve({ via, localtime: tuple as [number, number, number, number, number, number, number, number], zoneQuarterHours: 0, hostSendMs, hostReceiveMs: Date.now(), raw: '' });
+              }, FAKE_READ_MS);
+            }),
+        }),
+      ]),
+    );
+    const cpu0 = mainThreadCpuMs();
+    const startedAt = performance.now();
+    const { result } = await runScenarios({
+      scenarios: [scenario],
+      boards: specs,
+      outDir: out,
+      reference: { servers: [`127.0.0.1:${referenceServer.port}`], samples: 1, timeoutMs: 5000, keys: [] },
+      openBoard: async (spec) => fakes.get(spec.id) as ReturnType<typeof fakeBoard>,
+    });
+    const wallMs = performance.now() - startedAt;
+    const problem = result.boards.flatMap((b) => b.scenarios).find((s) => s.outcome !== 'PASS');
+    return { wallMs, mainCpuMs: mainThreadCpuMs() - cpu0, outcome: result.outcome, ...(problem && { firstProblem: problem.message }) };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+    await referenceServer.close();
+  }
+}
+
 /** Every size, each in its own process; sizes from QHIL_BENCH_RIG_SIZES (`1,8,32`) when set. */
 export async function benchRig(): Promise<Record<string, number | string>> {
   const sizes = process.env.QHIL_BENCH_RIG_SIZES ? process.env.QHIL_BENCH_RIG_SIZES.split(',').map(Number) : SIZES;
@@ -113,12 +163,22 @@ export async function benchRig(): Promise<Record<string, number | string>> {
     figures[`${label}: harness main-thread CPU per board, ms`] = round(rig.mainCpuMs / size);
     figures[`${label}: peak RSS per board, MiB`] = round((rig.peakRssKb - rig.baselineRssKb) / 1024 / size, 1);
   }
+  let oneFakeMs: number | undefined;
+  for (const size of sizes) {
+    const fake = await runFakeRig(size);
+    oneFakeMs ??= fake.wallMs;
+    const label = `harness alone, ${size} fake board${size === 1 ? '' : 's'} (${fake.outcome})`;
+    figures[`${label}: wall time / one board's`] = round(fake.wallMs / oneFakeMs, 2);
+    figures[`${label}: main-thread CPU per board, ms`] = round(fake.mainCpuMs / size, 1);
+  }
   return figures;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const size = Number(process.argv[2]);
-  if (Number.isInteger(size) && size > 0) {
+  if (process.argv[3] === 'fake') {
+    process.stdout.write(`${JSON.stringify(await runFakeRig(size))}\n`);
+  } else if (Number.isInteger(size) && size > 0) {
     process.stdout.write(`${JSON.stringify(await runRig(size))}\n`);
   } else {
     process.stdout.write(`${JSON.stringify(await benchRig(), null, 2)}\n`);

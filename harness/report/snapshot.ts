@@ -4,7 +4,7 @@
  * events.jsonl is the record a crash cannot lose (every event appended before it is shown); the
  * snapshot follows it. Rendering the whole record costs time in proportion to the rig, so rewriting
  * it at every step of every board made a rig's cost grow with the square of its size. So a small record
- * (under IMMEDIATE_BYTES: a few boards) is rewritten at once, synchronously, as before: result.json
+ * (under IMMEDIATE_BYTES: about five boards) is rewritten at once, synchronously, as before: result.json
  * holds a step before its event is written. A larger one is coalesced with every other request of the
  * same turn of the event loop, and its share of the main thread is capped (WRITE_SHARE): a 128-board
  * rig is rewritten every few hundred ms. A killed large run's snapshot may lag its events by that
@@ -19,8 +19,8 @@ import { renderResultJson } from './json.js';
 const WRITE_SHARE = 0.05;
 /** However cheap the last write, the snapshot is at most this far behind the record. */
 const MAX_LAG_MS = 2000;
-/** A record smaller than this is rewritten at every request (about a millisecond). */
-const IMMEDIATE_BYTES = 256 * 1024;
+/** A record smaller than this (about five boards) is rewritten at every request, in well under a millisecond. */
+const IMMEDIATE_BYTES = 32 * 1024;
 
 export class ResultSnapshot {
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
