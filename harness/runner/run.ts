@@ -80,8 +80,10 @@ export interface RunOutput {
   files: string[];
 }
 
-function newRunId(): string {
-  return `${new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+/** A shard's run id says which shard it is: the merged summary's per-run headings and CI artifacts show it. */
+function newRunId(shard?: ShardSpec): string {
+  const suffix = shard ? `-shard${shard.index}of${shard.count}` : '';
+  return `${new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${randomBytes(2).toString('hex')}${suffix}`;
 }
 
 function toolVersion(): string {
@@ -104,7 +106,7 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   }
   // Every board's step, reference wait and reconnect listens on the run's signal: many, by design.
   if (options.signal) setMaxListeners(16 + options.boards.length * 8, options.signal);
-  const runId = options.runId ?? newRunId();
+  const runId = options.runId ?? newRunId(options.shard);
   const runDir = join(options.outDir, runId);
   let events: EventLog;
   try {

@@ -110,6 +110,7 @@ describe('sharded runs merged', () => {
     expect(ran).toEqual(result.shard?.plan.filter((w) => w.shard === 2).map((w) => `${w.board}/${w.scenario}`));
     expect(ran.length).toBeGreaterThanOrEqual(3);
     expect(result.shard).toMatchObject({ index: 2, count: 3 });
+    expect(result.runId).toMatch(/-shard2of3$/);
     expect(result.shard?.plan).toHaveLength(10);
   });
 
