@@ -8,6 +8,7 @@ import { benchPlatform } from './platform.js';
 import { benchEdge } from './edge.js';
 import { benchRepl } from './repl.js';
 import { benchReport } from './report.js';
+import { benchRig } from './rig.js';
 import { benchRun } from './run.js';
 import { benchSim } from './sim.js';
 import { benchSntp } from './sntp.js';
@@ -40,6 +41,7 @@ const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['runner (demo in-process)', () => benchRun()],
   ['demo (CLI process)', () => benchDemoProcess()],
   ['reports (HTML, PDF, history)', benchReport],
+  ['rig (1, 8, 32, 128 realistic boards)', benchRig],
 ];
 
 const only = process.argv.slice(2);

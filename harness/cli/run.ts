@@ -5,7 +5,7 @@ import { checkReferenceOptions, DEFAULT_SAMPLES, DEFAULT_TIMEOUT_MS } from '../c
 import { ProgressReporter } from '../report/index.js';
 import type { BoardSpec, ReferenceSpec, RunEvent, Scenario } from '../core/model.js';
 import { loadRig } from '../runner/rig.js';
-import { checkRunnable } from '../runner/preflight.js';
+import { checkRunnable, parseShard, type ShardSpec } from '../runner/preflight.js';
 import { leaseOptionsFromFlags } from '../runner/lease.js';
 import { runScenarios, type RunOptions, type RunOutput, type StartedRun } from '../runner/run.js';
 import { loadScenario } from '../runner/scenario.js';
@@ -29,6 +29,8 @@ export interface RunFlags {
   lockDir?: string;
   pdf?: boolean;
   browser?: string;
+  concurrency?: string;
+  shard?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -36,13 +38,13 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** Boards from --rig, --board sim, or --repl/--at flags (exactly one of these ways). */
-export function boardsFromFlags(flags: RunFlags): { boards: BoardSpec[]; rigReference?: ReferenceSpec; lockDir?: string } {
+export function boardsFromFlags(flags: RunFlags): { boards: BoardSpec[]; rigReference?: ReferenceSpec; lockDir?: string; concurrency?: number } {
   const ways = [flags.rig !== undefined, flags.board !== undefined, flags.at !== undefined || flags.repl !== undefined].filter(Boolean).length;
   if (ways === 0) throw new InputError('no board: give --rig <rig.yaml>, --board sim, or --repl <port> / --at <port>');
   if (ways > 1) throw new InputError('give only one of --rig, --board sim, and --repl/--at');
   if (flags.rig) {
     const rig = loadRig(flags.rig);
-    return { boards: rig.boards, rigReference: rig.reference, lockDir: rig.lockDir };
+    return { boards: rig.boards, rigReference: rig.reference, lockDir: rig.lockDir, concurrency: rig.concurrency };
   }
   if (flags.board !== undefined) {
     if (flags.board !== 'sim') throw new InputError(`--board ${flags.board}: the only built-in board is "sim"`);
@@ -69,6 +71,16 @@ export function referenceFromFlags(flags: Pick<RunFlags, 'reference' | 'samples'
   return spec;
 }
 
+/** `--concurrency <n>`: a whole number of boards, 1 or more; InputError otherwise. */
+export function concurrencyFromFlag(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new InputError(`--concurrency ${JSON.stringify(text.slice(0, 40))}: expected a whole number of boards from 1 to 1024`);
+  }
+  return n;
+}
+
 export interface ExecuteRunOptions {
   scenarios: Scenario[];
   boards: BoardSpec[];
@@ -79,6 +91,10 @@ export interface ExecuteRunOptions {
   json: boolean;
   io: CliIo;
   leases?: RunOptions['leases'];
+  /** At most this many boards at once; default all. */
+  concurrency?: number;
+  /** Only this shard's share of the work. */
+  shard?: ShardSpec;
 }
 
 /**
@@ -130,7 +146,7 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
     }
     const progress = options.json
       ? undefined
-      : new ProgressReporter({ write: options.io.stdout, interactive: options.io.interactive, columns: process.stdout.columns });
+      : new ProgressReporter({ write: options.io.stdout, interactive: options.io.interactive, columns: process.stdout.columns, rows: process.stdout.rows });
     const output = await runScenarios({
       scenarios: options.scenarios,
       boards: options.boards,
@@ -141,6 +157,8 @@ export async function executeRun(options: ExecuteRunOptions): Promise<{ exitCode
       signal: controller.signal,
       simHosts: world?.hosts,
       leases: options.leases,
+      concurrency: options.concurrency,
+      shard: options.shard,
       onEvent: (event: RunEvent) => progress?.onEvent(event),
       onStarted: (run) => {
         started = run;
@@ -187,12 +205,17 @@ export const runCommand: CliCommand = {
       .option('--lock-dir <dir>', 'board lease folder (default $QHIL_LOCK_DIR, the rig\'s lock-dir, /tmp/qhil-leases)')
       .option('--pdf', 'also print report.pdf (A4, sign-off) with Chromium; no browser: no PDF, same exit code')
       .option('--browser <path>', 'Chromium for --pdf (default $QHIL_BROWSER, else /usr/bin/chromium)')
+      .option('--concurrency <n>', "at most n boards at once (wins over the rig's concurrency:); default all")
+      .option('--shard <i/n>', 'run only shard i of n of the board × scenario work (n hosts or CI jobs); merge with qhil report')
       .action(async (files: string[], flags: RunFlags) => {
         // Everything is validated before any port opens: a typo fails in milliseconds.
         const scenarios = files.map((file) => loadScenario(file));
-        const { boards, rigReference, lockDir } = boardsFromFlags(flags);
+        const { boards, rigReference, lockDir, concurrency } = boardsFromFlags(flags);
+        const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
         const leases = leaseOptionsFromFlags({ lockDir: flags.lockDir, rigLockDir: lockDir, waitMs: flags.wait === undefined ? 0 : durationFlagMs('--wait', flags.wait) });
         const { exitCode, output } = await executeRun({
+          concurrency: concurrencyFromFlag(flags.concurrency) ?? concurrency,
+          shard,
           scenarios,
           boards,
           rigReference,

@@ -152,6 +152,8 @@ export interface Rig {
   /** Where this rig's board leases are kept (`lock-dir:`); the flag and QHIL_LOCK_DIR win. */
   lockDir?: string;
   file?: string;
+  /** At most this many boards run at once (`concurrency:`); all of them when unset. */
+  concurrency?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,6 +259,24 @@ export interface RunResult {
   scenarios: { name: string; file: string }[];
   boards: BoardResult[];
   references: ReferenceRecord[];
+  /** Set when the run was one shard (`--shard i/n`) of a larger one. */
+  shard?: ShardRecord;
+  /** Set on a merged record: the shards merged into it, each with the run that ran it. */
+  mergedShards?: { index: number; count: number; runId: string; hostname: string }[];
+}
+
+/** One board × scenario pair of a sharded run's plan and the shard (1-based) that runs it. */
+export interface ShardWork {
+  board: string;
+  scenario: string;
+  shard: number;
+}
+
+/** A shard's place in the whole run: `index` of `count`, and the whole plan, the same in every shard. */
+export interface ShardRecord {
+  index: number;
+  count: number;
+  plan: ShardWork[];
 }
 
 // ---------------------------------------------------------------------------------------------

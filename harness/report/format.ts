@@ -65,7 +65,10 @@ export function countNotRun(result: RunResult): number {
 export function notRunScenarios(result: RunResult, board: BoardResult): { name: string; file: string }[] {
   if (!result.aborted && !isUnfinished(result)) return [];
   const ran = new Set(board.scenarios.map((scenario) => scenario.scenario));
-  return result.scenarios.filter((scenario) => !ran.has(scenario.name));
+  // A shard meant to run only its share of the board's scenarios: the others are another shard's.
+  const shard = result.shard;
+  const meant = shard ? (name: string) => shard.plan.some((w) => w.board === board.id && w.scenario === name && w.shard === shard.index) : () => true;
+  return result.scenarios.filter((scenario) => !ran.has(scenario.name) && meant(scenario.name));
 }
 
 /**

@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
 import type { RunResult } from '../core/model.js';
+import { foldEvents } from './events.js';
 import { describeIoError, writeFailure } from './io-error.js';
 
 export const RESULT_JSON = 'result.json';
@@ -151,6 +152,16 @@ const runResultSchema = z.looseObject({
   scenarios: z.array(z.looseObject({ name: z.string(), file: z.string() })),
   boards: z.array(board),
   references: z.array(reference),
+  shard: z
+    .looseObject({
+      index: z.number().int(),
+      count: z.number().int(),
+      plan: z.array(z.looseObject({ board: z.string(), scenario: z.string(), shard: z.number().int() })),
+    })
+    .optional(),
+  mergedShards: z
+    .array(z.looseObject({ index: z.number().int(), count: z.number().int(), runId: z.string(), hostname: z.string() }))
+    .optional(),
 });
 
 /** Checks at compile time that what the schema accepts is a RunResult. */
@@ -158,12 +169,18 @@ const _schemaMatchesModel: (parsed: z.output<typeof runResultSchema>) => RunResu
 
 /** Parses result.json text; throws InputError naming `file` and what is wrong with it. */
 export function parseResultJson(text: string, file: string): RunResult {
-  let raw: unknown;
+  return checkResult(parseJson(text, file), file);
+}
+
+function parseJson(text: string, file: string): unknown {
   try {
-    raw = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (error) {
     throw new InputError(`${file}: not valid JSON: ${(error as Error).message}`);
   }
+}
+
+function checkResult(raw: unknown, file: string): RunResult {
   const parsed = runResultSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -173,7 +190,11 @@ export function parseResultJson(text: string, file: string): RunResult {
   return _schemaMatchesModel(parsed.data);
 }
 
-/** Reads and checks `<file>`; throws InputError when it is missing, unreadable or not a RunResult. */
+/**
+ * Reads and checks `<file>`; throws InputError when it is missing, unreadable or not a RunResult.
+ * A record left unfinished (RUNNING: a killed run) gets what the events.jsonl beside it says
+ * happened after its last snapshot (foldEvents), before it is checked.
+ */
 export async function readResultJson(file: string): Promise<RunResult> {
   let text: string;
   try {
@@ -183,5 +204,7 @@ export async function readResultJson(file: string): Promise<RunResult> {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : describeIoError(error);
     throw new InputError(`${file}: cannot read: ${why}`);
   }
-  return parseResultJson(text, file);
+  const raw = parseJson(text, file);
+  const unfinished = raw !== null && typeof raw === 'object' && (raw as { outcome?: unknown }).outcome === 'RUNNING';
+  return checkResult(unfinished ? foldEvents(raw as RunResult, dirname(file)) : raw, file);
 }

@@ -158,6 +158,25 @@ describe('ProgressReporter, interactive (a person at a terminal)', () => {
     }
   });
 
+  it('keeps the live block within the terminal on a large rig: busy boards first, the rest counted', () => {
+    const io = { ...capture(true, false), rows: 12 };
+    const reporter = new ProgressReporter(io, { nowMs: () => 0 });
+    const at = '2025-03-04T02:00:00.000Z';
+    const boards = Array.from({ length: 50 }, (_, i) => `sim-${i}`);
+    reporter.onEvent({ type: 'run-start', at, runId: 'r', scenarios: ['s'], boards });
+    for (const board of boards.slice(30)) reporter.onEvent({ type: 'step-start', at, board, scenario: 's', index: 0, kind: 'dial', title: 'dial' });
+    reporter.onEvent({ type: 'log', at, level: 'info', message: 'hello' });
+    const text = io.text();
+    const block = text.slice(text.lastIndexOf('info: hello\n') + 'info: hello\n'.length).trimEnd().split('\n');
+    expect(block).toHaveLength(10);
+    expect(block.slice(0, 9).every((line) => /\[sim-(3\d|4\d)\] s {2}#1 dial/.test(line))).toBe(true);
+    expect(block[9]).toBe('  … and 41 more boards: 11 running, 0 done, 30 waiting');
+    // The next redraw erases exactly what was drawn.
+    reporter.onEvent({ type: 'log', at, level: 'info', message: 'again' });
+    expect(io.text()).toContain('\x1b[10F\x1b[Jinfo: again\n');
+    reporter.finish({ ...emptyRun(), boards: [] });
+  });
+
   it('redraws about ten times a second while a step runs', () => {
     vi.useFakeTimers();
     try {

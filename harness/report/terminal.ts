@@ -37,6 +37,8 @@ export interface TerminalIo {
   color?: boolean;
   /** Terminal width in characters, so live lines never wrap (a wrapped line breaks the redraw). */
   columns?: number;
+  /** Terminal height in lines: the live block never grows taller (cursor-up stops at the top). */
+  rows?: number;
 }
 
 export interface ProgressOptions {
@@ -47,6 +49,8 @@ export interface ProgressOptions {
 /** Minimum time between two redraws of the live block: ~10 per second. */
 const REDRAW_INTERVAL_MS = 100;
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+/** The live block's height when the terminal does not say its own; a rig of 128 boards gets a summary line. */
+const DEFAULT_BLOCK_LINES = 20;
 /** Longest message shown on the terminal: the reports hold more, the transcript everything. */
 const MAX_TERMINAL_MESSAGE_CHARS = 4000;
 
@@ -340,7 +344,20 @@ export class ProgressReporter {
     // A terminal that reports no width (0, as under `script`) gets a sensible one.
     const width = Math.max(20, (this.io.columns || 100) - 1);
     const now = this.nowMs();
-    const lines = [...this.boards.values()].map((board) => {
+    // Taller than the terminal, the block could not be erased; and every line printed above it redraws
+    // it, so its cost per event must not grow with the rig: busy boards first, the rest counted.
+    const maxLines = Math.max(3, this.io.rows ? this.io.rows - 2 : DEFAULT_BLOCK_LINES);
+    let shown = [...this.boards.values()];
+    let rest = '';
+    if (shown.length > maxLines) {
+      const busy = shown.filter((board) => board.scenario);
+      const done = shown.filter((board) => !board.scenario && board.last).length;
+      const waiting = shown.length - busy.length - done;
+      shown = busy.slice(0, maxLines - 1);
+      const hiddenBusy = busy.length - shown.length;
+      rest = `  … ${shown.length === 0 ? '' : 'and '}${plural(this.boards.size - shown.length, 'more board')}: ${hiddenBusy} running, ${done} done, ${waiting} waiting`;
+    }
+    const lines = shown.map((board) => {
       let text: string;
       if (board.scenario) {
         const elapsed = board.sinceMs !== undefined ? formatDurationMs(now - board.sinceMs) : '';
@@ -354,6 +371,7 @@ export class ProgressReporter {
       }
       return this.paint(truncate(field(text), width), 'dim');
     });
+    if (rest) lines.push(this.paint(truncate(rest, width), 'dim'));
     this.drawnLines = lines.length;
     return lines.length > 0 ? `${lines.join('\n')}\n` : '';
   }

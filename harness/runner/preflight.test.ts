@@ -139,6 +139,16 @@ boards:
     ]);
   });
 
+  it('knows one IPv6 address in its long and short forms as the same tcp:// port', () => {
+    const boards = [
+      { id: 'a', repl: 'tcp://[::1]:4001', fields: {} },
+      { id: 'b', repl: 'tcp://[0:0:0:0:0:0:0:1]:4001', fields: {} },
+    ];
+    expect(problems({ scenarios: [scenario('name: x\nsteps: [read-time]\n')], boards })).toEqual([
+      "board b: repl: tcp://[0:0:0:0:0:0:0:1]:4001 is the same port as board a's repl port",
+    ]);
+  });
+
   it('names the same port given twice on the command line', () => {
     expect(problems({ scenarios: [scenario('name: x\nsteps: [read-time]\n')], boards: [{ id: 'board-1', at: '/dev/ttyUSB7', repl: '/dev/ttyUSB7', fields: {} }] })).toEqual([
       'board board-1: at: /dev/ttyUSB7 is the same port as its own repl port',

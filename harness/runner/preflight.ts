@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errorMessage, formatLocation, InputError } from '../core/errors.js';
-import type { BoardSpec, ReferenceSpec, Scenario, StepSpec } from '../core/model.js';
+import type { BoardSpec, ReferenceSpec, Scenario, ShardRecord, ShardWork, StepSpec } from '../core/model.js';
 import { parseTcpAddress } from '../link/tcp.js';
 import { resolveBoardProfile } from '../sim/board.js';
 import { parseFault } from '../sim/faults.js';
@@ -84,7 +84,7 @@ export function portIdentity(address: string): string {
   if (address.startsWith('tcp://')) {
     try {
       const { host, port } = parseTcpAddress(address);
-      return `tcp://${host.toLowerCase()}:${port}`;
+      return `tcp://${canonicalHost(host)}:${port}`;
     } catch {
       return address;
     }
@@ -95,6 +95,16 @@ export function portIdentity(address: string): string {
     return realpathSync(address);
   } catch {
     return resolve(address);
+  }
+}
+
+/** `Lab-Host` as `lab-host`; an IPv6 address in its one short form (`0:0::1` is `::1`). */
+function canonicalHost(host: string): string {
+  if (!host.includes(':')) return host.toLowerCase();
+  try {
+    return new URL(`http://[${host}]/`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return host.toLowerCase();
   }
 }
 
@@ -238,4 +248,45 @@ export function checkRunnable(input: PreflightInput): void {
   const report = preflight(input);
   const problems = [...report.general, ...report.scenarios.flatMap((entry) => entry.problems)];
   if (problems.length > 0) throw new InputError(capProblems(problems).join('\n'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shards: `--shard i/n` splits one run's board × scenario work between n hosts or CI jobs.
+
+export interface ShardSpec {
+  /** 1-based. */
+  index: number;
+  count: number;
+}
+
+/** Parses `--shard i/n` (1 <= i <= n <= 1000); InputError (exit 2) otherwise. */
+export function parseShard(text: string): ShardSpec {
+  const match = /^\s*(\d{1,4})\s*\/\s*(\d{1,4})\s*$/.exec(text);
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || count > 1000 || index < 1 || index > count) {
+    throw new InputError(`--shard ${quotedFlag(text)}: expected i/n with 1 <= i <= n <= 1000, e.g. --shard 2/3`);
+  }
+  return { index, count };
+}
+
+function quotedFlag(text: string): string {
+  return JSON.stringify(text.slice(0, 40));
+}
+
+/**
+ * Which shard runs each board × scenario pair: the pairs in rig order, each board's scenarios in
+ * order, cut into `count` contiguous runs whose lengths differ by at most one. It depends only on the
+ * boards and scenarios (and their order), so every host given the same rig, scenarios and tags
+ * computes the same plan; and a board's scenarios stay on one shard where they can, so two shards
+ * seldom need the same board at once.
+ */
+export function planShards(boards: BoardSpec[], scenarios: Scenario[], count: number): ShardWork[] {
+  const pairs = boards.flatMap((board) => scenarios.map((scenario) => ({ board: board.id, scenario: scenario.name })));
+  return pairs.map((pair, k) => ({ ...pair, shard: Math.floor((k * count) / pairs.length) + 1 }));
+}
+
+/** The record of shard `shard` of the run of `scenarios` on `boards`. */
+export function shardRecord(boards: BoardSpec[], scenarios: Scenario[], shard: ShardSpec): ShardRecord {
+  return { index: shard.index, count: shard.count, plan: planShards(boards, scenarios, shard.count) };
 }

@@ -133,6 +133,15 @@ boards:
   });
 });
 
+describe('rig concurrency', () => {
+  it('reads concurrency: as a whole number of boards, 1 or more', () => {
+    expect(parseRigText('name: r\nconcurrency: 4\nboards:\n  - { id: a, at: /dev/ttyUSB2 }\n', 'rig.yaml', { env: {} }).concurrency).toBe(4);
+    expect(parseRigText('name: r\nboards:\n  - { id: a, at: /dev/ttyUSB2 }\n', 'rig.yaml', { env: {} }).concurrency).toBeUndefined();
+    expect(issuesOf('name: r\nconcurrency: 0\nboards:\n  - { id: a, at: /dev/ttyUSB2 }\n')).toEqual(["2:14: concurrency: must be >= 1, got 0 (a number)"]);
+    expect(issuesOf('name: r\nconcurrency: 2.5\nboards:\n  - { id: a, at: /dev/ttyUSB2 }\n')).toEqual([expect.stringMatching(/^2:14: concurrency: /)]);
+  });
+});
+
 describe('portAddressProblem', () => {
   it('accepts the DESIGN.md forms', () => {
     for (const address of ['/dev/ttyUSB2', '/dev/serial/by-id/usb-Quectel-if02-port0', 'COM5', 'tcp://ser2net:3001', 'tcp://[::1]:3001']) {

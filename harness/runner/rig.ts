@@ -119,6 +119,8 @@ const rigSchema = z
     description: z.string().optional(),
     reference: referenceSchema.optional(),
     'lock-dir': z.string().min(1).optional(),
+    /** At most this many boards at once (a host with little CPU, a USB hub that browns out); default all. */
+    concurrency: z.number().int().min(1).max(1024).optional(),
     boards: z.array(boardSchema).min(1),
   })
   .strict()
@@ -169,6 +171,7 @@ export function parseRigText(text: string, file: string, options: RigLoadOptions
     name: rig.name,
     ...(rig.reference && { reference: rig.reference }),
     ...(rig['lock-dir'] !== undefined && { lockDir: resolve(dirname(file), rig['lock-dir']) }),
+    ...(rig.concurrency !== undefined && { concurrency: rig.concurrency }),
     boards: rig.boards.map((board, index): BoardSpec => {
       const location = isSeq(boardsNode) ? source.locate(source.resolve(boardsNode.items[index])) : undefined;
       return {

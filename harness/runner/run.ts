@@ -1,21 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatDurationMs } from '../core/duration.js';
 import { errorMessage, faultOf, InfrastructureError, InputError } from '../core/errors.js';
 import { queryReference, type ReferenceResult } from '../clock/reference.js';
 import { keyFromConfig } from '../clock/sntp/keys.js';
-import { EventLog, renderResultJson, RESULT_JSON, writeFailure, writeRunReports } from '../report/index.js';
+import { EventLog, RESULT_JSON, writeFailure, writeRunReports } from '../report/index.js';
+import { ResultSnapshot } from '../report/snapshot.js';
 import { stepRegistry } from '../steps/index.js';
 import type { StepDefinition, StepValue } from '../steps/step.js';
 import { runStep, type StepEnvironment } from './attempt.js';
 import { BoardSession, type BoardConnection, type OpenBoardOptions } from './boards.js';
 import { hostLoad } from './host-load.js';
 import { identityProblem } from './identity.js';
-import { checkRunnable, resolveStepArgs, selectScenarios } from './preflight.js';
+import { checkRunnable, resolveStepArgs, selectScenarios, shardRecord, type ShardSpec } from './preflight.js';
 import {
   combineOutcomes,
   exitCodeOf,
@@ -58,6 +59,16 @@ export interface RunOptions {
   openBoard?: (spec: BoardSpec, options: OpenBoardOptions) => Promise<BoardConnection>;
   /** Board leases (lock directory, how long to queue for a busy board); none when not given. */
   leases?: OpenBoardOptions['leases'];
+  /** At most this many boards at once (`--concurrency`, the rig's `concurrency:`); default all. */
+  concurrency?: number;
+  /** Run only this shard's share of the board × scenario work (`--shard i/n`). */
+  shard?: ShardSpec;
+  /** How long opening a board may take before it is the rig's ERROR; tests shorten it. */
+  openTimeoutMs?: number;
+  /** How long closing a board's ports may take before the run stops waiting for it. */
+  closeTimeoutMs?: number;
+  /** How many simulated boards may boot at once (CPU work on this host); default twice the CPUs. */
+  simBootsAtOnce?: number;
 }
 
 export interface StartedRun {
@@ -72,8 +83,10 @@ export interface RunOutput {
   files: string[];
 }
 
-function newRunId(): string {
-  return `${new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+/** A shard's run id says which shard it is: the merged summary's per-run headings and CI artifacts show it. */
+function newRunId(shard?: ShardSpec): string {
+  const suffix = shard ? `-shard${shard.index}of${shard.count}` : '';
+  return `${new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${randomBytes(2).toString('hex')}${suffix}`;
 }
 
 function toolVersion(): string {
@@ -85,12 +98,18 @@ function toolVersion(): string {
   }
 }
 
-/** Runs every scenario on every board (boards in parallel, scenarios in order) and writes the reports. */
+/**
+ * Runs every scenario on every board (or the shard's share of them) and writes the reports: boards
+ * in parallel, at most `concurrency` at once (queued boards start as others finish), scenarios in order.
+ */
 export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   checkRunnable(options);
+  if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) {
+    throw new InputError(`concurrency ${options.concurrency}: expected a whole number of boards, 1 or more`);
+  }
   // Every board's step, reference wait and reconnect listens on the run's signal: many, by design.
   if (options.signal) setMaxListeners(16 + options.boards.length * 8, options.signal);
-  const runId = options.runId ?? newRunId();
+  const runId = options.runId ?? newRunId(options.shard);
   const runDir = join(options.outDir, runId);
   let events: EventLog;
   try {
@@ -103,6 +122,14 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   const startedAtMs = Date.now();
   const tags = options.tags ?? [];
   const scenarios = selectScenarios(options.scenarios, tags);
+  const shard = options.shard ? shardRecord(options.boards, scenarios, options.shard) : undefined;
+  /** The boards this run uses, each with the scenarios it runs on it: all, or the shard's share. */
+  const work = options.boards
+    .map((spec) => ({
+      spec,
+      scenarios: shard ? scenarios.filter((s) => shard.plan.some((w) => w.board === spec.id && w.scenario === s.name && w.shard === shard.index)) : scenarios,
+    }))
+    .filter((entry) => entry.scenarios.length > 0);
   // The record says RUNNING (and exit 3) until it is finished: a killed run never reads as a pass.
   const result: RunResult = {
     runId,
@@ -114,8 +141,9 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     host: { hostname: hostname(), platform: `${process.platform}-${process.arch}`, node: process.version },
     tags,
     scenarios: scenarios.map((s) => ({ name: s.name, file: s.file })),
-    boards: options.boards.map((spec) => ({ id: spec.id, model: spec.model, ports: {}, transcripts: [], scenarios: [] })),
+    boards: work.map(({ spec }) => ({ id: spec.id, model: spec.model, ports: {}, transcripts: [], scenarios: [] })),
     references: [],
+    ...(shard && { shard }),
   };
   const recordProblems: string[] = [];
   const recordProblem = (what: string, error: unknown): void => {
@@ -139,27 +167,25 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     options.onEvent?.(event);
   };
   const resultFile = join(runDir, RESULT_JSON);
-  /** Replaces result.json at once (a temporary file renamed over it), so a reader never sees half of one. */
-  const writeResultNow = (snapshot: RunResult): void => {
-    writeFileSync(`${resultFile}.tmp`, renderResultJson(snapshot));
-    renameSync(`${resultFile}.tmp`, resultFile);
-  };
   /**
-   * result.json is rewritten at every step's start and end, synchronously, so a run killed at any
-   * moment (SIGKILL, a second Ctrl-C) leaves a record holding every finished step and saying RUNNING.
+   * result.json says RUNNING from the start and follows the events (report/snapshot.ts): a run killed
+   * at any moment (SIGKILL, a second Ctrl-C) leaves a record saying RUNNING, and events.jsonl holds
+   * every finished step for `qhil report` to fold in.
    */
-  const saveResult = (): void => {
-    try {
-      writeResultNow(result);
-    } catch (error) {
-      recordProblem(`cannot write ${resultFile}`, writeFailure('write', resultFile, error));
-    }
-  };
+  const snapshot = new ResultSnapshot(resultFile, () => result, (error) => recordProblem(`cannot write ${resultFile}`, writeFailure('write', resultFile, error)));
+  const saveResult = (): void => snapshot.request();
   let concluded = false;
   // Once the record is concluded it is whole: a late second Ctrl-C must not rewrite it as aborted.
-  options.onStarted?.({ runDir, flushNow: () => (concluded ? undefined : writeResultNow({ ...result, aborted: true })) });
-  emit({ type: 'run-start', at: result.startedAt, runId, scenarios: scenarios.map((s) => s.name), boards: options.boards.map((b) => b.id) });
-  saveResult();
+  options.onStarted?.({ runDir, flushNow: () => (concluded ? undefined : snapshot.writeNow({ ...result, aborted: true })) });
+  emit({ type: 'run-start', at: result.startedAt, runId, scenarios: scenarios.map((s) => s.name), boards: work.map((w) => w.spec.id) });
+  try {
+    snapshot.writeNow();
+  } catch (error) {
+    recordProblem(`cannot write ${resultFile}`, writeFailure('write', resultFile, error));
+  }
+  if (shard && work.length === 0) {
+    emit({ type: 'log', at: new Date().toISOString(), level: 'info', message: `shard ${shard.index}/${shard.count} has no work: the run has only ${shard.plan.length} board × scenario pairs` });
+  }
 
   const references = new ReferenceCache(options.referenceMaxAgeMs ?? 10_000, options.signal, (record, board) => {
     result.references.push(record);
@@ -169,20 +195,22 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   hostLoad.start();
   try {
     // Every board runs to its end whatever another does; a harness bug on one board is that board's ERROR.
-    const settled = await Promise.allSettled(
-      options.boards.map((spec, index) =>
-        runBoard(spec, result.boards[index] as BoardResult, scenarios, { ...options, runDir, emit, saveResult, references }),
-      ),
-    );
+    const simBoots = new Gate(options.simBootsAtOnce ?? Math.max(2, 2 * availableParallelism()));
+    const context: BoardRunContext = { ...options, simBoots, runDir, emit, saveResult, references };
+    const settled = await inParallel(work.length, options.concurrency ?? work.length, (index) => {
+      const entry = work[index] as (typeof work)[number];
+      return runBoard(entry.spec, result.boards[index] as BoardResult, entry.scenarios, context);
+    });
     settled.forEach((outcome, index) => {
       if (outcome.status === 'fulfilled') return;
       const board = result.boards[index] as BoardResult;
+      const boardScenarios = work[index]?.scenarios ?? scenarios;
       const message = `qhil itself failed on board ${board.id} (a bug, please report it): ${errorMessage(outcome.reason)}`;
       emit({ type: 'harness-bug', at: new Date().toISOString(), board: board.id, message, stack: (outcome.reason as Error | undefined)?.stack });
       for (const scenario of board.scenarios) {
         if (scenario.outcome === 'RUNNING') Object.assign(scenario, { outcome: 'ERROR', fault: 'harness', message });
       }
-      if (board.scenarios.length === 0) board.scenarios.push(notRunResult(scenarios[0], board.id, 'ERROR', message, 'harness'));
+      if (board.scenarios.length === 0) board.scenarios.push(notRunResult(boardScenarios[0], board.id, 'ERROR', message, 'harness'));
     });
   } finally {
     hostLoad.stop();
@@ -205,6 +233,7 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   result.finishedAt = new Date().toISOString();
   result.durationMs = Date.now() - startedAtMs;
   emit({ type: 'run-end', at: result.finishedAt, outcome, aborted: result.aborted, exitCode: result.exitCode });
+  snapshot.close();
   eventsOpen = false;
   try {
     events.close();
@@ -214,6 +243,69 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   conclude();
   const files = await writeRunReports(runDir, result);
   return { result, runDir, files };
+}
+
+/**
+ * Runs `task(0..count-1)` with at most `limit` at once, each next one starting as soon as one ends,
+ * in order; settles like Promise.allSettled. One task's failure or slowness never stops another's start
+ * beyond its own slot.
+ */
+async function inParallel(count: number, limit: number, task: (index: number) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
+  const settled: PromiseSettledResult<void>[] = new Array<PromiseSettledResult<void>>(count);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let index = next++; index < count; index = next++) {
+      try {
+        await task(index);
+        settled[index] = { status: 'fulfilled', value: undefined };
+      } catch (reason) {
+        settled[index] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, lane));
+  return settled;
+}
+
+/** At most `free` holders at once; waiters are served in order, and stop waiting when their signal aborts. */
+class Gate {
+  private readonly waiting: { grant: () => void }[] = [];
+
+  constructor(private free: number) {}
+
+  /** Resolves to the release of a slot (call it once; later calls do nothing), or a no-op once `signal` aborts. */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.free > 0) {
+      this.free--;
+      return this.releaser();
+    }
+    if (signal?.aborted) return () => undefined;
+    return new Promise((resolve) => {
+      const waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(this.releaser());
+        },
+      };
+      const onAbort = (): void => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        resolve(() => undefined);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next.grant();
+      else this.free++;
+    };
+  }
 }
 
 function notRunResult(scenario: Scenario | undefined, board: string, outcome: Outcome, message: string, fault?: ScenarioResult['fault']): ScenarioResult {
@@ -231,6 +323,7 @@ function notRunResult(scenario: Scenario | undefined, board: string, outcome: Ou
 }
 
 interface BoardRunContext extends RunOptions {
+  simBoots: Gate;
   runDir: string;
   emit: (event: RunEvent) => void;
   saveResult: () => void;
@@ -252,20 +345,37 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
     notRun('SKIP', 'the run was stopped before this board started');
     return;
   }
+  // Booting a simulated board is CPU work on this host: a few at a time, so that 128 of them do not
+  // each take 128 times as long (and miss their boot deadline) while the first could be testing.
+  const releaseBoot = spec.sim ? await ctx.simBoots.acquire(ctx.signal) : () => undefined;
+  if (ctx.signal?.aborted) {
+    releaseBoot();
+    notRun('SKIP', 'the run was stopped before this board started');
+    return;
+  }
   let session: BoardConnection;
   try {
     const open = ctx.openBoard ?? ((board: BoardSpec, options: OpenBoardOptions) => BoardSession.open(board, options));
-    session = await open(spec, {
-      runDir: ctx.runDir,
-      simHosts: ctx.simHosts,
-      signal: ctx.signal,
-      leases: ctx.leases,
-      onNote: (message) => {
-        // A lease taken over from a dead or expired holder, or one lost to --kick: the record says so.
-        (boardResult.notes ??= []).push(message);
-        ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message });
-      },
-    });
+    // Opening includes queueing for a board another run holds (--wait): that time is not the rig's slowness.
+    const openTimeoutMs = (ctx.openTimeoutMs ?? OPEN_TIMEOUT_MS) + (ctx.leases?.waitMs ?? 0);
+    session = await withinDeadline(
+      (signal) =>
+        open(spec, {
+          runDir: ctx.runDir,
+          simHosts: ctx.simHosts,
+          signal,
+          leases: ctx.leases,
+          onNote: (message) => {
+            // A lease taken over from a dead or expired holder, or one lost to --kick: the record says so.
+            (boardResult.notes ??= []).push(message);
+            ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message });
+          },
+        }),
+      openTimeoutMs,
+      ctx.signal,
+      `opening the board took longer than ${formatDurationMs(openTimeoutMs)}`,
+      (late) => void late.close().catch(() => undefined),
+    );
   } catch (error) {
     const fault = faultOf(error);
     const message =
@@ -274,6 +384,7 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
         : `board ${spec.id} could not be opened: ${errorMessage(error)}`;
     if (fault === 'harness') ctx.emit({ type: 'harness-bug', at: new Date().toISOString(), board: spec.id, message, stack: (error as Error).stack });
     else ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'error', message: errorMessage(error) });
+    releaseBoot();
     notRun('ERROR', message, fault === 'board' ? 'rig' : fault);
     return;
   }
@@ -286,6 +397,8 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
     } catch (error) {
       // A board that cannot say who it is still gets tested; the report says why it is anonymous.
       ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message: `identify failed: ${errorMessage(error)}` });
+    } finally {
+      releaseBoot();
     }
     // A pinned board that says it is another (a swapped module, a re-enumerated port) runs nothing.
     const wrongBoard = identityProblem(session.spec, boardResult.identity, session.ports.at ?? session.ports.repl ?? spec.id);
@@ -305,10 +418,49 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
       await runScenario(session, scenario, boardResult, ctx);
     }
   } finally {
-    await session.close().catch((error: unknown) =>
-      ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message: `closing the ports: ${errorMessage(error)}` }),
+    // A close that hangs (a wedged USB driver) must not keep the board's slot from the next board.
+    await withinDeadline(() => session.close(), ctx.closeTimeoutMs ?? CLOSE_TIMEOUT_MS, undefined, `closing the ports took longer than ${formatDurationMs(ctx.closeTimeoutMs ?? CLOSE_TIMEOUT_MS)}; left to finish on their own`).catch(
+      (error: unknown) => ctx.emit({ type: 'log', at: new Date().toISOString(), board: spec.id, level: 'warn', message: `closing the ports: ${errorMessage(error)}` }),
     );
     ctx.saveResult();
+  }
+}
+
+/** A board's open has this long (128 simulated boards booting on 2 cores take tens of seconds). */
+const OPEN_TIMEOUT_MS = 180_000;
+const CLOSE_TIMEOUT_MS = 15_000;
+
+/**
+ * `work`, or an InfrastructureError saying `why` once `limitMs` has passed (or the run's signal's
+ * reason): the work's own signal is aborted then, and what it still delivers goes to `late`.
+ */
+async function withinDeadline<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  limitMs: number,
+  runSignal: AbortSignal | undefined,
+  why: string,
+  late?: (value: T) => void,
+): Promise<T> {
+  const controller = new AbortController();
+  const onRunAbort = (): void => controller.abort(runSignal?.reason);
+  if (runSignal?.aborted) onRunAbort();
+  else runSignal?.addEventListener('abort', onRunAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  let expired = false;
+  const pending = work(controller.signal);
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      expired = true;
+      controller.abort(new InfrastructureError(why));
+      reject(new InfrastructureError(why));
+    }, limitMs);
+  });
+  try {
+    return await Promise.race([pending, deadline]);
+  } finally {
+    clearTimeout(timer);
+    runSignal?.removeEventListener('abort', onRunAbort);
+    if (expired) pending.then((value) => late?.(value), () => undefined);
   }
 }
 
@@ -413,7 +565,7 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
       const args = resolveStepArgs(spec, definition, session.spec) as Record<string, unknown> & { retries?: number; timeoutMs?: number };
       stepResult.title = safeDescribe(definition, args, spec);
       scenarioResult.current = { index: spec.index, title: stepResult.title, startedAt: stepResult.startedAt };
-      // result.json first, then the event: whatever events.jsonl says has happened, result.json holds.
+      // result.json first (at once on a small rig, report/snapshot.ts), then the durable event.
       ctx.saveResult();
       ctx.emit({ type: 'step-start', at: stepResult.startedAt, board: boardId, scenario: scenario.name, index: spec.index, kind: spec.kind, title: stepResult.title });
       const outcome = await runStep(

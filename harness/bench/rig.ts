@@ -1,0 +1,186 @@
+/**
+ * A rig of 1, 8, 32 and 128 simulated boards with realistic latencies (fixtures/sim/ec200u-realistic.yaml:
+ * a 3 s data call, AT tens of ms; NTP answered 300 ms late by the boards' server) running
+ * `scenarios/ntp-sync-repl.yaml`. Each size runs in a fresh Node process, so peak RSS is that rig's own.
+ *
+ * Figures per size: wall time (host monotonic, `runScenarios` start to end, reports included) and its
+ * ratio to one board's; the harness main thread's CPU time per board (/proc, the main thread only:
+ * the simulated boards run in worker threads); peak RSS per board (the process's, less a process that
+ * ran nothing); and the result.json snapshot's last write, ms.
+ */
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execa } from 'execa';
+import { startSntpServer } from '../clock/sntp/server.js';
+import type { BoardSpec } from '../core/model.js';
+import { runScenarios } from '../runner/run.js';
+import { loadScenario, parseScenarioText } from '../runner/scenario.js';
+import { fakeBoard } from '../testing/fake-board.js';
+import { ntpHostsOf } from '../runner/sim-world.js';
+import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../sim/ntp.js';
+import { round } from './stats.js';
+
+const SIZES = [1, 8, 32, 128];
+const PROFILE = fileURLToPath(new URL('../../fixtures/sim/ec200u-realistic.yaml', import.meta.url));
+const SCENARIO = fileURLToPath(new URL('../../scenarios/ntp-sync-repl.yaml', import.meta.url));
+/** How late the boards' NTP server answers: a server across the internet, not on loopback. */
+const NTP_DELAY_MS = 300;
+
+interface RigFigures {
+  boards: number;
+  wallMs: number;
+  mainCpuMs: number;
+  peakRssKb: number;
+  baselineRssKb: number;
+  outcome: string;
+  passed: number;
+}
+
+/** CPU time (user + system) of this process's main thread so far, ms; Linux /proc, else the event loop's busy time. */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) in parentheses; utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100;
+  } catch {
+    return performance.eventLoopUtilization().active;
+  }
+}
+
+/** One rig size, in this process. */
+export async function runRig(boards: number): Promise<RigFigures> {
+  const baselineRssKb = process.resourceUsage().maxRSS;
+  const scenario = loadScenario(SCENARIO);
+  const boardServer = await startSntpServer({ host: '127.0.0.1', port: 0, delayMs: NTP_DELAY_MS });
+  const referenceServer = await startSntpServer({ host: '127.0.0.1', port: 0 });
+  const out = mkdtempSync(join(tmpdir(), 'qhil-bench-rig-'));
+  try {
+    const address = `127.0.0.1:${boardServer.port}`;
+    const names = new Set([FIRMWARE_NTP_HOST, ...FIRMWARE_NTP_FALLBACKS, ...ntpHostsOf([scenario])]);
+    const specs: BoardSpec[] = Array.from({ length: boards }, (_, i) => ({
+      id: `sim-${String(i + 1).padStart(3, '0')}`,
+      sim: { profile: PROFILE, offsetMs: 0, faults: [] },
+      fields: {},
+    }));
+    const cpu0 = mainThreadCpuMs();
+    const startedAt = performance.now();
+    const { result } = await runScenarios({
+      scenarios: [scenario],
+      boards: specs,
+      outDir: out,
+      reference: { servers: [`127.0.0.1:${referenceServer.port}`], samples: 4, timeoutMs: 5000, keys: [] },
+      simHosts: Object.fromEntries([...names].map((name) => [name, address])),
+      // QHIL_BENCH_SIM_BOOTS=<n> tries another number of simulated boards booting at once.
+      ...(process.env.QHIL_BENCH_SIM_BOOTS && { simBootsAtOnce: Number(process.env.QHIL_BENCH_SIM_BOOTS) }),
+    });
+    const wallMs = performance.now() - startedAt;
+    const mainCpuMs = mainThreadCpuMs() - cpu0;
+    const scenarios = result.boards.flatMap((b) => b.scenarios);
+    return {
+      boards,
+      wallMs,
+      mainCpuMs,
+      peakRssKb: process.resourceUsage().maxRSS,
+      baselineRssKb,
+      outcome: result.outcome,
+      passed: scenarios.filter((s) => s.outcome === 'PASS').length,
+    };
+  } finally {
+    // QHIL_BENCH_KEEP=1 keeps the run folder, to see where the time went (events.jsonl).
+    if (process.env.QHIL_BENCH_KEEP) process.stderr.write(`run folder kept: ${out}\n`);
+    else rmSync(out, { recursive: true, force: true });
+    await boardServer.close();
+    await referenceServer.close();
+  }
+}
+
+/** How long a fake board takes to answer a reading: a board's seconds without its CPU. */
+const FAKE_READ_MS = 3000;
+
+/**
+ * The harness alone: `boards` fake boards (no VM, no worker) whose readings take FAKE_READ_MS, through
+ * read-time and compare, in this process. Its wall ratio is what the scheduler and the record cost;
+ * the simulated rig's on top of it is the simulated boards' own CPU.
+ */
+export async function runFakeRig(boards: number): Promise<{ wallMs: number; mainCpuMs: number; outcome: string; firstProblem?: string }> {
+  const scenario = parseScenarioText('name: fake\nsteps:\n  - read-time: { via: at, as: t1, timeout: 10s }\n  - compare: { read: t1, tolerance: 5s }\n', 'fake.yaml');
+  const referenceServer = await startSntpServer({ host: '127.0.0.1', port: 0 });
+  const out = mkdtempSync(join(tmpdir(), 'qhil-bench-fake-'));
+  try {
+    const specs: BoardSpec[] = Array.from({ length: boards }, (_, i) => ({ id: `fake-${i}`, at: `/dev/fake-${i}`, fields: {} }));
+    const fakes = new Map(
+      specs.map((spec) => [
+        spec.id,
+        fakeBoard(spec, {
+          ports: ['at'],
+          readLocaltime: (via) =>
+            new Promise((resolve) => {
+              const hostSendMs = Date.now();
+              setTimeout(() => {
+                const d = new Date();
+                const tuple = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), 0, 1];
+                resolve({ via, localtime: tuple as [number, number, number, number, number, number, number, number], zoneQuarterHours: 0, hostSendMs, hostReceiveMs: Date.now(), raw: '' });
+              }, FAKE_READ_MS);
+            }),
+        }),
+      ]),
+    );
+    const cpu0 = mainThreadCpuMs();
+    const startedAt = performance.now();
+    const { result } = await runScenarios({
+      scenarios: [scenario],
+      boards: specs,
+      outDir: out,
+      reference: { servers: [`127.0.0.1:${referenceServer.port}`], samples: 1, timeoutMs: 5000, keys: [] },
+      openBoard: async (spec) => fakes.get(spec.id) as ReturnType<typeof fakeBoard>,
+    });
+    const wallMs = performance.now() - startedAt;
+    const problem = result.boards.flatMap((b) => b.scenarios).find((s) => s.outcome !== 'PASS');
+    return { wallMs, mainCpuMs: mainThreadCpuMs() - cpu0, outcome: result.outcome, ...(problem && { firstProblem: problem.message }) };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+    await referenceServer.close();
+  }
+}
+
+/** Every size, each in its own process; sizes from QHIL_BENCH_RIG_SIZES (`1,8,32`) when set. */
+export async function benchRig(): Promise<Record<string, number | string>> {
+  const sizes = process.env.QHIL_BENCH_RIG_SIZES ? process.env.QHIL_BENCH_RIG_SIZES.split(',').map(Number) : SIZES;
+  const self = fileURLToPath(import.meta.url);
+  const figures: Record<string, number | string> = {};
+  let oneBoardMs: number | undefined;
+  for (const size of sizes) {
+    const { stdout } = await execa('node', [self, String(size)], { timeout: 15 * 60_000 });
+    const rig = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as RigFigures;
+    if (size === 1) oneBoardMs = rig.wallMs;
+    const label = `${size} board${size === 1 ? '' : 's'}`;
+    figures[`${label}: wall time, ms (${rig.outcome}, ${rig.passed}/${size} passed)`] = round(rig.wallMs);
+    if (oneBoardMs !== undefined) figures[`${label}: wall time / one board's`] = round(rig.wallMs / oneBoardMs, 2);
+    figures[`${label}: harness main-thread CPU per board, ms`] = round(rig.mainCpuMs / size);
+    figures[`${label}: peak RSS per board, MiB`] = round((rig.peakRssKb - rig.baselineRssKb) / 1024 / size, 1);
+  }
+  let oneFakeMs: number | undefined;
+  for (const size of sizes) {
+    const fake = await runFakeRig(size);
+    oneFakeMs ??= fake.wallMs;
+    const label = `harness alone, ${size} fake board${size === 1 ? '' : 's'} (${fake.outcome})`;
+    figures[`${label}: wall time / one board's`] = round(fake.wallMs / oneFakeMs, 2);
+    figures[`${label}: main-thread CPU per board, ms`] = round(fake.mainCpuMs / size, 1);
+  }
+  return figures;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const size = Number(process.argv[2]);
+  if (process.argv[3] === 'fake') {
+    process.stdout.write(`${JSON.stringify(await runFakeRig(size))}\n`);
+  } else if (Number.isInteger(size) && size > 0) {
+    process.stdout.write(`${JSON.stringify(await runRig(size))}\n`);
+  } else {
+    process.stdout.write(`${JSON.stringify(await benchRig(), null, 2)}\n`);
+  }
+}
