@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { errorMessage, faultOf, InputError } from '../core/errors.js';
 import { PythonError, ReplChannel } from '../channel/repl/repl.js';
 import { openLink } from '../link/open.js';
-import { checkPortFlag } from '../runner/preflight.js';
+import { checkPortFlag } from '../link/address.js';
 import { ExitCode, timeoutFlagMs, type CliCommand, type CliIo } from './command.js';
 import { execAt, exitCodeOfFault } from './exec-at.js';
 import { execOutput } from './exec-output.js';
