@@ -19,7 +19,7 @@ import { resolveBoardProfile, startSimBoard } from '../sim/board.js';
 import { servePty } from '../sim/serve.js';
 import { alternate, comparisonRows, type Spread, type Subject } from './compare.js';
 import { startFloor } from './floor.js';
-import { atResponder } from './responder.js';
+import { atResponder } from '../testing/minimal-peers.js';
 import { socatAvailable } from './tools.js';
 
 const SAMPLES = 500;

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AtChannel } from '../channel/at/channel.js';
 import { ReplChannel } from '../channel/repl/repl.js';
 import { memoryLinkPair } from '../link/memory.js';
-import { alternate, comparisonRows, type Subject } from './compare.js';
-import { atResponder, replResponder } from './responder.js';
+import { atResponder, replResponder } from './minimal-peers.js';
 
 /** A responder on the board end of a memory pair. */
 function peer(make: (write: (text: string) => void) => (text: string) => void) {
@@ -13,7 +12,7 @@ function peer(make: (write: (text: string) => void) => (text: string) => void) {
   return pair.host;
 }
 
-describe('bench floors', () => {
+describe('minimal peers (the bench floors)', () => {
   it('the REPL responder is enough for ReplChannel.exec("print(1)") in raw-paste mode, again and again', async () => {
     const repl = new ReplChannel(peer(replResponder));
     for (let i = 0; i < 3; i += 1) expect((await repl.exec('print(1)', { timeoutMs: 5000 })).stdout).toBe('1\n');
@@ -33,22 +32,5 @@ describe('bench floors', () => {
     const channel = new AtChannel(host);
     await expect(channel.send('AT', { timeoutMs: 5000 })).resolves.toMatchObject({ final: 'OK' });
     await host.close();
-  });
-});
-
-describe('side-by-side rows', () => {
-  it('alternate which side runs first, and mark a ratio over its target MISSED', async () => {
-    const order: string[] = [];
-    const side = (label: string, ms: number): Subject => ({ label, run: async () => (order.push(label), ms) });
-    const ours = side('ours', 30);
-    const anchor = side('anchor', 10);
-    const result = await alternate(ours, anchor, 4);
-    expect(order).toEqual(['ours', 'anchor', 'ours', 'anchor', 'anchor', 'ours', 'ours', 'anchor', 'anchor', 'ours']);
-    expect(comparisonRows(ours, anchor, result, 2)).toEqual({
-      ours: '30.0 ms (30.0–30.0)',
-      '  vs anchor': '10.0 ms (10.0–10.0)',
-      '  ratio to anchor': '3x  (target <= 2x: MISSED)',
-    });
-    expect(comparisonRows(ours, anchor, result, 3)['  ratio to anchor']).toBe('3x  (target <= 3x: met)');
   });
 });
