@@ -80,14 +80,14 @@ describe('start-up', () => {
     expect(commandFilesIn(modules)).toEqual([]);
   });
 
-  it('`qhil sntp --help` and `qhil exec --help` load their own command only, and no heavy dependency', () => {
-    for (const name of ['sntp', 'exec']) {
+  it('`qhil sntp --help`, `qhil exec --help` and `qhil sim --help` load their own command only, and no heavy dependency', () => {
+    for (const name of ['sntp', 'exec', 'sim']) {
       const { status, stdout, modules } = loadedBy([name, '--help'], `${name}-help`);
       expect(status).toBe(0);
       expect(stdout).toContain(`Usage: qhil ${name} [options]`);
       expect(packagesIn(modules)).toEqual([]);
       expect(commandFilesIn(modules).map((url) => url.replace(/^.*\/dist\/cli\//, ''))).toEqual(
-        name === 'exec' ? ['exec-at.js', 'exec-output.js', 'exec.js'] : ['sntp.js'],
+        name === 'exec' ? ['exec-at.js', 'exec-output.js', 'exec.js'] : [`${name}.js`],
       );
     }
   });
