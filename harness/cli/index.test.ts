@@ -87,17 +87,18 @@ describe('start-up', () => {
       expect(stdout).toContain(`Usage: qhil ${name} [options]`);
       expect(packagesIn(modules)).toEqual([]);
       expect(commandFilesIn(modules).map((url) => url.replace(/^.*\/dist\/cli\//, ''))).toEqual(
-        name === 'exec' ? ['exec-at.js', 'exec-output.js', 'exec.js'] : [`${name}.js`],
+        name === 'exec' ? ['exec-output.js', 'exec.js'] : [`${name}.js`],
       );
     }
   });
 
-  it('`qhil exec` over TCP loads no schema, YAML, process or serial library', () => {
+  it('`qhil exec --repl` over TCP loads no schema, YAML, process or serial library, nor the AT channel', () => {
     // Port 9 on loopback: nothing listens, the connection is refused at once (exit 3).
     const { status, modules } = loadedBy(['exec', '--repl', 'tcp://127.0.0.1:9', '--timeout', '5s', 'print(1)'], 'exec-tcp');
     expect(status).toBe(3);
     expect(modules.some((url) => url.endsWith('/dist/channel/repl/repl.js'))).toBe(true);
     expect(packagesIn(modules)).toEqual([]);
+    expect(modules.filter((url) => url.includes('/dist/channel/at/'))).toEqual([]);
   });
 });
 
