@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alternate, comparisonRows, type Subject } from './compare.js';
+import { alternate, comparisonRows, timeProcess, type Subject } from './compare.js';
 
 describe('side-by-side rows', () => {
   it('alternate which side runs first, and mark a ratio over its target MISSED', async () => {
@@ -15,5 +15,28 @@ describe('side-by-side rows', () => {
       '  ratio to anchor': '3x  (target <= 2x: MISSED)',
     });
     expect(comparisonRows(ours, anchor, result, 3)['  ratio to anchor']).toBe('3x  (target <= 3x: met)');
+  });
+});
+
+describe('process times', () => {
+  it('measure a whole process: wall time spawn to exit, its CPU time apart from its waiting', async () => {
+    const times = await timeProcess({ file: process.execPath, args: ['-e', 'setTimeout(() => console.log("done"), 300)'], check: (out) => expect(out).toBe('done\n') });
+    expect(times.wallMs).toBeGreaterThanOrEqual(300);
+    // The 300 ms spent asleep are wall time, not CPU time.
+    expect(times.cpuMs).toBeGreaterThan(0);
+    expect(times.cpuMs ?? Infinity).toBeLessThan(times.wallMs);
+  });
+
+  it('refuse a figure from a process that failed or printed the wrong answer', async () => {
+    await expect(timeProcess({ file: process.execPath, args: ['-e', 'process.exit(3)'] })).rejects.toThrow('exit 3');
+    await expect(
+      timeProcess({
+        file: process.execPath,
+        args: ['-e', 'console.log(2)'],
+        check: (out) => {
+          if (out.trim() !== '1') throw new Error(`printed ${out.trim()}, not 1`);
+        },
+      }),
+    ).rejects.toThrow('printed 2, not 1');
   });
 });

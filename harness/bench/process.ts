@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
 import { startSimBoard } from '../sim/board.js';
 import { servePty } from '../sim/serve.js';
-import { alternate, comparisonRows, timeProcess, type Subject } from './compare.js';
+import { alternate, processComparisonRows, processSubject } from './compare.js';
 import { findMpremote, findNtpdig, QHIL_BIN, socatAvailable } from './tools.js';
 
 const DEFAULT_RUNS = 15;
@@ -31,15 +31,19 @@ async function benchExec(runs: number): Promise<Record<string, string>> {
     const served = await servePty(board);
     try {
       const pty = served.ports.repl;
-      const ours: Subject = {
-        label: 'qhil exec --repl <pty> "print(1)"',
-        run: () => timeProcess({ file: process.execPath, args: [QHIL_BIN, 'exec', '--repl', pty, 'print(1)'], env: PLAIN_ENV, check: printsOne }),
-      };
-      const anchor: Subject = {
-        label: 'mpremote connect <pty> exec "print(1)"',
-        run: () => timeProcess({ file: mpremote.file, args: [...mpremote.args, 'connect', pty, 'exec', 'print(1)'], env: { ...mpremote.env, NO_COLOR: '1' }, check: printsOne }),
-      };
-      return comparisonRows(ours, anchor, await alternate(ours, anchor, runs), 1.3);
+      const ours = processSubject('qhil exec --repl <pty> "print(1)"', {
+        file: process.execPath,
+        args: [QHIL_BIN, 'exec', '--repl', pty, 'print(1)'],
+        env: PLAIN_ENV,
+        check: printsOne,
+      });
+      const anchor = processSubject('mpremote connect <pty> exec "print(1)"', {
+        file: mpremote.file,
+        args: [...mpremote.args, 'connect', pty, 'exec', 'print(1)'],
+        env: { ...mpremote.env, NO_COLOR: '1' },
+        check: printsOne,
+      });
+      return processComparisonRows(ours, anchor, await alternate(ours, anchor, runs), 1.3);
     } finally {
       await served.close();
     }
@@ -49,20 +53,16 @@ async function benchExec(runs: number): Promise<Record<string, string>> {
 }
 
 async function benchHelp(runs: number): Promise<Record<string, string>> {
-  const ours: Subject = {
-    label: 'qhil --help',
-    run: () =>
-      timeProcess({
-        file: process.execPath,
-        args: [QHIL_BIN, '--help'],
-        env: PLAIN_ENV,
-        check: (stdout) => {
-          if (!stdout.includes('Commands:')) throw new Error('printed no command list');
-        },
-      }),
-  };
-  const anchor: Subject = { label: 'node -e 0', run: () => timeProcess({ file: process.execPath, args: ['-e', '0'], env: PLAIN_ENV }) };
-  return comparisonRows(ours, anchor, await alternate(ours, anchor, runs), 2);
+  const ours = processSubject('qhil --help', {
+    file: process.execPath,
+    args: [QHIL_BIN, '--help'],
+    env: PLAIN_ENV,
+    check: (stdout) => {
+      if (!stdout.includes('Commands:')) throw new Error('printed no command list');
+    },
+  });
+  const anchor = processSubject('node -e 0', { file: process.execPath, args: ['-e', '0'], env: PLAIN_ENV });
+  return processComparisonRows(ours, anchor, await alternate(ours, anchor, runs), 2);
 }
 
 /**
@@ -89,23 +89,20 @@ async function benchSntpProcess(runs: number): Promise<Record<string, string>> {
   const server = await startPort123Server();
   if (typeof server === 'string') return { 'qhil sntp vs ntpdig': `skipped: ${server}` };
   try {
-    const ours: Subject = {
-      label: 'qhil sntp <127.x.y.z> --samples 1',
-      run: () => timeProcess({ file: process.execPath, args: [QHIL_BIN, 'sntp', server.address, '--samples', '1'], env: PLAIN_ENV }),
-    };
-    const anchor: Subject = {
-      label: 'ntpdig <127.x.y.z> (1 sample)',
-      run: () =>
-        timeProcess({
-          file: ntpdig.file,
-          args: ['-t', '5', server.address],
-          env: ntpdig.env,
-          check: (stdout) => {
-            if (!stdout.includes(server.address)) throw new Error(`no answer from ${server.address}: ${JSON.stringify(stdout.slice(0, 200))}`);
-          },
-        }),
-    };
-    return comparisonRows(ours, anchor, await alternate(ours, anchor, runs), 2);
+    const ours = processSubject('qhil sntp <127.x.y.z> --samples 1', {
+      file: process.execPath,
+      args: [QHIL_BIN, 'sntp', server.address, '--samples', '1'],
+      env: PLAIN_ENV,
+    });
+    const anchor = processSubject('ntpdig <127.x.y.z> (1 sample)', {
+      file: ntpdig.file,
+      args: ['-t', '5', server.address],
+      env: ntpdig.env,
+      check: (stdout) => {
+        if (!stdout.includes(server.address)) throw new Error(`no answer from ${server.address}: ${JSON.stringify(stdout.slice(0, 200))}`);
+      },
+    });
+    return processComparisonRows(ours, anchor, await alternate(ours, anchor, runs), 2);
   } finally {
     await server.close();
   }
