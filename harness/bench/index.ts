@@ -1,37 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+/**
+ * `npm run bench [word...]`: every bench, or those whose name holds one of the words. Each bench
+ * prints its figures, a qhil figure beside its anchor or floor with the ratio (compare.ts).
+ * Add a bench with one line in the list.
+ */
 import { benchAt } from './at.js';
-import { benchPlatform } from './platform.js';
+import { benchDemoProcess } from './demo.js';
 import { benchEdge } from './edge.js';
+import { benchPlatform } from './platform.js';
+import { benchProcesses } from './process.js';
 import { benchRepl } from './repl.js';
 import { benchReport } from './report.js';
 import { benchRig } from './rig.js';
 import { benchRun } from './run.js';
 import { benchSim } from './sim.js';
 import { benchSntp } from './sntp.js';
-import { median, round } from './stats.js';
-
-/** `qhil demo` as a user runs it: a fresh Node process, start to exit. */
-async function benchDemoProcess(runs = 3): Promise<Record<string, number | string>> {
-  const bin = fileURLToPath(new URL('../../bin/qhil.js', import.meta.url));
-  const out = mkdtempSync(join(tmpdir(), 'qhil-bench-demo-'));
-  const wallMs: number[] = [];
-  try {
-    for (let i = 0; i < runs; i++) {
-      const startedAt = performance.now();
-      await execa('node', [bin, 'demo', '--out', out], { env: { CI: 'true' } });
-      wallMs.push(performance.now() - startedAt);
-    }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-  return { '`qhil demo` process wall time, median ms': round(median(wallMs)) };
-}
 
 const benches: [string, () => Promise<Record<string, number | string>>][] = [
+  ['start-up (whole process, beside the tool it replaces)', () => benchProcesses()],
   ['simulated board', benchSim],
   ['REPL over PTY', () => benchRepl()],
   ['AT over PTY', benchAt],
@@ -41,7 +26,7 @@ const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['runner (demo in-process)', () => benchRun()],
   ['demo (CLI process)', () => benchDemoProcess()],
   ['reports (HTML, PDF, history)', benchReport],
-  ['rig (1, 8, 32, 128 realistic boards)', benchRig],
+  ['rig', benchRig],
 ];
 
 const only = process.argv.slice(2);

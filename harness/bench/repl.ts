@@ -3,31 +3,46 @@ import { ReplChannel } from '../channel/repl/repl.js';
 import { SerialLink } from '../link/serial.js';
 import { startSimBoard } from '../sim/board.js';
 import { servePty } from '../sim/serve.js';
-import { median, percentile, round } from './stats.js';
+import { alternate, comparisonRows, type Subject } from './compare.js';
+import { startFloor } from './floor.js';
 
-/** exec("print(1)") round trip over a real socat pseudo-terminal to a simulated board's REPL. */
+/**
+ * exec("print(1)") round trip through ReplChannel over a socat pseudo-terminal: to a simulated
+ * board's REPL, and to a minimal raw-REPL responder (the floor: PTY + channel), rounds alternating.
+ */
 export async function benchRepl(rounds = 200): Promise<Record<string, number | string>> {
   const board = await startSimBoard({ profile: 'ec200u' });
   const served = await servePty(board);
-  const link = await SerialLink.open(served.ports.repl);
-  const repl = new ReplChannel(link);
+  const floor = await startFloor('repl').catch(async (error: unknown) => {
+    await served.close();
+    await board.close();
+    throw error;
+  });
+  let sim: ReplChannel | undefined;
+  let minimal: ReplChannel | undefined;
   try {
-    await repl.exec('print(1)');
-    const samplesMs: number[] = [];
-    for (let i = 0; i < rounds; i++) {
+    sim = new ReplChannel(await SerialLink.open(served.ports.repl));
+    minimal = new ReplChannel(await SerialLink.open(floor.hostPath));
+    const [simRepl, floorRepl] = [sim, minimal];
+    const execMs = async (repl: ReplChannel): Promise<number> => {
       const startedAt = performance.now();
-      const { stdout } = await repl.exec('print(1)');
-      samplesMs.push(performance.now() - startedAt);
-      if (stdout !== '1\n') throw new Error(`unexpected output ${JSON.stringify(stdout)}`);
-    }
+      const { stdout } = await repl.exec('print(1)', { timeoutMs: 5000 });
+      const elapsedMs = performance.now() - startedAt;
+      if (stdout !== '1\n') throw new Error(`${repl.port}: unexpected output ${JSON.stringify(stdout)}`);
+      return elapsedMs;
+    };
+    // alternate's warm-up exec enters raw mode on each side: not a round trip.
+    const ours: Subject = { label: 'repl exec("print(1)"), sim board over PTY', run: () => execMs(simRepl) };
+    const anchor: Subject = { label: 'REPL: minimal responder over PTY (floor)', run: () => execMs(floorRepl) };
     return {
-      'repl exec("print(1)") over PTY, median ms': round(median(samplesMs)),
-      'repl exec("print(1)") over PTY, p99 ms': round(percentile(samplesMs, 99)),
-      'repl exec rounds': rounds,
-      'repl mode': repl.mode ?? 'unknown',
+      ...comparisonRows(ours, anchor, await alternate(ours, anchor, rounds)),
+      'repl exec rounds (each side)': rounds,
+      'repl mode (sim / floor)': `${sim.mode ?? 'unknown'} / ${minimal.mode ?? 'unknown'}`,
     };
   } finally {
-    await repl.close();
+    await sim?.close();
+    await minimal?.close();
+    await floor.stop();
     await served.close();
     await board.close();
   }

@@ -1,13 +1,16 @@
 /**
  * Bench for the reference SNTP client: how long an 8-sample query takes on loopback against our own
- * server, and how closely our offset agrees with chronyd's own (`chronyd -Q`) against a real chronyd.
+ * server, beside 8 bare UDP exchanges with it (the floor), and how closely our offset agrees with
+ * chronyd's own (`chronyd -Q`) against a real chronyd.
  * Run alone with `node dist/bench/sntp.js` after `npm run build`.
  */
+import { createSocket } from 'node:dgram';
 import { pathToFileURL } from 'node:url';
 import { chronydOffsetMs, findChronyd, startLocalChronyd } from '../clock/chronyd.js';
 import { queryReference } from '../clock/reference.js';
 import { createKissState } from '../clock/sntp/client.js';
 import { startSntpServer } from '../clock/sntp/server.js';
+import { alternate, comparisonRows, type Subject } from './compare.js';
 
 const QUERY_RUNS = 50;
 const CHRONYD_RUNS = 20;
@@ -19,21 +22,44 @@ function quantile(values: number[], q: number): number {
 
 const round3 = (value: number) => Math.round(value * 1000) / 1000;
 
-async function benchQueryTime(): Promise<Record<string, number>> {
+/** The floor: 8 bare request/reply exchanges on one UDP socket, no checks, no maths. */
+async function bareExchangesMs(port: number, exchanges: number): Promise<number> {
+  const socket = createSocket('udp4');
+  const request = Buffer.alloc(48);
+  request[0] = 0x23; // LI 0, version 4, mode 3 (client)
+  const startedMs = performance.now();
+  try {
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    for (let i = 0; i < exchanges; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the loopback SNTP server did not answer within 2 s')), 2000);
+        socket.once('message', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        socket.send(request, port, '127.0.0.1');
+      });
+    }
+    return performance.now() - startedMs;
+  } finally {
+    socket.close();
+  }
+}
+
+async function benchQueryTime(): Promise<Record<string, string | number>> {
   const server = await startSntpServer();
   try {
     const servers = [`127.0.0.1:${server.port}`];
-    await queryReference({ servers, samples: 8, kissState: createKissState() }); // warm-up: JIT, first socket
-    const durationsMs: number[] = [];
-    for (let run = 0; run < QUERY_RUNS; run++) {
-      const startedMs = performance.now();
-      await queryReference({ servers, samples: 8, kissState: createKissState() });
-      durationsMs.push(performance.now() - startedMs);
-    }
-    return {
-      'sntp.query8.loopback.medianMs': round3(quantile(durationsMs, 0.5)),
-      'sntp.query8.loopback.p90Ms': round3(quantile(durationsMs, 0.9)),
+    const ours: Subject = {
+      label: 'sntp: 8-sample reference query, loopback',
+      run: async () => {
+        const startedMs = performance.now();
+        await queryReference({ servers, samples: 8, kissState: createKissState() });
+        return performance.now() - startedMs;
+      },
     };
+    const floor: Subject = { label: 'sntp: 8 bare UDP exchanges, loopback (floor)', run: () => bareExchangesMs(server.port, 8) };
+    return comparisonRows(ours, floor, await alternate(ours, floor, QUERY_RUNS));
   } finally {
     await server.close();
   }

@@ -1,20 +1,10 @@
-import { errorMessage, faultOf, type Fault } from '../core/errors.js';
+import { errorMessage, faultOf } from '../core/errors.js';
 import { AtChannel } from '../channel/at/channel.js';
 import { describeFailure } from '../channel/at/errors.js';
 import type { Link } from '../link/link.js';
 import { openLink } from '../link/open.js';
 import { ExitCode, type CliIo } from './command.js';
-import { execOutput } from './exec-output.js';
-
-/**
- * The exit code of a failed exec (DESIGN.md): the board's fault 1, bad input 2, anything else 3. A
- * board that never answers gives no verdict (a timeout is the rig's by itself: a dead cable looks the same).
- */
-export function exitCodeOfFault(fault: Fault): ExitCode {
-  if (fault === 'board') return ExitCode.TestFailed;
-  if (fault === 'input') return ExitCode.BadInput;
-  return ExitCode.Infrastructure;
-}
+import { execOutput, exitCodeOfFault } from './exec-output.js';
 
 /**
  * `qhil exec --at <port> <command>`: the command's intermediate lines on stdout; ERROR or

@@ -5,7 +5,8 @@
  * who pipe binary output. qhil's own messages are always escaped: they quote the board too.
  */
 import { safeText } from '../core/text.js';
-import type { CliIo } from './command.js';
+import type { Fault } from '../core/errors.js';
+import { ExitCode, type CliIo } from './command.js';
 
 export interface ExecOutput {
   /** The board's answer, on stdout. */
@@ -23,4 +24,14 @@ export function execOutput(io: CliIo, raw: boolean): ExecOutput {
     boardError: (text) => io.stderr(shown(text)),
     diagnostic: (text) => io.stderr(safeText(text, { multiline: true })),
   };
+}
+
+/**
+ * The exit code of a failed exec (DESIGN.md): the board's fault 1, bad input 2, anything else 3. A
+ * board that never answers gives no verdict (a timeout is the rig's by itself: a dead cable looks the same).
+ */
+export function exitCodeOfFault(fault: Fault): ExitCode {
+  if (fault === 'board') return ExitCode.TestFailed;
+  if (fault === 'input') return ExitCode.BadInput;
+  return ExitCode.Infrastructure;
 }

@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
 import { errorMessage, faultOf, InputError } from '../core/errors.js';
-import { PythonError, ReplChannel } from '../channel/repl/repl.js';
-import { openLink } from '../link/open.js';
-import { checkPortFlag } from '../runner/preflight.js';
+import type { ReplChannel } from '../channel/repl/repl.js';
+import { checkPortFlag } from '../link/address.js';
 import { ExitCode, timeoutFlagMs, type CliCommand, type CliIo } from './command.js';
-import { execAt, exitCodeOfFault } from './exec-at.js';
-import { execOutput } from './exec-output.js';
+import { execOutput, exitCodeOfFault } from './exec-output.js';
 
 interface ExecFlags {
   repl?: string;
@@ -26,6 +24,8 @@ export async function execRepl(
   options: { timeoutMs: number; transcriptPath?: string; raw?: boolean },
 ): Promise<ExitCode> {
   const out = execOutput(io, options.raw ?? false);
+  // The REPL's modules load here, so `qhil exec --at` and `--help` do without them (and --repl without the AT channel's).
+  const [{ PythonError, ReplChannel }, { openLink }] = await Promise.all([import('../channel/repl/repl.js'), import('../link/open.js')]);
   let repl: ReplChannel | undefined;
   try {
     const link = await openLink(address, { transcriptPath: options.transcriptPath });
@@ -66,7 +66,11 @@ export const execCommand: CliCommand = {
         if (flags.repl !== undefined) checkPortFlag('--repl', flags.repl);
         if (flags.at !== undefined) checkPortFlag('--at', flags.at);
         const options = { timeoutMs: timeoutFlagMs('--timeout', flags.timeout), transcriptPath: flags.transcript, raw: flags.raw === true };
-        setExit(flags.repl !== undefined ? await execRepl(flags.repl, command, io, options) : await execAt(flags.at ?? '', command, io, options));
+        setExit(
+          flags.repl !== undefined
+            ? await execRepl(flags.repl, command, io, options)
+            : await (await import('./exec-at.js')).execAt(flags.at ?? '', command, io, options),
+        );
       });
   },
 };

@@ -1,6 +1,6 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { ExitCode, type CliIo } from './command.js';
-import { commands } from './index.js';
+import { commands, type CommandEntry } from './index.js';
 import { BoardError, errorMessage, faultOf, InputError } from '../core/errors.js';
 
 export function defaultIo(): CliIo {
@@ -11,6 +11,21 @@ export function defaultIo(): CliIo {
   };
 }
 
+const defaultHelp = new Help();
+
+/** `qhil --help` lists a command by its entry (the command itself is not loaded); `help` as commander does. */
+function listedTerm(command: Command): string {
+  const entry = commands.find((candidate) => candidate.name === command.name());
+  return entry ? `${entry.name} ${entry.usage}` : defaultHelp.subcommandTerm(command);
+}
+
+/** The command `args` runs: the first word that is not a flag (`qhil help exec`: the one after `help`). */
+function commandNamed(args: readonly string[]): CommandEntry | undefined {
+  const words = args.filter((arg) => !arg.startsWith('-'));
+  const name = words[0] === 'help' ? words[1] : words[0];
+  return commands.find((entry) => entry.name === name);
+}
+
 /** Runs the CLI with `argv` (as process.argv: node, script, args...) and resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
   let exitCode: number = ExitCode.Ok;
@@ -18,13 +33,20 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .description('Hardware-in-the-loop tests for Quectel cellular boards over AT and QuecPython REPL')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError();
-  for (const command of commands) {
-    command.register(program, io, (code) => {
-      exitCode = code;
-    });
-  }
+    .showHelpAfterError()
+    .configureHelp({ subcommandTerm: listedTerm });
   try {
+    // Only the command being run (or asked for help) is imported; the others are listed by name.
+    const wanted = commandNamed(argv.slice(2));
+    for (const entry of commands) {
+      if (entry === wanted) {
+        (await entry.load()).register(program, io, (code) => {
+          exitCode = code;
+        });
+      } else {
+        program.command(entry.name).description(entry.description);
+      }
+    }
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {

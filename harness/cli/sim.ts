@@ -9,9 +9,8 @@
 import type { Command } from 'commander';
 import { ExitCode, type CliCommand, type CliIo, durationFlagMs } from './command.js';
 import { InputError } from '../core/errors.js';
-import { startSimBoard } from '../sim/board.js';
 import { parseFault } from '../sim/faults.js';
-import { servePty, serveTcp, type ServedBoard } from '../sim/serve.js';
+import type { ServedBoard } from '../sim/serve.js';
 import { POWER_SWITCH_ACTIONS, requestPower, serveControlSocket, type ControlSocket, type PowerSwitchAction } from '../sim/control-socket.js';
 
 interface SimFlags {
@@ -57,6 +56,8 @@ export function simOptionsFromFlags(flags: SimFlags): SimRunOptions {
 
 /** Runs a simulated board until `stop` aborts; resolves to the exit code. */
 export async function runSim(options: SimRunOptions, io: CliIo, stop: AbortSignal): Promise<ExitCode> {
+  // The simulator (zod, yaml, execa, the VM) loads when a board starts, not for `qhil sim --help`.
+  const [{ startSimBoard }, { servePty, serveTcp }] = await Promise.all([import('../sim/board.js'), import('../sim/serve.js')]);
   const board = await startSimBoard({
     profile: options.profile,
     clockOffsetMs: options.clockOffsetMs,

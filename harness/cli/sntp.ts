@@ -15,7 +15,7 @@ import {
   ReferenceUnavailableError,
   serverLabel,
   type ReferenceQueryOptions, type ReferenceResult, type ServerAnswer } from '../clock/reference.js';
-import { loadKeyFile, parseKeyId, parseKeySpec, type SntpKey } from '../clock/sntp/keys.js';
+import type { SntpKey } from '../clock/sntp/keys.js';
 import { formatSpanMs, parseServerSpec } from '../clock/sntp/client.js';
 
 interface SntpFlags {
@@ -69,9 +69,15 @@ export async function sntpOptionsFromFlags(servers: string[], flags: SntpFlags):
       throw new InputError(`--samples: expected a whole number from 1 to ${MAX_SAMPLES}, got ${JSON.stringify(flags.samples)}`);
     }
   }
-  const keys: SntpKey[] = flags.key.map((spec) => parseKeySpec(spec));
-  if (flags.keyFile) keys.push(...(await loadKeyFile(flags.keyFile)));
-  const keyId = flags.keyId !== undefined ? parseKeyId(flags.keyId, '--key-id') : undefined;
+  const keys: SntpKey[] = [];
+  let keyId: number | undefined;
+  if (flags.key.length > 0 || flags.keyFile !== undefined || flags.keyId !== undefined) {
+    // Key parsing loads only when a key is given: most queries are unauthenticated.
+    const { loadKeyFile, parseKeyId, parseKeySpec } = await import('../clock/sntp/keys.js');
+    keys.push(...flags.key.map((spec) => parseKeySpec(spec)));
+    if (flags.keyFile) keys.push(...(await loadKeyFile(flags.keyFile)));
+    keyId = flags.keyId !== undefined ? parseKeyId(flags.keyId, '--key-id') : undefined;
+  }
   if (keyId !== undefined && !keys.some((key) => key.id === keyId)) {
     throw new InputError(`--key-id: no key ${keyId} among --key and --key-file`);
   }

@@ -1,5 +1,4 @@
 import type { Link } from './link.js';
-import { SerialLink } from './serial.js';
 import { TcpLink } from './tcp.js';
 import { TranscriptTap } from './transcript.js';
 
@@ -15,7 +14,8 @@ export interface OpenLinkOptions {
 export async function openLink(address: string, options: OpenLinkOptions = {}): Promise<Link> {
   const link: Link = address.startsWith('tcp://')
     ? await TcpLink.open(address)
-    : await SerialLink.open(address, { baudRate: options.baudRate });
+    : // serialport (a native addon, ~30 ms to load) only when a device is opened: not for tcp://, nor for --help.
+      await (await import('./serial.js')).SerialLink.open(address, { baudRate: options.baudRate });
   return options.transcriptPath
     ? new TranscriptTap(link, options.transcriptPath, { maxBytes: options.transcriptMaxBytes })
     : link;

@@ -1,6 +1,8 @@
 import { statSync, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { SerialPort } from 'serialport';
+// The class alone: the package's index also loads its ten parsers and its mock, a fifth of its start-up
+// cost on every `qhil exec` (serialport 13 has no exports map; dist/serialport.js is its own entry).
+import { SerialPort } from 'serialport/dist/serialport.js';
 import { InfrastructureError, LinkClosedError } from '../core/errors.js';
 import { LinkEvents, type Link } from './link.js';
 

@@ -70,11 +70,7 @@ export function selectScenarios(scenarios: Scenario[], tags: string[]): Scenario
   return kept;
 }
 
-/** `--repl <port>` / `--at <port>` of a command that opens a port itself (`qhil exec`): InputError (exit 2) unless it is a port address. */
-export function checkPortFlag(flag: string, address: string): void {
-  const problem = portAddressProblem(address);
-  if (problem) throw new InputError(`${flag}: ${problem}`);
-}
+export { checkPortFlag } from '../link/address.js';
 
 /**
  * What makes two addresses the same port: a device path through its symlinks (/dev/serial/by-id/...

@@ -7,9 +7,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isSeq } from 'yaml';
 import { z } from 'zod';
 import { errorMessage, InputError } from '../core/errors.js';
-import { quoted } from '../core/quote.js';
 import { durationMs } from '../core/schema.js';
-import { parseTcpAddress } from '../link/tcp.js';
+import { portAddressProblem } from '../link/address.js';
 import { parseFault } from '../sim/faults.js';
 import type { BoardSpec, Rig } from '../core/model.js';
 import { referenceSchema } from './scenario.js';
@@ -32,25 +31,8 @@ export interface RigLoadOptions {
   env?: EnvLike;
 }
 
-const PORT_EXAMPLES = 'a device path (/dev/ttyUSB2, /dev/serial/by-id/..., COM5) or tcp://host:port';
-
-/** Why `address` is not a port address (DESIGN.md, CLI), or undefined when it is one. */
-export function portAddressProblem(address: string): string | undefined {
-  const shown = quoted(address);
-  if (address.startsWith('tcp://')) {
-    try {
-      const { port } = parseTcpAddress(address);
-      return port >= 1 && port <= 65535 ? undefined : `bad port address ${shown}: TCP port must be 1..65535`;
-    } catch {
-      return `bad port address ${shown}: expected tcp://host:port`;
-    }
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return `unsupported port address ${shown}: expected ${PORT_EXAMPLES}`;
-  // A path with a NUL or a line break cannot be opened, and would garble the messages that name it.
-  if (/[\0-\x1f]/.test(address)) return `bad port address ${shown}: control characters in a device path`;
-  if (address.startsWith('/') || /^COM\d+$/i.test(address) || /^\\\\\.\\COM\d+$/i.test(address)) return undefined;
-  return `bad port address ${shown}: expected ${PORT_EXAMPLES}`;
-}
+// Port addresses are checked in link/address.ts (light, for `qhil exec`); re-exported for the rig's users.
+export { portAddressProblem } from '../link/address.js';
 
 const portAddress = z.string().superRefine((address, ctx) => {
   const problem = portAddressProblem(address);

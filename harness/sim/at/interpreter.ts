@@ -410,6 +410,8 @@ export class AtInterpreter {
   }
 
   private sleep(ms: number): Promise<void> {
+    // A zero delay (profile atDelays) answers at once: a timer would add >= 1 ms of simulator to every figure.
+    if (!(ms > 0)) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
