@@ -110,7 +110,7 @@ describe('the command list', () => {
       (await entry.load()).register(program, { stdout: () => undefined, stderr: () => undefined, interactive: false }, () => undefined);
       const [command] = program.commands;
       expect(command?.name()).toBe(entry.name);
-      expect(command && help.subcommandTerm(command)).toBe(`${entry.name} ${entry.usage}`);
+      expect(command && help.subcommandTerm(command)).toBe([entry.name, entry.usage].filter(Boolean).join(' '));
       expect(command?.description()).toBe(entry.description);
     }
   });

@@ -19,6 +19,6 @@ export const commands: CommandEntry[] = [
   { name: 'report', usage: '[options] <run-dir...>', description: 're-render junit.xml, summary.md and report.html from result.json, or merge several runs into one report', load: async () => (await import('./report.js')).reportCommand },
   { name: 'sntp', usage: '[options] <server...>', description: 'query NTP servers the way the reference check does, and print what each said', load: async () => (await import('./sntp.js')).sntpCommand },
   { name: 'platform', usage: '[options]', description: 'run the simulated IoT platform (MQTT broker + NTP service) and print where it listens', load: async () => (await import('./platform.js')).platformCommand },
-  { name: 'lease', usage: '[options] [command]', description: 'board leases on this host: who holds which port (see qhil run --wait)', load: async () => (await import('./lease.js')).leaseCommand },
+  { name: 'lease', usage: '', description: 'board leases on this host: who holds which port (see qhil run --wait)', load: async () => (await import('./lease.js')).leaseCommand },
   { name: 'sim', usage: '[options]', description: 'start a simulated Quectel board (QuecPython REPL + AT port) and print where its ports are', load: async () => (await import('./sim.js')).simCommand },
 ];

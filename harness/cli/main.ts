@@ -16,7 +16,7 @@ const defaultHelp = new Help();
 /** `qhil --help` lists a command by its entry (the command itself is not loaded); `help` as commander does. */
 function listedTerm(command: Command): string {
   const entry = commands.find((candidate) => candidate.name === command.name());
-  return entry ? `${entry.name} ${entry.usage}` : defaultHelp.subcommandTerm(command);
+  return entry ? [entry.name, entry.usage].filter(Boolean).join(' ') : defaultHelp.subcommandTerm(command);
 }
 
 /** The command `args` runs: the first word that is not a flag (`qhil help exec`: the one after `help`). */
