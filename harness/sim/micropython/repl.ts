@@ -1,7 +1,10 @@
 import { loadMicroPython, type MicroPython } from '@micropython/micropython-webassembly-pyscript/micropython.mjs';
+import { join } from 'node:path';
 import type { BoardProfile } from '../profile.js';
 import type { VmBoot } from '../protocol.js';
+import { mountHostFolder, type EmscriptenFs } from './host-fs.js';
 import { installerSource, QUECPYTHON_MODULES, TIME_BLOCKER } from './modules.js';
+import { readPortStdin, type PortStdinHooks } from './port-stdin.js';
 import { ReplModeTracker } from './prompts.js';
 
 /** Raw-paste flow-control window the sim grants, in bytes (MicroPython's usual stdin buffer). */
@@ -10,6 +13,10 @@ export const RAW_PASTE_WINDOW_BYTES = 256;
 const CTRL_A = 0x01;
 const CTRL_D = 0x04;
 const CTRL_E = 0x05;
+const LF = 0x0a;
+const CR = 0x0d;
+/** QuecPython's user folder: the board's files, on the host so they outlive every VM. */
+export const USER_FOLDER = '/usr';
 /** The VM's own banner line starts so; the rest (version, date, "JS with Emscripten") is replaced. */
 const VM_BANNER_START = 'MicroPython v';
 
@@ -21,6 +28,13 @@ export interface SimReplOptions {
   bridge: (name: string, limitMs: number, argsJson: string) => string;
   /** Whether to negotiate raw-paste (else `R\x00`); defaults to the profile's `rawPaste`. */
   rawPaste?: boolean;
+  /**
+   * Host folder holding the board's filesystem (`<dir>/usr` is `/usr`); without one, `/usr` lives in
+   * the VM's memory and goes with it.
+   */
+  filesystemDir?: string;
+  /** Moves host input still queued for this thread into `queueInput`, synchronously (Python reads stdin). */
+  absorbPendingInput?: () => void;
 }
 
 /** The banner line a QuecPython board prints, from its profile. */
@@ -54,6 +68,8 @@ export class SimRepl {
   /** While booting in raw mode the VM's banner must not show. */
   private muted = false;
   private readonly outBuffer: number[] = [];
+  /** The VM's previous output byte, to tell a bare `\n` from `\r\n`. */
+  private lastVmByte = 0;
 
   constructor(private readonly options: SimReplOptions) {}
 
@@ -92,6 +108,11 @@ export class SimRepl {
       this.draining = undefined;
     });
     return this.draining;
+  }
+
+  /** Host bytes that came while Python runs and reads stdin: queued behind the others, no drain started. */
+  queueInput(bytes: Uint8Array): void {
+    for (const byte of bytes) this.queue.push(byte);
   }
 
   private async drain(): Promise<void> {
@@ -195,6 +216,7 @@ export class SimRepl {
   private async createVm(): Promise<void> {
     const vm = await loadMicroPython({
       linebuffer: false,
+      stdin: () => null,
       stdout: (bytes) => {
         for (const byte of bytes) this.fromVm(byte);
       },
@@ -202,14 +224,27 @@ export class SimRepl {
         for (const byte of bytes) this.fromVm(byte);
       },
     });
-    vm.registerJsModule('_qsim', {
-      call: (name: string, limitMs: number, argsJson: string): string => {
-        // The board must see everything printed before the call (a sleep must not hold back output).
-        this.flushHeld();
-        this.flush();
-        return this.options.bridge(name, limitMs, argsJson);
-      },
-    });
+    const bridge = (name: string, limitMs: number, argsJson: string): string => {
+      // The board must see everything printed before the call (a sleep, an input() prompt).
+      this.flushHeld();
+      this.flush();
+      return this.options.bridge(name, limitMs, argsJson);
+    };
+    vm.registerJsModule('_qsim', { call: bridge });
+    const stdin: PortStdinHooks = {
+      takeQueued: (max) => this.queue.splice(0, max),
+      queue: (bytes) => this.queueInput(bytes),
+      absorbPending: () => this.options.absorbPendingInput?.(),
+      bridge,
+      interruptChar: () => vm._module._mp_hal_get_interrupt_char(),
+      scheduleKeyboardInterrupt: () => vm._module._mp_sched_keyboard_interrupt(),
+    };
+    // fd 0 is a device of its own (the `stdin` option below); its reads come from the port.
+    vm.FS.getDevice(vm.FS.stat('/dev/stdin').rdev).stream_ops.read = (_stream, buffer, offset, length) =>
+      readPortStdin(stdin, buffer, offset, length);
+    const fs = vm.FS as unknown as EmscriptenFs;
+    if (this.options.filesystemDir) mountHostFolder(fs, join(this.options.filesystemDir, USER_FOLDER.slice(1)), USER_FOLDER);
+    else vm.FS.mkdir(USER_FOLDER);
     vm.FS.mkdir('/qsim');
     for (const [name, source] of QUECPYTHON_MODULES) vm.FS.writeFile(`/qsim/_qs_${name}.py`, source);
     vm.FS.mkdir('/lib');
@@ -221,6 +256,16 @@ export class SimRepl {
   /** One byte of VM output, through the banner rewrite, the OK swallow and the mode tracker. */
   private fromVm(byte: number): void {
     if (this.muted) return;
+    // A board's stdout is cooked at the friendly prompt: a bare \n would staircase a terminal. Not
+    // while kbd_intr is off: that is mpremote mount's binary protocol on the same port.
+    if (byte === LF && this.lastVmByte !== CR && this.mode === 'friendly' && this.vm?._module._mp_hal_get_interrupt_char() !== -1) {
+      this.fromVmByte(CR);
+    }
+    this.lastVmByte = byte;
+    this.fromVmByte(byte);
+  }
+
+  private fromVmByte(byte: number): void {
     const char = String.fromCharCode(byte);
     if (this.swallow) {
       if (char === this.swallow[0]) {

@@ -6,7 +6,7 @@
  * build of the VM has no asyncify, so Python cannot yield to an event loop (measured: time.sleep_ms
  * busy-waits and timers never fire while it runs).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { BRIDGE, type FromVm, type ToVm, type VmWorkerData } from '../protocol.js';
 import { SimRepl } from './repl.js';
 
@@ -54,10 +54,24 @@ function bridge(name: string, limitMs: number, argsJson: string): string {
   return Buffer.from(payload.subarray(0, length)).toString('utf8');
 }
 
-const repl = new SimRepl({
+/** The last input message Python's stdin took off the port before its turn (see absorbPendingInput). */
+let absorbedSeq = 0;
+
+const repl: SimRepl = new SimRepl({
   profile: data.profile,
   output: (bytes) => post({ type: 'output', bytes }),
   bridge,
+  filesystemDir: data.filesystemDir,
+  absorbPendingInput: () => {
+    // Python blocks this thread while it reads stdin, so host bytes still queued on the port are taken
+    // here, in order; they count as processed when the input that runs Python is.
+    for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) {
+      const message = next.message as ToVm;
+      if (message.type !== 'input') continue;
+      repl.queueInput(message.bytes);
+      absorbedSeq = Math.max(absorbedSeq, message.seq);
+    }
+  },
 });
 
 const booted = repl.boot(data.boot);
@@ -74,7 +88,7 @@ port.on('message', (message: ToVm) => {
   if (message.type === 'input') {
     inputs = inputs
       .then(() => repl.input(message.bytes))
-      .then(() => post({ type: 'idle', seq: message.seq }))
+      .then(() => post({ type: 'idle', seq: Math.max(message.seq, absorbedSeq) }))
       .catch((error: unknown) => post({ type: 'failed', message: `REPL input failed: ${String(error)}` }));
   }
 });
