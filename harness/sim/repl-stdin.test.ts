@@ -25,8 +25,16 @@ describe('ReplStdin (the board side of Python reading the REPL port)', () => {
     const stdin = new ReplStdin();
     const read = stdin.call('stdin', [5000], new AbortController().signal);
     const rest = stdin.offer(Buffer.alloc(STDIN_ANSWER_MAX_BYTES + 3, 0x41));
-    expect((await read).length).toBe(STDIN_ANSWER_MAX_BYTES);
+    expect((await read)?.length).toBe(STDIN_ANSWER_MAX_BYTES);
     expect(rest.length).toBe(3);
+  });
+
+  it('answers at once when input the VM has not seen yet is on its way there', async () => {
+    const stdin = new ReplStdin();
+    expect(await stdin.call('stdin', [60_000, 4], new AbortController().signal, 5)).toBe('');
+    const read = stdin.call('stdin', [5000, 5], new AbortController().signal, 5);
+    stdin.offer(Buffer.from('next'));
+    expect(await read).toBe('next');
   });
 
   it('treats Ctrl-C as data while kbd_intr is off, until Python is back at the prompt', async () => {

@@ -25,12 +25,17 @@ export class ReplStdin {
     this.interruptChar = CTRL_C;
   }
 
-  /** Answers the bridge calls `stdin` (host bytes as latin1, '' after `limitMs`) and `kbd_intr`. */
-  async call(name: 'stdin' | 'kbd_intr', args: unknown[], signal: AbortSignal): Promise<string | null> {
+  /**
+   * Answers the bridge calls `stdin` (`[limitMs, seenSeq]`: host bytes as latin1, '' after `limitMs`)
+   * and `kbd_intr`. `sentSeq` is the last input message sent to the VM thread: when the VM has not
+   * seen it yet, the bytes Python wants are on their way there, and the answer is '' at once.
+   */
+  async call(name: 'stdin' | 'kbd_intr', args: unknown[], signal: AbortSignal, sentSeq = 0): Promise<string | null> {
     if (name === 'kbd_intr') {
       this.interruptChar = typeof args[0] === 'number' ? args[0] : CTRL_C;
       return null;
     }
+    if (typeof args[1] === 'number' && args[1] < sentSeq) return '';
     const limitMs = typeof args[0] === 'number' && args[0] > 0 ? args[0] : 1000;
     const bytes = await new Promise<Buffer>((resolve) => {
       const done = (answer: Buffer): void => {

@@ -290,7 +290,7 @@ class VmThread {
     try {
       const args = JSON.parse(argsJson) as unknown[];
       const stdinCall = name === 'stdin' || name === 'kbd_intr' ? name : undefined;
-      reply = { v: stdinCall ? await this.stdin.call(stdinCall, args, call.abort.signal) : await bridgeCall(name, args, call.abort.signal) };
+      reply = { v: stdinCall ? await this.stdin.call(stdinCall, args, call.abort.signal, this.sentSeq) : await bridgeCall(name, args, call.abort.signal) };
     } catch (error) {
       const kind = error instanceof BridgeError ? error.kind : 'OSError';
       reply = { e: [kind, error instanceof Error ? error.message : String(error)] };

@@ -18,6 +18,7 @@ function fakeHooks(options: { queued?: string; pending?: string[]; answers?: Arr
       log.bridgeCalls += 1;
       return JSON.stringify(answers.shift() ?? { v: '' });
     },
+    seenInputSeq: () => 0,
     interruptChar: () => options.interruptChar ?? 3,
     scheduleKeyboardInterrupt: () => void (log.interrupts += 1),
   };

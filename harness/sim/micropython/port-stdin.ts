@@ -18,6 +18,8 @@ export interface PortStdinHooks {
   queue(bytes: Uint8Array): void;
   /** Moves input messages waiting on the thread's port into the REPL's queue, synchronously. */
   absorbPending(): void;
+  /** The last input message this thread has taken (processing or absorbed): the board worker answers at once when it sent more. */
+  seenInputSeq(): number;
   /** The bridge, synchronous: `stdin` answers `{"v": "<latin1>"}` or `{"i": 1}` (a Ctrl-C). */
   bridge(name: string, limitMs: number, argsJson: string): string;
   /** The VM's interrupt character (`micropython.kbd_intr`), -1 when off. */
@@ -35,7 +37,8 @@ export function readPortStdin(hooks: PortStdinHooks, buffer: Uint8Array, offset:
     bytes = hooks.takeQueued(length);
   }
   while (bytes.length === 0) {
-    const answer = JSON.parse(hooks.bridge('stdin', STDIN_POLL_MS, JSON.stringify([STDIN_POLL_MS]))) as { v?: unknown; i?: unknown };
+    const args = JSON.stringify([STDIN_POLL_MS, hooks.seenInputSeq()]);
+    const answer = JSON.parse(hooks.bridge('stdin', STDIN_POLL_MS, args)) as { v?: unknown; i?: unknown };
     // Messages queued before the answer was sent are older than it.
     hooks.absorbPending();
     if (answer.i !== undefined) {

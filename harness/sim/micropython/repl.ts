@@ -35,6 +35,8 @@ export interface SimReplOptions {
   filesystemDir?: string;
   /** Moves host input still queued for this thread into `queueInput`, synchronously (Python reads stdin). */
   absorbPendingInput?: () => void;
+  /** The last input message this thread has taken (see port-stdin.ts). */
+  seenInputSeq?: () => number;
 }
 
 /** The banner line a QuecPython board prints, from its profile. */
@@ -235,6 +237,7 @@ export class SimRepl {
       takeQueued: (max) => this.queue.splice(0, max),
       queue: (bytes) => this.queueInput(bytes),
       absorbPending: () => this.options.absorbPendingInput?.(),
+      seenInputSeq: () => this.options.seenInputSeq?.() ?? 0,
       bridge,
       interruptChar: () => vm._module._mp_hal_get_interrupt_char(),
       scheduleKeyboardInterrupt: () => vm._module._mp_sched_keyboard_interrupt(),

@@ -56,12 +56,15 @@ function bridge(name: string, limitMs: number, argsJson: string): string {
 
 /** The last input message Python's stdin took off the port before its turn (see absorbPendingInput). */
 let absorbedSeq = 0;
+/** The input message being processed. */
+let currentSeq = 0;
 
 const repl: SimRepl = new SimRepl({
   profile: data.profile,
   output: (bytes) => post({ type: 'output', bytes }),
   bridge,
   filesystemDir: data.filesystemDir,
+  seenInputSeq: () => Math.max(currentSeq, absorbedSeq),
   absorbPendingInput: () => {
     // Python blocks this thread while it reads stdin, so host bytes still queued on the port are taken
     // here, in order; they count as processed when the input that runs Python is.
@@ -87,7 +90,10 @@ let inputs: Promise<unknown> = booted.catch(() => undefined);
 port.on('message', (message: ToVm) => {
   if (message.type === 'input') {
     inputs = inputs
-      .then(() => repl.input(message.bytes))
+      .then(() => {
+        currentSeq = Math.max(currentSeq, message.seq);
+        return repl.input(message.bytes);
+      })
       .then(() => post({ type: 'idle', seq: Math.max(message.seq, absorbedSeq) }))
       .catch((error: unknown) => post({ type: 'failed', message: `REPL input failed: ${String(error)}` }));
   }
