@@ -55,7 +55,7 @@ async function run(...args: string[]): Promise<{ code: number; stdout: string; s
 
 async function ok(...args: string[]): Promise<string> {
   const result = await run(...args);
-  if (result.code !== 0) throw new Error(`mpremote ${args.join(' ')} exited ${result.code}: ${result.stderr}\nsim: ${simStderr}`);
+  if (result.code !== 0) throw new Error(`mpremote ${args.join(' ')} exited ${result.code}: ${result.stderr}\nstdout: ${result.stdout}\nsim: ${simStderr}`);
   return result.stdout;
 }
 

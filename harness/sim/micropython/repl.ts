@@ -1,10 +1,7 @@
-import { loadMicroPython, type MicroPython } from '@micropython/micropython-webassembly-pyscript/micropython.mjs';
-import { join } from 'node:path';
+import type { MicroPython } from '@micropython/micropython-webassembly-pyscript/micropython.mjs';
 import type { BoardProfile } from '../profile.js';
 import type { VmBoot } from '../protocol.js';
-import { mountHostFolder, type EmscriptenFs } from './host-fs.js';
-import { installerSource, QUECPYTHON_MODULES, TIME_BLOCKER } from './modules.js';
-import { readPortStdin, type PortStdinHooks } from './port-stdin.js';
+import { createBoardVm, quecPythonBanner } from './board-vm.js';
 import { ReplModeTracker } from './prompts.js';
 
 /** Raw-paste flow-control window the sim grants, in bytes (MicroPython's usual stdin buffer). */
@@ -15,8 +12,6 @@ const CTRL_D = 0x04;
 const CTRL_E = 0x05;
 const LF = 0x0a;
 const CR = 0x0d;
-/** QuecPython's user folder: the board's files, on the host so they outlive every VM. */
-export const USER_FOLDER = '/usr';
 /** The VM's own banner line starts so; the rest (version, date, "JS with Emscripten") is replaced. */
 const VM_BANNER_START = 'MicroPython v';
 
@@ -28,22 +23,12 @@ export interface SimReplOptions {
   bridge: (name: string, limitMs: number, argsJson: string) => string;
   /** Whether to negotiate raw-paste (else `R\x00`); defaults to the profile's `rawPaste`. */
   rawPaste?: boolean;
-  /**
-   * Host folder holding the board's filesystem (`<dir>/usr` is `/usr`); without one, `/usr` lives in
-   * the VM's memory and goes with it.
-   */
+  /** Host folder of the board's filesystem (`<dir>/usr` is `/usr`); else `/usr` goes with the VM. */
   filesystemDir?: string;
   /** Moves host input still queued for this thread into `queueInput`, synchronously (Python reads stdin). */
   absorbPendingInput?: () => void;
   /** The last input message this thread has taken (see port-stdin.ts). */
   seenInputSeq?: () => number;
-}
-
-/** The banner line a QuecPython board prints, from its profile. */
-export function quecPythonBanner(profile: BoardProfile): string {
-  const q = profile.quecpython;
-  const machine = q.machine ?? `${profile.product} with QUECTEL`;
-  return `${q.bannerName} ${q.version} on ${q.buildDate} ; ${machine}`;
 }
 
 /**
@@ -216,44 +201,23 @@ export class SimRepl {
   }
 
   private async createVm(): Promise<void> {
-    const vm = await loadMicroPython({
-      linebuffer: false,
-      stdin: () => null,
-      stdout: (bytes) => {
-        for (const byte of bytes) this.fromVm(byte);
-      },
-      stderr: (bytes) => {
-        for (const byte of bytes) this.fromVm(byte);
-      },
-    });
     const bridge = (name: string, limitMs: number, argsJson: string): string => {
       // The board must see everything printed before the call (a sleep, an input() prompt).
       this.flushHeld();
       this.flush();
       return this.options.bridge(name, limitMs, argsJson);
     };
-    vm.registerJsModule('_qsim', { call: bridge });
-    const stdin: PortStdinHooks = {
-      takeQueued: (max) => this.queue.splice(0, max),
-      queue: (bytes) => this.queueInput(bytes),
-      absorbPending: () => this.options.absorbPendingInput?.(),
-      seenInputSeq: () => this.options.seenInputSeq?.() ?? 0,
+    this.vm = await createBoardVm({
+      output: (byte) => this.fromVm(byte),
       bridge,
-      interruptChar: () => vm._module._mp_hal_get_interrupt_char(),
-      scheduleKeyboardInterrupt: () => vm._module._mp_sched_keyboard_interrupt(),
-    };
-    // fd 0 is a device of its own (the `stdin` option below); its reads come from the port.
-    vm.FS.getDevice(vm.FS.stat('/dev/stdin').rdev).stream_ops.read = (_stream, buffer, offset, length) =>
-      readPortStdin(stdin, buffer, offset, length);
-    const fs = vm.FS as unknown as EmscriptenFs;
-    if (this.options.filesystemDir) mountHostFolder(fs, join(this.options.filesystemDir, USER_FOLDER.slice(1)), USER_FOLDER);
-    else vm.FS.mkdir(USER_FOLDER);
-    vm.FS.mkdir('/qsim');
-    for (const [name, source] of QUECPYTHON_MODULES) vm.FS.writeFile(`/qsim/_qs_${name}.py`, source);
-    vm.FS.mkdir('/lib');
-    vm.FS.writeFile('/lib/time.py', TIME_BLOCKER);
-    vm.runPython(installerSource());
-    this.vm = vm;
+      stdin: {
+        takeQueued: (max) => this.queue.splice(0, max),
+        queue: (bytes) => this.queueInput(bytes),
+        absorbPending: () => this.options.absorbPendingInput?.(),
+        seenInputSeq: () => this.options.seenInputSeq?.() ?? 0,
+      },
+      filesystemDir: this.options.filesystemDir,
+    });
   }
 
   /** One byte of VM output, through the banner rewrite, the OK swallow and the mode tracker. */
