@@ -52,7 +52,7 @@ export const MAX_SOURCE_BYTES = 1024 * 1024;
  * Reads a scenario or rig file as UTF-8 text, refusing what cannot be one: more than MAX_SOURCE_BYTES,
  * UTF-16 (a byte-order mark, as Windows editors write), or bytes that are not UTF-8, each with where.
  */
-export function readSourceFile(file: string, what: 'scenario' | 'rig'): string {
+export function readSourceFile(file: string, what: 'scenario' | 'rig' | 'sim profile'): string {
   let bytes: Buffer;
   try {
     bytes = readCapped(file, MAX_SOURCE_BYTES);

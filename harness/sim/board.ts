@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -33,6 +34,11 @@ export interface StartSimBoardOptions {
   name?: string;
   /** The board's log lines (failed NTP queries, dial errors); default: dropped. */
   onLog?: (message: string) => void;
+  /**
+   * Host folder for the board's filesystem (QuecPython's `/usr` is `<dir>/usr`): it outlives soft
+   * and hard reboots. Default: a fresh temp folder, removed when the board closes.
+   */
+  filesystemDir?: string;
 }
 
 export interface SimControl {
@@ -148,12 +154,18 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
   if (options.clockOffsetMs !== undefined && !Number.isFinite(options.clockOffsetMs)) {
     throw new InputError(`simulated board ${name}: clock offset must be a finite number of ms, got ${options.clockOffsetMs}`);
   }
+  const ownFilesystem = options.filesystemDir === undefined;
+  const filesystemDir = options.filesystemDir ?? mkdtempSync(join(tmpdir(), 'qhil-sim-fs-'));
+  const removeFilesystem = (): void => {
+    if (ownFilesystem) rmSync(filesystemDir, { recursive: true, force: true });
+  };
   const workerData: BoardWorkerData = {
     profile,
     clockOffsetMs: options.clockOffsetMs,
     faults,
     hosts: options.hosts ?? {},
     vmWorkerPath: scripts.vm,
+    filesystemDir,
   };
   const worker = new Worker(scripts.board, { workerData });
   const ports: Record<SimPort, PortState> = {
@@ -280,6 +292,7 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
     await ready;
   } catch (error) {
     await worker.terminate();
+    removeFilesystem();
     throw error;
   }
 
@@ -369,6 +382,7 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
       }
       await Promise.all(SIM_PORTS.map((port) => setPort(port, false)));
       await worker.terminate();
+      removeFilesystem();
     },
   };
   return board;

@@ -28,6 +28,8 @@ export interface VmWorkerData {
   profile: BoardProfile;
   bridge: SharedArrayBuffer;
   boot: VmBoot;
+  /** Host folder of the board's filesystem (its `usr`), kept across VMs. */
+  filesystemDir?: string;
 }
 
 /** Board worker -> VM thread. */
@@ -48,6 +50,8 @@ export interface BoardWorkerData {
   hosts: Record<string, string>;
   /** Path of the VM thread's script (resolved by board.ts, see there). */
   vmWorkerPath: string;
+  /** Host folder of the board's filesystem; it lives as long as the board (board.ts). */
+  filesystemDir?: string;
 }
 
 export type ControlOp =

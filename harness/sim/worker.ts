@@ -27,6 +27,7 @@ import {
   type VmBoot,
   type VmWorkerData,
 } from './protocol.js';
+import { ReplStdin } from './repl-stdin.js';
 import type { SimServices } from './services.js';
 import { sleep } from '../core/sleep.js';
 
@@ -45,7 +46,7 @@ const NET_POLL_MS = 50;
  */
 const STUCK_AFTER_CTRL_C_MS = 500;
 /** Bridge calls a Ctrl-C from the host may cut short (everything that waits). */
-const INTERRUPTIBLE = new Set(['sleep', 'ntp_settime', 'wait_net', 'datacall_activate']);
+const INTERRUPTIBLE = new Set(['sleep', 'ntp_settime', 'wait_net', 'datacall_activate', 'stdin']);
 
 const port = parentPort;
 if (!port) throw new Error('harness/sim/worker.js must run as a worker thread');
@@ -159,6 +160,8 @@ class VmThread {
   readonly replMode: ReplModeTracker;
   readonly ready: Promise<void>;
   stopped = false;
+  /** Python reading the port (sys.stdin, input(), mpremote mount). */
+  private readonly stdin = new ReplStdin();
 
   /** `onStuck`: a Ctrl-C did not stop Python; the thread is still running it. */
   constructor(
@@ -169,7 +172,7 @@ class VmThread {
     const bridge = new SharedArrayBuffer(BRIDGE.bytes);
     this.control = new Int32Array(bridge, 0, 4);
     this.payload = new Uint8Array(bridge, BRIDGE.payloadOffset);
-    const vmData: VmWorkerData = { profile, bridge, boot };
+    const vmData: VmWorkerData = { profile, bridge, boot, filesystemDir: data.filesystemDir };
     this.worker = new Worker(data.vmWorkerPath, { workerData: vmData });
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
@@ -218,7 +221,7 @@ class VmThread {
   input(bytes: Buffer): void {
     let forward = bytes;
     if (this.unanswered) this.unanswered.replay.push(bytes);
-    if (this.busy && bytes.includes(CTRL_C)) {
+    if (this.busy && bytes.includes(CTRL_C) && !this.stdin.ctrlCIsData) {
       forward = Buffer.from([...bytes].filter((byte) => byte !== CTRL_C));
       if (!this.unanswered) {
         const ctrlC = bytes.indexOf(CTRL_C);
@@ -236,6 +239,7 @@ class VmThread {
       }
       if (this.pending?.interruptible) this.interrupt(this.pending);
     }
+    forward = this.stdin.offer(forward);
     if (forward.length === 0) return;
     this.sentSeq += 1;
     this.worker.postMessage({ type: 'input', seq: this.sentSeq, bytes: forward });
@@ -259,6 +263,7 @@ class VmThread {
         break;
       case 'idle':
         this.idleSeq = message.seq;
+        if (this.idleSeq === this.sentSeq) this.stdin.reset();
         // The code the Ctrl-C was meant for has ended (by itself or with the KeyboardInterrupt):
         // as on a board, a Ctrl-C still pending when a command ends is dropped.
         if (this.unanswered && this.idleSeq >= this.unanswered.afterSeq) this.takeCtrlC();
@@ -286,7 +291,8 @@ class VmThread {
     let reply: object;
     try {
       const args = JSON.parse(argsJson) as unknown[];
-      reply = { v: await bridgeCall(name, args, call.abort.signal) };
+      const stdinCall = name === 'stdin' || name === 'kbd_intr' ? name : undefined;
+      reply = { v: stdinCall ? await this.stdin.call(stdinCall, args, call.abort.signal, this.sentSeq) : await bridgeCall(name, args, call.abort.signal) };
     } catch (error) {
       const kind = error instanceof BridgeError ? error.kind : 'OSError';
       reply = { e: [kind, error instanceof Error ? error.message : String(error)] };

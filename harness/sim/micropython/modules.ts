@@ -227,13 +227,8 @@ def getDevModel():
     return call('identity', 5000)['model']
 `;
 
-const UOS = `
-from os import *
-from _qsimb import call
-
-def uname():
-    return tuple(call('uname', 5000))
-`;
+// uos (and os, open, input): the board's filesystem and port input, see uos.ts.
+import { UOS } from './uos.js';
 
 const USYS = `
 from sys import *

@@ -1,7 +1,7 @@
-import { loadMicroPython, type MicroPython } from '@micropython/micropython-webassembly-pyscript/micropython.mjs';
+import type { MicroPython } from '@micropython/micropython-webassembly-pyscript/micropython.mjs';
 import type { BoardProfile } from '../profile.js';
 import type { VmBoot } from '../protocol.js';
-import { installerSource, QUECPYTHON_MODULES, TIME_BLOCKER } from './modules.js';
+import { createBoardVm, quecPythonBanner } from './board-vm.js';
 import { ReplModeTracker } from './prompts.js';
 
 /** Raw-paste flow-control window the sim grants, in bytes (MicroPython's usual stdin buffer). */
@@ -10,6 +10,8 @@ export const RAW_PASTE_WINDOW_BYTES = 256;
 const CTRL_A = 0x01;
 const CTRL_D = 0x04;
 const CTRL_E = 0x05;
+const LF = 0x0a;
+const CR = 0x0d;
 /** The VM's own banner line starts so; the rest (version, date, "JS with Emscripten") is replaced. */
 const VM_BANNER_START = 'MicroPython v';
 
@@ -21,13 +23,12 @@ export interface SimReplOptions {
   bridge: (name: string, limitMs: number, argsJson: string) => string;
   /** Whether to negotiate raw-paste (else `R\x00`); defaults to the profile's `rawPaste`. */
   rawPaste?: boolean;
-}
-
-/** The banner line a QuecPython board prints, from its profile. */
-export function quecPythonBanner(profile: BoardProfile): string {
-  const q = profile.quecpython;
-  const machine = q.machine ?? `${profile.product} with QUECTEL`;
-  return `${q.bannerName} ${q.version} on ${q.buildDate} ; ${machine}`;
+  /** Host folder of the board's filesystem (`<dir>/usr` is `/usr`); else `/usr` goes with the VM. */
+  filesystemDir?: string;
+  /** Moves host input still queued for this thread into `queueInput`, synchronously (Python reads stdin). */
+  absorbPendingInput?: () => void;
+  /** The last input message this thread has taken (see port-stdin.ts). */
+  seenInputSeq?: () => number;
 }
 
 /**
@@ -54,6 +55,8 @@ export class SimRepl {
   /** While booting in raw mode the VM's banner must not show. */
   private muted = false;
   private readonly outBuffer: number[] = [];
+  /** The VM's previous output byte, to tell a bare `\n` from `\r\n`. */
+  private lastVmByte = 0;
 
   constructor(private readonly options: SimReplOptions) {}
 
@@ -92,6 +95,11 @@ export class SimRepl {
       this.draining = undefined;
     });
     return this.draining;
+  }
+
+  /** Host bytes that came while Python runs and reads stdin: queued behind the others, no drain started. */
+  queueInput(bytes: Uint8Array): void {
+    for (const byte of bytes) this.queue.push(byte);
   }
 
   private async drain(): Promise<void> {
@@ -193,34 +201,38 @@ export class SimRepl {
   }
 
   private async createVm(): Promise<void> {
-    const vm = await loadMicroPython({
-      linebuffer: false,
-      stdout: (bytes) => {
-        for (const byte of bytes) this.fromVm(byte);
+    const bridge = (name: string, limitMs: number, argsJson: string): string => {
+      // The board must see everything printed before the call (a sleep, an input() prompt).
+      this.flushHeld();
+      this.flush();
+      return this.options.bridge(name, limitMs, argsJson);
+    };
+    this.vm = await createBoardVm({
+      output: (byte) => this.fromVm(byte),
+      bridge,
+      stdin: {
+        takeQueued: (max) => this.queue.splice(0, max),
+        queue: (bytes) => this.queueInput(bytes),
+        absorbPending: () => this.options.absorbPendingInput?.(),
+        seenInputSeq: () => this.options.seenInputSeq?.() ?? 0,
       },
-      stderr: (bytes) => {
-        for (const byte of bytes) this.fromVm(byte);
-      },
+      filesystemDir: this.options.filesystemDir,
     });
-    vm.registerJsModule('_qsim', {
-      call: (name: string, limitMs: number, argsJson: string): string => {
-        // The board must see everything printed before the call (a sleep must not hold back output).
-        this.flushHeld();
-        this.flush();
-        return this.options.bridge(name, limitMs, argsJson);
-      },
-    });
-    vm.FS.mkdir('/qsim');
-    for (const [name, source] of QUECPYTHON_MODULES) vm.FS.writeFile(`/qsim/_qs_${name}.py`, source);
-    vm.FS.mkdir('/lib');
-    vm.FS.writeFile('/lib/time.py', TIME_BLOCKER);
-    vm.runPython(installerSource());
-    this.vm = vm;
   }
 
   /** One byte of VM output, through the banner rewrite, the OK swallow and the mode tracker. */
   private fromVm(byte: number): void {
     if (this.muted) return;
+    // A board's stdout is cooked at the friendly prompt: a bare \n would staircase a terminal. Not
+    // while kbd_intr is off: that is mpremote mount's binary protocol on the same port.
+    if (byte === LF && this.lastVmByte !== CR && this.mode === 'friendly' && this.vm?._module._mp_hal_get_interrupt_char() !== -1) {
+      this.fromVmByte(CR);
+    }
+    this.lastVmByte = byte;
+    this.fromVmByte(byte);
+  }
+
+  private fromVmByte(byte: number): void {
     const char = String.fromCharCode(byte);
     if (this.swallow) {
       if (char === this.swallow[0]) {

@@ -6,7 +6,7 @@
  * build of the VM has no asyncify, so Python cannot yield to an event loop (measured: time.sleep_ms
  * busy-waits and timers never fire while it runs).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { BRIDGE, type FromVm, type ToVm, type VmWorkerData } from '../protocol.js';
 import { SimRepl } from './repl.js';
 
@@ -55,10 +55,35 @@ function bridge(name: string, limitMs: number, argsJson: string): string {
   return Buffer.from(payload.subarray(0, length)).toString('utf8');
 }
 
-const repl = new SimRepl({
+/** The last input message Python's stdin took before its turn (see absorbPendingInput). */
+let absorbedSeq = 0;
+/** The input message being processed. */
+let currentSeq = 0;
+/**
+ * Input messages delivered to this thread but not yet handed to the REPL: Node dispatches a batch of
+ * messages at once, so while Python runs the later ones of its batch wait here, not on the port.
+ */
+const received: Array<Extract<ToVm, { type: 'input' }>> = [];
+
+function absorb(message: ToVm): void {
+  if (message.type !== 'input') return;
+  repl.queueInput(message.bytes);
+  absorbedSeq = Math.max(absorbedSeq, message.seq);
+}
+
+const repl: SimRepl = new SimRepl({
   profile: data.profile,
   output: (bytes) => post({ type: 'output', bytes }),
   bridge,
+  filesystemDir: data.filesystemDir,
+  seenInputSeq: () => Math.max(currentSeq, absorbedSeq),
+  absorbPendingInput: () => {
+    // Python blocks this thread while it reads stdin, so host bytes that came meanwhile are taken here,
+    // in order (those dispatched already, then those still on the port); they count as processed when
+    // the input that runs Python is.
+    for (const message of received.splice(0)) absorb(message);
+    for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) absorb(next.message as ToVm);
+  },
 });
 
 const booted = repl.boot(data.boot);
@@ -67,15 +92,24 @@ booted.then(
   (error: unknown) => post({ type: 'failed', message: `MicroPython VM did not start: ${String(error)}` }),
 );
 
+async function processNextInput(): Promise<void> {
+  const message = received.shift();
+  // Taken already by Python's stdin, and acknowledged with the input that ran it.
+  if (!message) return;
+  currentSeq = Math.max(currentSeq, message.seq);
+  await repl.input(message.bytes);
+  post({ type: 'idle', seq: Math.max(message.seq, absorbedSeq) });
+}
+
 // Input is handed over one message at a time, in order, and what arrives while the VM loads waits
 // for it: after a VM was replaced (see worker.ts) the host may already be typing at the prompt the
 // board worker printed.
 let inputs: Promise<unknown> = booted.catch(() => undefined);
 port.on('message', (message: ToVm) => {
   if (message.type === 'input') {
+    received.push(message);
     inputs = inputs
-      .then(() => repl.input(message.bytes))
-      .then(() => post({ type: 'idle', seq: message.seq }))
+      .then(processNextInput)
       .catch((error: unknown) => post({ type: 'failed', message: `REPL input failed: ${String(error)}` }));
   }
 });
