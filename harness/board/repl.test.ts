@@ -69,6 +69,15 @@ describe('ReplBoardDriver on the simulated QuecPython board', () => {
     expect((error as Error).message).toMatch(/no SIM/);
   });
 
+  it('syncs a board whose ntptime.settime() takes no timezone (generation core) at UTC, and says why at another zone', async () => {
+    const server = await ntpServer(3000);
+    const { driver } = await driverFor({ profile: { ...resolveBoardProfile('ec200u'), ntptime: 'core' }, hosts: { 'time.lab.example': `127.0.0.1:${server.port}` } });
+    await driver.dial({ profile: 1, apn: 'internet', timeoutMs: 10_000 });
+    expect(await driver.syncClock({ server: 'time.lab.example', timezoneHours: 0, timeoutMs: 20_000 })).toMatchObject({ ok: true });
+    const atZone = await driver.syncClock({ server: 'time.lab.example', timezoneHours: 8, timeoutMs: 20_000 });
+    expect(atZone).toMatchObject({ ok: false, boardCode: 'TypeError' });
+  });
+
   it('syncs with the server it names and records the server it used', async () => {
     const server = await ntpServer(3000);
     const { driver, board } = await driverFor({ profile: 'ec200u', hosts: { 'time.lab.example': `127.0.0.1:${server.port}` } });

@@ -154,11 +154,7 @@ export class ReplBoardDriver implements BoardDriver {
     const code =
       'import ntptime\nr = {}\n' +
       setHost +
-      `tz = ${Math.trunc(options.timezoneHours)}\n` +
-      // The oldest ntptime (quectel.md generation 1) takes no timezone: for UTC ask it without one.
-      "try:\n    try:\n        r['settime'] = ntptime.settime(tz)\n    except TypeError as e:\n" +
-      "        if tz != 0:\n            raise TypeError('%s (this ntptime.settime() takes no timezone)' % e)\n" +
-      "        r['settime'] = ntptime.settime()\n" +
+      `try:\n    ${settimeCall(Math.trunc(options.timezoneHours))}\n` +
       "except Exception as e:\n    r['error'] = '%s: %s' % (type(e).__name__, e)\n" +
       "r['host'] = ntptime.host\nprint(repr(r))";
     const { stdout } = await this.repl.exec(code, { timeoutMs: options.timeoutMs, signal: options.signal });
@@ -348,6 +344,15 @@ function parseTicks(value: PyValue, raw: string): number {
 /** Host wall clock, ms with fractions, Date.now() scale (hostClock: hrtime anchored to Date.now()). */
 function hostWallMs(): number {
   return Number(hostClock.nowNs()) / 1e6;
+}
+
+/**
+ * `ntptime.settime(tz)` as Python, one indented block. The oldest ntptime (quectel.md generation 1)
+ * takes no timezone (TypeError): for UTC it is asked again without one, which means the same.
+ */
+function settimeCall(timezoneHours: number): string {
+  if (timezoneHours !== 0) return `r['settime'] = ntptime.settime(${timezoneHours})`;
+  return "try:\n        r['settime'] = ntptime.settime(0)\n    except TypeError:\n        r['settime'] = ntptime.settime()";
 }
 
 const IDENTIFY_SOURCE = `
