@@ -78,7 +78,7 @@ export const leaseCommand: CliCommand = {
               stopped = `; could not signal pid ${entry.holder.pid} (${(error as NodeJS.ErrnoException).code ?? 'error'}): it finds the lease gone at its next heartbeat`;
             }
           }
-          io.stdout(`released ${entry.state === 'held' ? 'the live' : `the ${entry.state === 'expired' ? 'expired' : "dead holder's"}`} lease: ${who}${stopped}\n`);
+          io.stdout(`released ${entry.state === 'held' ? 'the live' : `the ${entry.state === 'expired' ? 'expired' : entry.state === 'device-moved' ? 'moved device\'s' : "dead holder's"}`} lease: ${who}${stopped}\n`);
         }
         setExit(refused ? ExitCode.Infrastructure : ExitCode.Ok);
       });

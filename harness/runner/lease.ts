@@ -55,7 +55,12 @@ export interface LeaseHolder {
   token: string;
 }
 
-export type LeaseState = 'held' | 'expired' | 'holder-dead';
+/**
+ * `device-moved`: the lease is on a device node (`/dev/pts/5`) that the holder named through a link
+ * which no longer leads there (socat or ser2net gone, a board re-enumerated): the kernel reuses
+ * such numbers for unrelated devices at once, so the holder's link name keeps its lease, not the number.
+ */
+export type LeaseState = 'held' | 'expired' | 'holder-dead' | 'device-moved';
 
 export interface LeaseEntry {
   file: string;
@@ -152,7 +157,7 @@ export function describeHolder(holder: LeaseHolder, localHost: string = hostname
   const parts = [`${holder.board} is in use by ${holder.user}`, `pid ${holder.pid}${holder.host === localHost ? '' : ` on ${holder.host}`}`];
   if (holder.ciJob) parts.push(`CI job ${holder.ciJob}`);
   parts.push(`since ${hhmm(holder.startedAt)}`);
-  return `${parts.join(', ')} (port ${holder.key})`;
+  return `${parts.join(', ')} (port ${holder.address}${holder.address === holder.key ? '' : ` = ${holder.key}`})`;
 }
 
 function parseHolder(text: string): LeaseHolder | undefined {
@@ -402,6 +407,7 @@ export class LeaseStore {
     }
     const expires = Date.parse(holder.expiresAt);
     if (!Number.isFinite(expires) || expires < this.nowMs()) return 'expired';
+    if (holder.host === this.host && holder.key.startsWith('/dev/') && holder.address !== holder.key && !leaseKeys(holder.address).includes(holder.key)) return 'device-moved';
     return 'held';
   }
 
@@ -481,7 +487,11 @@ export class LeaseStore {
       if (this.reap(file, current.token)) {
         note(
           `took over the lease on ${key} from ${current.user}, pid ${current.pid}${current.ciJob ? `, CI job ${current.ciJob}` : ''} (board ${current.board}, since ${hhmm(current.startedAt)}): ` +
-            (state === 'holder-dead' ? 'that process is gone' : `it expired at ${hhmm(current.expiresAt)} without a heartbeat`),
+            (state === 'holder-dead'
+              ? 'that process is gone'
+              : state === 'device-moved'
+                ? `its port ${current.address} no longer leads to this device`
+                : `it expired at ${hhmm(current.expiresAt)} without a heartbeat`),
         );
       }
     }

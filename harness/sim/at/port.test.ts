@@ -17,7 +17,7 @@ describe('sim AT port delays', () => {
   });
 
   it('answers a command whose profile delay is 0 without a timer (benches measure the harness, not setTimeout)', async () => {
-    vi.useFakeTimers();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate'] });
     const chunks: string[] = [];
     const modem = new ModemModel({ ...resolveBoardProfile('ec200u'), atDelays: { AT: 0 } });
     const port = createAtPort(modem, (bytes) => chunks.push(bytes.toString('latin1')), NO_NTP);
@@ -28,7 +28,7 @@ describe('sim AT port delays', () => {
   });
 
   it('still waits for a delay above 0', async () => {
-    vi.useFakeTimers();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate'] });
     const chunks: string[] = [];
     const modem = new ModemModel({ ...resolveBoardProfile('ec200u'), atDelays: { AT: 50 } });
     const port = createAtPort(modem, (bytes) => chunks.push(bytes.toString('latin1')), NO_NTP);
