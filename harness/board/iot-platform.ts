@@ -175,10 +175,19 @@ machine.RTC().datetime((_g[0], _g[1], _g[2], _g[6], _g[3], _g[4], _g[5], 0))
 r['set'] = list(_g[:6])
 r['after'] = list(utime.localtime()[:6])
 _x = 0
+# A duplicate answer is published right after the first, but may still be on its way: wait for it a
+# little (one message or 250 ms), then take whatever else is already there.
 try:
-    _q.c.check_msg()
+    _q.c.sock.settimeout(0.25)
+    _q.c.wait_msg()
 except Exception:
     pass
+for _i in range(4):
+    try:
+        if _q.c.check_msg() is None:
+            break
+    except Exception:
+        break
 for _t, _k, _m in _q.got:
     if str(_q.dst) in str(_m):
         _x += 1

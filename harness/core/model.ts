@@ -256,7 +256,8 @@ export interface RunResult {
   /** What kept the record from being written whole (a full disk, a read-only folder): the run is no PASS. */
   problems?: string[];
   tags: string[];
-  scenarios: { name: string; file: string }[];
+  /** The scenario files as they ran: `sha256` of the file's bytes when the run loaded it (for the sign-off). */
+  scenarios: { name: string; file: string; sha256?: string }[];
   boards: BoardResult[];
   references: ReferenceRecord[];
   /** Set when the run was one shard (`--shard i/n`) of a larger one. */

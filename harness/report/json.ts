@@ -128,6 +128,7 @@ const board = z.looseObject({
   ports: z.looseObject({ repl: z.string().optional(), at: z.string().optional() }),
   transcripts: z.array(z.string()),
   scenarios: z.array(scenario),
+  notes: z.array(z.string()).optional(),
 });
 
 const reference = z.looseObject({
@@ -149,7 +150,7 @@ const runResultSchema = z.looseObject({
   exitCode: z.number().int(),
   host: z.looseObject({ hostname: z.string(), platform: z.string(), node: z.string() }),
   tags: z.array(z.string()),
-  scenarios: z.array(z.looseObject({ name: z.string(), file: z.string() })),
+  scenarios: z.array(z.looseObject({ name: z.string(), file: z.string(), sha256: z.string().optional() })),
   boards: z.array(board),
   references: z.array(reference),
   shard: z

@@ -218,6 +218,12 @@ function boardsTable(boards: BoardResult[]): string[] {
     const fields = Object.entries(board.identity?.details ?? {}).map(([k, v]) => `${text(k)}: ${text(v)}`);
     out.push(`- ${text(board.id)}: ${fields.join('; ')}`);
   }
+  // What the rig did about a board beyond its steps: a lease taken over from a dead holder, waited for, or lost.
+  const noted = boards.filter((b) => (b.notes ?? []).length > 0);
+  if (noted.length > 0) out.push('');
+  for (const board of noted) {
+    for (const note of board.notes ?? []) out.push(`- ${text(board.id)}: ${text(note)}`);
+  }
   return out;
 }
 

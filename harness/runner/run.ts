@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
@@ -140,7 +140,7 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
     exitCode: 3,
     host: { hostname: hostname(), platform: `${process.platform}-${process.arch}`, node: process.version },
     tags,
-    scenarios: scenarios.map((s) => ({ name: s.name, file: s.file })),
+    scenarios: scenarios.map((s) => ({ name: s.name, file: s.file, ...fileSha256(s.file) })),
     boards: work.map(({ spec }) => ({ id: spec.id, model: spec.model, ports: {}, transcripts: [], scenarios: [] })),
     references: [],
     ...(shard && { shard }),
@@ -428,6 +428,15 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
 
 /** A board's open has this long (128 simulated boards booting on 2 cores take tens of seconds). */
 const OPEN_TIMEOUT_MS = 180_000;
+
+/** The sha256 of a scenario file as the run found it (it was just loaded from there); none for in-memory scenarios. */
+function fileSha256(file: string): { sha256?: string } {
+  try {
+    return { sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
+  } catch {
+    return {};
+  }
+}
 const CLOSE_TIMEOUT_MS = 15_000;
 
 /**

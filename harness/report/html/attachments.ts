@@ -141,8 +141,13 @@ export async function loadAttachments(runDir: string, result: RunResult): Promis
     const views = await Promise.all(paths.slice(i, i + 16).map((path) => readTranscriptView(runDir, path, shownBytes)));
     for (const view of views) transcripts[view.path] = view;
   }
+  // The hash recorded when the run loaded the file is the one that ran; re-hashing is for older records.
+  const recorded = new Map(result.scenarios.filter((s) => s.sha256 !== undefined).map((s) => [s.file, s.sha256 as string]));
   const scenarioFiles = await Promise.all(
-    [...new Set(result.scenarios.map((s) => s.file))].map((file) => hashFile(file, [process.cwd(), runDir])),
+    [...new Set(result.scenarios.map((s) => s.file))].map((file) => {
+      const sha256 = recorded.get(file);
+      return sha256 !== undefined ? Promise.resolve({ file, sha256 }) : hashFile(file, [process.cwd(), runDir]);
+    }),
   );
   return { transcripts, scenarioFiles, renderedBy: whoAmI(), renderedAt: new Date().toISOString() };
 }
