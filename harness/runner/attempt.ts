@@ -22,7 +22,7 @@ export interface StepEnvironment {
   values: Map<string, StepValue>;
   reference: ReferenceSpec | undefined;
   /** Asks the reference clock (shared and cached across boards by the runner). */
-  queryReference(signal: AbortSignal): Promise<ReferenceResult>;
+  queryReference(signal: AbortSignal, options?: { fresh?: boolean }): Promise<ReferenceResult>;
   /** Bytes the board has sent so far, all ports (a counter that only grows). */
   bytesFromBoard(): number;
   /** The board runs on this host (simulated): a starved host starves it too. */
@@ -216,7 +216,7 @@ async function runAttempt(
       reference: env.reference,
       signal: controller.signal,
       timeLeftMs,
-      queryReference: () => during('reference', () => env.queryReference(controller.signal)),
+      queryReference: (options) => during('reference', () => env.queryReference(controller.signal, options)),
       log: env.log,
       lifecycle: env.lifecycle,
     };

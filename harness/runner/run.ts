@@ -531,9 +531,9 @@ async function runScenario(session: BoardConnection, scenario: Scenario, boardRe
     },
     values,
     reference,
-    queryReference: (signal) => {
+    queryReference: (signal, options) => {
       if (!reference) throw new InputError('no reference servers configured');
-      return ctx.references.get(reference, boardId, signal);
+      return ctx.references.get(reference, boardId, signal, options?.fresh === true);
     },
     bytesFromBoard: () => session.bytesReceived(),
     boardOnHost: session.onHost,
@@ -664,14 +664,14 @@ class ReferenceCache {
   ) {}
 
   /** `signal` is the asking step's: it stops waiting for the answer, not the shared query itself. */
-  get(spec: ReferenceSpec, board: string, signal?: AbortSignal): Promise<ReferenceResult> {
-    return abortable(this.shared(spec, board), signal);
+  get(spec: ReferenceSpec, board: string, signal?: AbortSignal, fresh = false): Promise<ReferenceResult> {
+    return abortable(this.shared(spec, board, fresh), signal);
   }
 
-  private shared(spec: ReferenceSpec, board: string): Promise<ReferenceResult> {
+  private shared(spec: ReferenceSpec, board: string, fresh: boolean): Promise<ReferenceResult> {
     const key = JSON.stringify(spec);
     const now = performance.now();
-    if (this.cached && this.cached.key === key && now - this.cached.at < this.maxAgeMs) return this.cached.result;
+    if (!fresh && this.cached && this.cached.key === key && now - this.cached.at < this.maxAgeMs) return this.cached.result;
     const result = queryReference({
       servers: spec.servers,
       samples: spec.samples,

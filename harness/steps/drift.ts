@@ -2,8 +2,7 @@ import { z } from 'zod';
 import type { LocaltimeReading } from '../board/board.js';
 import { boardOffset } from '../clock/board-offset.js';
 import { boardDrift, spanNeededMs, type OffsetSample } from '../clock/drift.js';
-import { queryReference, type ReferenceResult } from '../clock/reference.js';
-import { keyFromConfig } from '../clock/sntp/keys.js';
+import type { ReferenceResult } from '../clock/reference.js';
 import { formatDurationMs } from '../core/duration.js';
 import { BoardError, InputError } from '../core/errors.js';
 import { commonStepOptions, durationMs, via } from '../core/schema.js';
@@ -55,9 +54,7 @@ export const driftStep: StepDefinition<Args> = {
   needsReference: () => true,
   minimumDurationMs: (args) => args.overMs,
   async run(context, args) {
-    const spec = context.reference;
-    if (!spec) throw new InputError('drift: no reference servers configured');
-    const keys = spec.keys.map((key) => keyFromConfig(key));
+    if (!context.reference) throw new InputError('drift: no reference servers configured');
     const startedMonoMs = performance.now();
     const samples: OffsetSample[] = [];
     const evidence: { reading: LocaltimeReading; reference: Pick<ReferenceResult, 'offsetMs' | 'uncertaintyMs' | 'measuredAtHostMs' | 'selectedServer'> }[] = [];
@@ -69,7 +66,8 @@ export const driftStep: StepDefinition<Args> = {
         .readLocaltime({ timeoutMs: Math.min(READING_ALLOWANCE_MS, context.timeLeftMs()), signal: context.signal, precision: 'edge' });
       // A driver asked for an edge that returns none is a qhil bug, not the board's or the rig's fault.
       if (!reading.edge) throw new Error(`drift: the ${args.via} driver returned a reading without its edge`);
-      const reference = await queryReference({ servers: spec.servers, samples: spec.samples, timeoutMs: spec.timeoutMs, keys, signal: context.signal });
+      // Fresh for each reading, through the runner so the run records it and times it as the reference's.
+      const reference = await context.queryReference({ fresh: true });
       const offset = boardOffset(reading, reference, { timezoneHours: args.timezone });
       samples.push({
         atHostMs: (reading.edge.hostLowMs + reading.edge.hostHighMs) / 2,

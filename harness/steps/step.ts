@@ -24,7 +24,8 @@ export interface StepContext {
   /** Named values steps leave for later steps (`read-time: { as: t1 }`, `compare: { read: t1 }`). */
   values: Map<string, StepValue>;
   /** Queries the reference clock as configured for this run (scenario, rig or --reference). */
-  queryReference(): Promise<ReferenceResult>;
+  /** `fresh`: a new query now rather than the run's recent shared answer (a rate needs the reference next to each reading). */
+  queryReference(options?: { fresh?: boolean }): Promise<ReferenceResult>;
   /** The reference servers this run uses, for descriptions. */
   reference: ReferenceSpec | undefined;
   /** Aborted when the step's or the scenario's deadline passes, or the run is stopped. */
