@@ -1,4 +1,14 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// One temp folder for the whole suite, removed at its end (harness/testing/global-setup.ts): the
+// workers and every process the tests start inherit TMPDIR, so a run leaves nothing in /tmp.
+if (!process.env.QHIL_TEST_TMPDIR) {
+  process.env.QHIL_TEST_TMPDIR = mkdtempSync(join(tmpdir(), 'qhil-tests-'));
+  process.env.TMPDIR = process.env.QHIL_TEST_TMPDIR;
+}
 
 // CI asks for a JSON report too (QHIL_VITEST_JSON), from which .ci/run prints "N passed, N failed".
 const jsonReport = process.env.QHIL_VITEST_JSON;
@@ -9,6 +19,7 @@ export default defineConfig({
   test: {
     include: ['harness/**/*.test.ts'],
     exclude: ['**/node_modules/**', ...(faultMatrix ? [] : ['harness/e2e/faults/load.test.ts'])],
+    globalSetup: ['harness/testing/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
