@@ -5,7 +5,7 @@ import { memoryLinkPair } from '../../link/memory.js';
 import { ReceiveFloodError } from '../receiver.js';
 import { AtChannel, RESYNC_PROBE, atLineOf, type Urc } from './channel.js';
 import { commandKey, maxResponseMs } from './codes.js';
-import { AtCommandError, AtGarbledReplyError, AtResyncError, AtTimeoutError, CmeError } from './errors.js';
+import { AtCommandError, AtGarbledReplyError, AtRebootError, AtResyncError, AtTimeoutError, CmeError } from './errors.js';
 import { loadScript, parseScript, ScriptedPeer, type ScriptedPeerOptions } from './scripted-peer.js';
 
 const TRANSCRIPTS = join(import.meta.dirname, '../../../fixtures/transcripts');
@@ -319,5 +319,27 @@ describe('AtChannel text, floods, cancellation', () => {
     expect(await command).toBe(reason);
     expect(await urc).toBe(reason);
     await expect(channel.waitForUrc('+QNTP:', 10_000, { signal: controller.signal })).rejects.toBe(reason);
+  });
+});
+
+describe('AtChannel death strings: RDY mid-command', () => {
+  it('RDY after the echo ends the command with AtRebootError; RDY before any echo is boot output, a URC', async () => {
+    const pair = memoryLinkPair('rdy');
+    const channel = new AtChannel(pair.host);
+    const urcs: string[] = [];
+    channel.onUrc((urc) => urcs.push(urc.line));
+    // First command: RDY arrives before the echo (boot output racing the write), then the answer.
+    pair.board.onData((bytes) => {
+      const line = bytes.toString('latin1').trim();
+      if (line === 'AT') void pair.board.write(Buffer.from('\r\nRDY\r\nAT\r\r\nOK\r\n'));
+      else if (line === 'AT+CSQ') void pair.board.write(Buffer.from('AT+CSQ\r\r\nRDY\r\n'));
+    });
+    expect((await channel.send('AT')).final).toBe('OK');
+    const error = await channel.send('AT+CSQ', { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AtRebootError);
+    expect(error).toBeInstanceOf(BoardError);
+    expect((error as Error).message).toBe('mem://rdy: the board rebooted (it said "RDY") while AT+CSQ ran; no answer will come');
+    expect(urcs).toEqual(['RDY', 'RDY']);
+    expect(channel.notes).toEqual([]);
   });
 });
