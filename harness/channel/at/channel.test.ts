@@ -343,3 +343,33 @@ describe('AtChannel death strings: RDY mid-command', () => {
     expect(channel.notes).toEqual([]);
   });
 });
+
+describe('AtChannel death strings: RDY during a resync', () => {
+  it('RDY while resynchronising ends the resync (a rebooted board owes nothing); the next command runs, a late probe answer is dropped', async () => {
+    const pair = memoryLinkPair('rdy-resync');
+    const written: string[] = [];
+    pair.board.onData((bytes) => {
+      const line = bytes.toString('latin1').trim();
+      written.push(line);
+      // Echo off. AT+QIACT=1 gets no answer; the probe gets RDY (the board rebooted), then, after
+      // booting, its answer; AT+CSQ is answered.
+      if (line === RESYNC_PROBE) void pair.board.write(Buffer.from('\r\nRDY\r\n'));
+      else if (line === 'AT+CSQ') void pair.board.write(Buffer.from('\r\n+CMEE: 1\r\n\r\nOK\r\n\r\n+CSQ: 17,99\r\n\r\nOK\r\n'));
+    });
+    const channel = new AtChannel(pair.host, { timeoutsMs: { '+QIACT=': 60 }, resyncTimeoutMs: 5000 });
+    const urcs: string[] = [];
+    channel.onUrc((urc) => urcs.push(urc.line));
+    await expect(channel.send('AT+QIACT=1')).rejects.toBeInstanceOf(AtTimeoutError);
+    const startedAt = performance.now();
+    expect((await channel.send('AT+CSQ')).lines).toEqual(['+CSQ: 17,99']);
+    // Well before the 5 s resync deadline: RDY ended the resync.
+    expect(performance.now() - startedAt).toBeLessThan(2500);
+    expect(written).toEqual(['AT+QIACT=1', RESYNC_PROBE, 'AT+CSQ']);
+    expect(urcs).toEqual(['RDY']);
+    expect(channel.notes).toEqual([
+      'RDY while resynchronising after AT+QIACT=1: the board rebooted, so no late answer will come',
+      `dropped +CMEE: 1: the answer of an earlier ${RESYNC_PROBE}`,
+      `dropped OK: the final code of an earlier ${RESYNC_PROBE}`,
+    ]);
+  });
+});

@@ -157,7 +157,8 @@ interface UrcWaiter {
  * garbled reading cannot pass as a good one; a line of nothing but junk is dropped. Everything held is
  * capped (maxUnconsumedBytes). A command given up on (deadline, abort) may still be answered:
  * with its echo seen, a final code before the next command's echo is dropped; without (echo off), the
- * channel resynchronises with RESYNC_PROBE before the next command.
+ * channel resynchronises with RESYNC_PROBE before the next command. `RDY` (the board rebooted) in the
+ * middle of a command ends it at once with AtRebootError, a death string (see stream.ts).
  */
 export class AtChannel {
   /** What arrived: the line being received (unconsumed bytes), the tail, the byte count. */
@@ -568,7 +569,8 @@ export class AtChannel {
   }
 
   /**
-   * During a resync: the probe's `+CMEE:` line, then the final code after it, end it. Final codes before
+   * During a resync: the probe's `+CMEE:` line, then the final code after it, end it; so does `RDY` (a
+   * rebooted board owes nothing). Final codes before
    * that line, and output of the command that went unanswered, are its late answer: dropped and noted.
    * URCs still go to subscribers.
    */
@@ -579,6 +581,14 @@ export class AtChannel {
       return;
     }
     const after = unanswered.command;
+    if (firstDeath(commandDeaths(this.address, after), line)) {
+      // The board rebooted: nothing of the unanswered command will come, so the channel is in step.
+      // The probe's answer, if the board got it after booting, is dropped as a stray (probesOutstanding).
+      this.note(`${line} while resynchronising after ${after}: the board rebooted, so no late answer will come`);
+      this.emitUrc(line);
+      this.endResync(resync, undefined);
+      return;
+    }
     if (parseFinalCode(line)) {
       if (resync.markerSeen) {
         this.probesOutstanding = Math.max(0, this.probesOutstanding - 1);
