@@ -5,6 +5,11 @@
  * error, host monotonic clock) is asserted with a margin for a loaded 2-core host; the 100 ms target
  * is what it measures in practice (printed).
  */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AtChannel } from '../channel/at/channel.js';
 import { AtRebootError } from '../channel/at/errors.js';
@@ -15,6 +20,10 @@ import { createAtPort } from '../sim/at/port.js';
 import { startSimBoard } from '../sim/board.js';
 import { ModemModel } from '../sim/modem.js';
 import { parseBoardProfile } from '../sim/profile.js';
+import { servePty } from '../sim/serve.js';
+import { skipWithoutSocat } from '../testing/socat.js';
+
+const BIN = fileURLToPath(new URL('../../bin/qhil.js', import.meta.url));
 
 /** The commands' own deadline: the error must come far sooner. */
 const COMMAND_TIMEOUT_MS = 20_000;
@@ -120,5 +129,34 @@ describe('a reboot in the middle of a command', () => {
     // RDY still reaches URC listeners. (No next command here: this lone sim port, unlike a board,
     // still finishes the AT+CSQ it took before RDY.)
     expect(urcs).toContain('RDY');
+  });
+});
+
+describe.skipIf(skipWithoutSocat)('qhil exec --repl on a board that soft-reboots mid exec', () => {
+  it('exits 1 (FAIL, the board) naming the reboot, long before its --timeout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhil-reboot-mid-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    // The board's /usr is <dir>/usr on the host: the code marks there that it runs.
+    const board = await startSimBoard({ profile: 'ec200u', clockOffsetMs: 0, filesystemDir: dir });
+    cleanups.push(() => board.close());
+    const ports = await servePty(board);
+    cleanups.push(() => ports.close());
+    const marker = join(dir, 'usr', 'running');
+    const code = "f = open('/usr/running', 'w')\nf.write('1')\nf.close()\nimport utime\nutime.sleep(60)";
+    const startedAtMonoMs = performance.now();
+    const exec = execa('node', [BIN, 'exec', '--repl', ports.ports.repl, '--timeout', '30s', code], { reject: false, env: { CI: 'true' }, timeout: 40_000 });
+    const deadline = performance.now() + 20_000;
+    while (!existsSync(marker) && performance.now() < deadline && exec.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(existsSync(marker)).toBe(true);
+    const rebootAtMonoMs = performance.now();
+    await board.control.reboot('soft');
+    const result = await exec;
+    const endedAtMonoMs = performance.now();
+    console.log(`qhil exec: exited ${(endedAtMonoMs - rebootAtMonoMs).toFixed(0)} ms after the soft reboot was asked for (process exit included)`);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/soft-rebooted while running the code \("MPY: soft reboot"\)/);
+    // The 30 s deadline did not end it: the banner did (process teardown on a loaded host included).
+    expect(endedAtMonoMs - rebootAtMonoMs).toBeLessThan(10_000);
+    expect(endedAtMonoMs - startedAtMonoMs).toBeLessThan(30_000);
   });
 });
