@@ -81,6 +81,19 @@ describe('Receiver', () => {
     await pair.board.write(Buffer.from('use\r\n'));
     expect((await waiting) as Error).toHaveProperty('message', 'refused');
   });
+
+  it("ends every wait on the receiver's standing death strings, before the wait's own and before a match", async () => {
+    const pair = memoryLinkPair('standing-death');
+    const rx = new Receiver(pair.host, { deaths: [{ marker: 'REPL refuse', error: () => new BoardError('standing') }] });
+    const own = [{ marker: 'REPL', error: () => new BoardError('own') }];
+    const first = rx.waitFor('OK', limits('OK', 10_000)).catch((e: unknown) => e);
+    await pair.board.write(Buffer.from('OK? REPL refuse\r\n'));
+    expect(await first).toHaveProperty('message', 'standing');
+    // Still in the buffer: a later wait, with deaths of its own, dies at once on the standing rule.
+    await expect(rx.waitFor('OK', { ...limits('OK', 10_000), deaths: own })).rejects.toThrow('standing');
+    rx.discard();
+    expect((await Promise.all([rx.waitFor('OK', limits('OK')), pair.board.write(Buffer.from('OK'))]))[0].matched).toBe('OK');
+  });
 });
 
 describe('WaitTimeoutError', () => {

@@ -1,21 +1,15 @@
 import { BoardError, LinkClosedError, WaitTimeoutError } from '../core/errors.js';
 import type { Link } from '../link/link.js';
-import { boardText, byteString, byteStringOfText, quoteBoardText } from './text.js';
+import { firstDeath, ReceiveStream, type Death } from './stream.js';
+import { byteStringOfText, quoteBoardText } from './text.js';
+
+export type { Death } from './stream.js';
 
 /**
  * What to wait for, in the receive buffer's byte string (text.ts): a string (UTF-8 text, searched for
  * as its bytes), a pattern (run on the bytes), or a function returning the index just past the match (-1: none).
  */
 export type Matcher = string | RegExp | ((buffer: string) => number);
-
-/**
- * A death string (tbot's term): output that ends a wait at once with an error, because what is
- * awaited will not come (`REPL refuse`, a soft reboot). `error` gets the bytes received so far.
- */
-export interface Death {
-  marker: string | RegExp;
-  error: (buffer: string) => Error;
-}
 
 export interface WaitLimits {
   /** Said in the timeout error: "no <waitingFor> within ...". */
@@ -28,6 +22,7 @@ export interface WaitLimits {
   reportedDeadlineMs?: number;
   /** Aborting rejects the wait with the signal's reason. */
   signal?: AbortSignal;
+  /** Death strings of this wait, checked after the receiver's own (ReceiverOptions.deaths). */
   deaths?: readonly Death[];
 }
 
@@ -45,6 +40,8 @@ export interface ReceiverOptions {
   transcriptPath?: string;
   /** Most unconsumed bytes kept (default DEFAULT_MAX_UNCONSUMED_BYTES); beyond, the oldest are dropped and a wait fails. */
   maxUnconsumedBytes?: number;
+  /** Death strings that end every wait (a protocol's standing rules, e.g. `REPL refuse`). */
+  deaths?: readonly Death[];
 }
 
 /** Default cap on bytes a receiver or the AT channel holds that nobody consumed yet: 1 MiB. */
@@ -86,24 +83,17 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
-const TAIL_BYTES = 400;
-/** Bytes of the tail shown in a timeout error. */
-const SHOWN_TAIL_BYTES = 200;
-
 /**
- * Gathers every byte a link delivers into one buffer (a byte string, see text.ts) and lets one caller
+ * Gathers every byte a link delivers into one buffer (the ReceiveStream engine, see stream.ts) and lets one caller
  * at a time wait for a match in it, with an inactivity timeout, an overall deadline, death strings and
  * an abort signal. The buffer is capped (a flood fails the wait, never grows memory). When the link
  * closes, a pending wait fails at once with an error naming the port.
  */
 export class Receiver {
-  private buffer = '';
-  private recent = '';
+  private readonly stream = new ReceiveStream();
   private waiter: Waiter | undefined;
   private closedError: LinkClosedError | undefined;
-  private lastByteAt = performance.now();
-  /** Bytes received since the receiver was made. */
-  private received = 0;
+  private readonly deaths: readonly Death[];
   /** Bytes dropped unread (beyond the cap) since the receiver was made. */
   private dropped = 0;
   readonly transcriptPath: string | undefined;
@@ -115,6 +105,7 @@ export class Receiver {
   ) {
     this.transcriptPath = options.transcriptPath;
     this.maxUnconsumedBytes = Math.max(1, options.maxUnconsumedBytes ?? DEFAULT_MAX_UNCONSUMED_BYTES);
+    this.deaths = options.deaths ?? [];
     link.onData((bytes) => this.push(bytes));
     link.onClose((error) => {
       this.closedError = error ?? new LinkClosedError(link.address, 'link was closed');
@@ -124,19 +115,17 @@ export class Receiver {
 
   /** The last few hundred bytes received, consumed or not (byte string), for error messages. */
   get tail(): string {
-    return this.recent;
+    return this.stream.tail;
   }
 
   /** Unconsumed bytes (byte string). */
   get pending(): string {
-    return this.buffer;
+    return this.stream.buffer;
   }
 
   /** Drops everything buffered so far; returns it (byte string). */
   discard(): string {
-    const dropped = this.buffer;
-    this.buffer = '';
-    return dropped;
+    return this.stream.take(this.stream.buffer.length);
   }
 
   /** Writes bytes, or a string as UTF-8 (protocol control characters are ASCII, so the same either way). */
@@ -150,14 +139,14 @@ export class Receiver {
     if (this.closedError) return Promise.reject(this.closedError);
     if (limits.signal?.aborted) return Promise.reject(limits.signal.reason);
     if (this.waiter) return Promise.reject(new Error(`${this.link.address}: two waits at once on one receiver`));
-    const death = this.findDeath(limits.deaths);
+    const death = this.findDeath(limits);
     if (death) return Promise.reject(death);
     const immediate = this.tryMatch(matcher);
     if (immediate) return Promise.resolve(immediate);
 
     return new Promise<Received>((resolve, reject) => {
       const startedAt = performance.now();
-      this.lastByteAt = startedAt;
+      this.stream.lastByteAtMonoMs = startedAt;
       let timer: NodeJS.Timeout | undefined;
       const finish = (): void => {
         clearTimeout(timer);
@@ -171,7 +160,7 @@ export class Receiver {
       const waiter: Waiter = {
         matcher,
         limits,
-        receivedAtStart: this.received,
+        receivedAtStart: this.stream.received,
         droppedAtStart: this.dropped,
         resolve: (received) => {
           finish();
@@ -185,7 +174,7 @@ export class Receiver {
       const check = (): void => {
         const now = performance.now();
         const deadlineLeft = startedAt + limits.deadlineMs - now;
-        const inactivityLeft = this.lastByteAt + limits.inactivityMs - now;
+        const inactivityLeft = this.stream.lastByteAtMonoMs + limits.inactivityMs - now;
         if (deadlineLeft <= 0 || inactivityLeft <= 0) {
           const which = deadlineLeft <= 0 ? 'deadline' : 'inactivity';
           waiter.reject(
@@ -194,9 +183,9 @@ export class Receiver {
               limits.waitingFor,
               which,
               Math.round(which === 'deadline' ? (limits.reportedDeadlineMs ?? limits.deadlineMs) : limits.inactivityMs),
-              boardText(this.recent.slice(-SHOWN_TAIL_BYTES)),
+              this.stream.shownTail(),
               this.transcriptPath,
-              this.received - waiter.receivedAtStart,
+              this.stream.received - waiter.receivedAtStart,
             ),
           );
           return;
@@ -217,72 +206,64 @@ export class Receiver {
     const startedAt = performance.now();
     let collected = this.discard();
     while (performance.now() - startedAt < deadlineMs && !this.closedError) {
-      const lastByteBefore = this.lastByteAt;
+      const lastByteBefore = this.stream.lastByteAtMonoMs;
       await new Promise((resolve) => setTimeout(resolve, quietMs));
       collected = (collected + this.discard()).slice(-this.maxUnconsumedBytes);
-      if (this.lastByteAt === lastByteBefore) break;
+      if (this.stream.lastByteAtMonoMs === lastByteBefore) break;
     }
     if (this.closedError) throw this.closedError;
     return collected;
   }
 
   private push(bytes: Buffer): void {
-    const text = byteString(bytes);
-    this.lastByteAt = performance.now();
-    this.received += bytes.length;
-    this.buffer += text;
-    this.recent = (this.recent + text).slice(-TAIL_BYTES);
+    this.stream.push(bytes);
     const waiter = this.waiter;
     if (waiter) {
-      const death = this.findDeath(waiter.limits.deaths);
+      const death = this.findDeath(waiter.limits);
       if (death) return waiter.reject(death);
       const received = this.tryMatch(waiter.matcher);
       if (received) return waiter.resolve(received);
     }
-    const overflow = this.buffer.length - this.maxUnconsumedBytes;
+    const overflow = this.stream.buffer.length - this.maxUnconsumedBytes;
     if (overflow <= 0) return;
-    this.buffer = this.buffer.slice(overflow);
+    this.stream.take(overflow);
     this.dropped += overflow;
     waiter?.reject(
       new ReceiveFloodError(
         this.link.address,
         waiter.limits.waitingFor,
-        this.received - waiter.receivedAtStart,
+        this.stream.received - waiter.receivedAtStart,
         this.dropped - waiter.droppedAtStart,
         this.maxUnconsumedBytes,
-        boardText(this.recent.slice(-SHOWN_TAIL_BYTES)),
+        this.stream.shownTail(),
         this.transcriptPath,
       ),
     );
   }
 
-  private findDeath(deaths: readonly Death[] | undefined): Error | undefined {
-    for (const death of deaths ?? []) {
-      const found =
-        typeof death.marker === 'string' ? this.buffer.includes(byteStringOfText(death.marker)) : death.marker.test(this.buffer);
-      if (found) return death.error(this.buffer);
-    }
-    return undefined;
+  /** The receiver's standing death strings first, then the wait's own. */
+  private findDeath(limits: WaitLimits): Error | undefined {
+    return firstDeath(this.deaths, this.stream.buffer) ?? firstDeath(limits.deaths, this.stream.buffer);
   }
 
   private tryMatch(matcher: Matcher): Received | undefined {
+    const buffer = this.stream.buffer;
     let start: number;
     let end: number;
     if (typeof matcher === 'string') {
       const bytes = byteStringOfText(matcher);
-      start = this.buffer.indexOf(bytes);
+      start = buffer.indexOf(bytes);
       end = start + bytes.length;
     } else if (matcher instanceof RegExp) {
-      const match = matcher.exec(this.buffer);
+      const match = matcher.exec(buffer);
       start = match ? match.index : -1;
       end = match ? match.index + match[0].length : -1;
     } else {
-      end = matcher(this.buffer);
+      end = matcher(buffer);
       start = end;
     }
     if (start < 0 || end < 0) return undefined;
-    const text = this.buffer.slice(0, end);
-    this.buffer = this.buffer.slice(end);
+    const text = this.stream.take(end);
     return { text, before: text.slice(0, start), matched: text.slice(start) };
   }
 }

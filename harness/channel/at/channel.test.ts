@@ -5,7 +5,7 @@ import { memoryLinkPair } from '../../link/memory.js';
 import { ReceiveFloodError } from '../receiver.js';
 import { AtChannel, RESYNC_PROBE, atLineOf, type Urc } from './channel.js';
 import { commandKey, maxResponseMs } from './codes.js';
-import { AtCommandError, AtGarbledReplyError, AtResyncError, AtTimeoutError, CmeError } from './errors.js';
+import { AtCommandError, AtGarbledReplyError, AtRebootError, AtResyncError, AtTimeoutError, CmeError } from './errors.js';
 import { loadScript, parseScript, ScriptedPeer, type ScriptedPeerOptions } from './scripted-peer.js';
 
 const TRANSCRIPTS = join(import.meta.dirname, '../../../fixtures/transcripts');
@@ -319,5 +319,57 @@ describe('AtChannel text, floods, cancellation', () => {
     expect(await command).toBe(reason);
     expect(await urc).toBe(reason);
     await expect(channel.waitForUrc('+QNTP:', 10_000, { signal: controller.signal })).rejects.toBe(reason);
+  });
+});
+
+describe('AtChannel death strings: RDY mid-command', () => {
+  it('RDY after the echo ends the command with AtRebootError; RDY before any echo is boot output, a URC', async () => {
+    const pair = memoryLinkPair('rdy');
+    const channel = new AtChannel(pair.host);
+    const urcs: string[] = [];
+    channel.onUrc((urc) => urcs.push(urc.line));
+    // First command: RDY arrives before the echo (boot output racing the write), then the answer.
+    pair.board.onData((bytes) => {
+      const line = bytes.toString('latin1').trim();
+      if (line === 'AT') void pair.board.write(Buffer.from('\r\nRDY\r\nAT\r\r\nOK\r\n'));
+      else if (line === 'AT+CSQ') void pair.board.write(Buffer.from('AT+CSQ\r\r\nRDY\r\n'));
+    });
+    expect((await channel.send('AT')).final).toBe('OK');
+    const error = await channel.send('AT+CSQ', { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AtRebootError);
+    expect(error).toBeInstanceOf(BoardError);
+    expect((error as Error).message).toBe('mem://rdy: the board rebooted (it said "RDY") while AT+CSQ ran; no answer will come');
+    expect(urcs).toEqual(['RDY', 'RDY']);
+    expect(channel.notes).toEqual([]);
+  });
+});
+
+describe('AtChannel death strings: RDY during a resync', () => {
+  it('RDY while resynchronising ends the resync (a rebooted board owes nothing); the next command runs, a late probe answer is dropped', async () => {
+    const pair = memoryLinkPair('rdy-resync');
+    const written: string[] = [];
+    pair.board.onData((bytes) => {
+      const line = bytes.toString('latin1').trim();
+      written.push(line);
+      // Echo off. AT+QIACT=1 gets no answer; the probe gets RDY (the board rebooted), then, after
+      // booting, its answer; AT+CSQ is answered.
+      if (line === RESYNC_PROBE) void pair.board.write(Buffer.from('\r\nRDY\r\n'));
+      else if (line === 'AT+CSQ') void pair.board.write(Buffer.from('\r\n+CMEE: 1\r\n\r\nOK\r\n\r\n+CSQ: 17,99\r\n\r\nOK\r\n'));
+    });
+    const channel = new AtChannel(pair.host, { timeoutsMs: { '+QIACT=': 60 }, resyncTimeoutMs: 5000 });
+    const urcs: string[] = [];
+    channel.onUrc((urc) => urcs.push(urc.line));
+    await expect(channel.send('AT+QIACT=1')).rejects.toBeInstanceOf(AtTimeoutError);
+    const startedAt = performance.now();
+    expect((await channel.send('AT+CSQ')).lines).toEqual(['+CSQ: 17,99']);
+    // Well before the 5 s resync deadline: RDY ended the resync.
+    expect(performance.now() - startedAt).toBeLessThan(2500);
+    expect(written).toEqual(['AT+QIACT=1', RESYNC_PROBE, 'AT+CSQ']);
+    expect(urcs).toEqual(['RDY']);
+    expect(channel.notes).toEqual([
+      'RDY while resynchronising after AT+QIACT=1: the board rebooted, so no late answer will come',
+      `dropped +CMEE: 1: the answer of an earlier ${RESYNC_PROBE}`,
+      `dropped OK: the final code of an earlier ${RESYNC_PROBE}`,
+    ]);
   });
 });

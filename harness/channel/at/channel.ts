@@ -1,9 +1,10 @@
 import { InputError, LinkClosedError, WaitTimeoutError } from '../../core/errors.js';
 import type { Link } from '../../link/link.js';
 import { DEFAULT_MAX_UNCONSUMED_BYTES, ReceiveFloodError } from '../receiver.js';
-import { boardText, byteString, quoteBoardText } from '../text.js';
+import { firstDeath, ReceiveStream, type Death } from '../stream.js';
+import { boardText, quoteBoardText } from '../text.js';
 import { commandKey, maxResponseMs, responsePrefix } from './codes.js';
-import { AtGarbledReplyError, AtResyncError, AtTimeoutError, errorOfFailure } from './errors.js';
+import { AtGarbledReplyError, AtRebootError, AtResyncError, AtTimeoutError, errorOfFailure } from './errors.js';
 import { parseFinalCode, type AtFailure, type AtOk, type AtResult, type FinalCode } from './result.js';
 
 export interface AtChannelOptions {
@@ -59,7 +60,6 @@ const BARE_URCS = new Set(['RDY', 'POWERED DOWN', 'NORMAL POWER DOWN', 'CALL REA
 const URC_EVEN_DURING: Readonly<Record<string, readonly string[]>> = { '+QNTP=': ['+QNTP'] };
 const ALWAYS_URC = new Set(['+QIURC', '+QIND', '+QUSIM', '+CTZE', '+CTZV']);
 
-const TAIL_CHARS = 400;
 const URC_BACKLOG = 100;
 const NOTES_KEPT = 100;
 
@@ -105,6 +105,41 @@ interface Resync {
   onAbort?: () => void;
 }
 
+/**
+ * What the channel knows about a command it gave up on (deadline, abort, flood) that the board may
+ * still answer. One state at a time; `resync-needed` outranks `late-final` (it drops that final too).
+ */
+type LateAnswer =
+  /** Nothing given up on: every final code belongs to the running command. */
+  | { kind: 'none' }
+  /**
+   * Given up after its echo: with echo on, the next command's final always follows its echo, so a
+   * final code before that echo is the late one (dropped).
+   */
+  | { kind: 'late-final' }
+  /**
+   * Given up without its echo (echo off, or a silent board): nothing tells its late final code from
+   * the next command's, so before the next command the channel writes RESYNC_PROBE.
+   */
+  | { kind: 'resync-needed'; unanswered: Unanswered }
+  /** The probe is written; everything up to the final code after its `+CMEE:` line is dropped. */
+  | { kind: 'resyncing'; unanswered: Unanswered; resync: Resync };
+
+/** The command whose late answer a resync drops: its response lines are not URCs. */
+interface Unanswered {
+  command: string;
+  prefix: string | undefined;
+}
+
+/**
+ * Death strings of a running command, matched on each whole line: `RDY` is the board booting, so the
+ * command in flight is forgotten. Matched only once the board had the command (its echo, or a
+ * response line): a `RDY` before that is boot output that raced the write, and stays a plain URC.
+ */
+function commandDeaths(port: string, command: string): Death[] {
+  return [{ marker: /^RDY$/i, error: (line) => new AtRebootError(port, command, line) }];
+}
+
 interface UrcWaiter {
   matcher: UrcMatcher;
   description: string;
@@ -122,14 +157,12 @@ interface UrcWaiter {
  * garbled reading cannot pass as a good one; a line of nothing but junk is dropped. Everything held is
  * capped (maxUnconsumedBytes). A command given up on (deadline, abort) may still be answered:
  * with its echo seen, a final code before the next command's echo is dropped; without (echo off), the
- * channel resynchronises with RESYNC_PROBE before the next command.
+ * channel resynchronises with RESYNC_PROBE before the next command. `RDY` (the board rebooted) in the
+ * middle of a command ends it at once with AtRebootError, a death string (see stream.ts).
  */
 export class AtChannel {
-  /** The line being received, as bytes (a byte string, see text.ts). */
-  private buffer = '';
-  private recent = '';
-  /** Bytes received since the channel was made. */
-  private received = 0;
+  /** What arrived: the line being received (unconsumed bytes), the tail, the byte count. */
+  private readonly stream = new ReceiveStream();
   private readonly maxUnconsumedBytes: number;
   private running: Running | undefined;
   private readonly queue: Running[] = [];
@@ -137,21 +170,7 @@ export class AtChannel {
   private readonly urcWaiters = new Set<UrcWaiter>();
   private readonly backlog: { urc: Urc; consumed: boolean }[] = [];
   private closedError: LinkClosedError | undefined;
-  /**
-   * A command timed out (or was aborted) after its echo: its final code may still come, and must not
-   * be taken for the next command's. With echo on, the next command's final always follows its echo,
-   * so a final code before that echo is the late one.
-   */
-  private lateFinalExpected = false;
-  /**
-   * A command timed out (or was aborted) without its echo (echo off, or a silent board): nothing tells
-   * its late final code from the next command's, so before the next command the channel writes
-   * RESYNC_PROBE and drops everything up to the final code that follows the probe's `+CMEE:` line.
-   */
-  private resyncNeeded = false;
-  /** The command whose late answer a resync drops: its response lines are not URCs. */
-  private unanswered: { command: string; prefix: string | undefined } | undefined;
-  private resync: Resync | undefined;
+  private late: LateAnswer = { kind: 'none' };
   /**
    * Probes written whose answer was not consumed yet (a resync that timed out leaves one behind). A
    * `+CMEE:` line outside a resync is such an answer: it and the final code after it are dropped.
@@ -182,7 +201,7 @@ export class AtChannel {
 
   /** The last few hundred bytes received, decoded, for error messages. */
   get tail(): string {
-    return boardText(this.recent);
+    return boardText(this.stream.tail);
   }
 
   /** What the channel dropped as a late or stray answer (resyncs, late final codes), oldest first; the last 100. */
@@ -277,7 +296,7 @@ export class AtChannel {
       const waiter: UrcWaiter = {
         matcher,
         description,
-        receivedAtStart: this.received,
+        receivedAtStart: this.stream.received,
         resolve: (urc) => {
           finish();
           resolve(urc);
@@ -295,9 +314,9 @@ export class AtChannel {
             description,
             'deadline',
             deadlineMs,
-            boardText(this.recent.slice(-200)),
+            this.stream.shownTail(),
             this.options.transcriptPath,
-            this.received - waiter.receivedAtStart,
+            this.stream.received - waiter.receivedAtStart,
           ),
         );
       }, deadlineMs);
@@ -317,7 +336,7 @@ export class AtChannel {
   }
 
   private pump(): void {
-    if (this.running || this.resync) return;
+    if (this.running || this.late.kind === 'resyncing') return;
     const next = this.queue.shift();
     if (!next) return;
     if (this.closedError) {
@@ -330,8 +349,8 @@ export class AtChannel {
       this.pump();
       return;
     }
-    if (this.resyncNeeded) {
-      this.startResync(next);
+    if (this.late.kind === 'resync-needed') {
+      this.startResync(next, this.late.unanswered);
       return;
     }
     this.running = next;
@@ -347,9 +366,9 @@ export class AtChannel {
               next.command,
               waitingFor,
               next.limitMs,
-              boardText(this.recent.slice(-200)),
+              this.stream.shownTail(),
               this.options.transcriptPath,
-              this.received - next.receivedAtSend,
+              this.stream.received - next.receivedAtSend,
             );
       this.finishRunning(next, () => next.reject(error));
     }, next.limitMs);
@@ -362,7 +381,7 @@ export class AtChannel {
       signal.addEventListener('abort', next.onAbort, { once: true });
     }
     next.hostSendMs = Date.now();
-    next.receivedAtSend = this.received;
+    next.receivedAtSend = this.stream.received;
     this.link.write(Buffer.from(`${next.command}\r`, 'utf8')).catch((error: unknown) => {
       this.finishRunning(next, () => next.reject(error instanceof Error ? error : new Error(String(error))));
     });
@@ -371,23 +390,22 @@ export class AtChannel {
   /** `command` was given up while the board may still answer it. */
   private expectLateAnswer(command: Running): void {
     if (command.echoSeen) {
-      this.lateFinalExpected = true;
+      if (this.late.kind === 'none') this.late = { kind: 'late-final' };
       return;
     }
-    this.resyncNeeded = true;
-    this.unanswered = { command: command.command, prefix: command.prefix };
+    this.late = { kind: 'resync-needed', unanswered: { command: command.command, prefix: command.prefix } };
   }
 
   /** Writes RESYNC_PROBE before `owner`; `owner` runs once the probe's answer came, or fails if it did not in time. */
-  private startResync(owner: Running): void {
+  private startResync(owner: Running, unanswered: Unanswered): void {
     const limitMs = Math.max(1, Math.min(this.options.resyncTimeoutMs ?? RESYNC_TIMEOUT_MS, owner.limitMs));
     const resync: Resync = { owner, limitMs, markerSeen: false };
-    this.resync = resync;
+    this.late = { kind: 'resyncing', unanswered, resync };
     // A stray probe answer still in flight now arrives before this probe's marker and is dropped there.
     this.dropNextFinal = false;
     this.probesOutstanding += 1;
-    const after = this.unanswered?.command ?? 'a command';
-    const receivedAtStart = this.received;
+    const after = unanswered.command;
+    const receivedAtStart = this.stream.received;
     resync.timer = setTimeout(() => {
       this.endResync(
         resync,
@@ -396,9 +414,9 @@ export class AtChannel {
           owner.command,
           `answer to ${RESYNC_PROBE} (resynchronising after ${after} got no final result code, before ${owner.command}; resync deadline)`,
           limitMs,
-          boardText(this.recent.slice(-200)),
+          this.stream.shownTail(),
           this.options.transcriptPath,
-          this.received - receivedAtStart,
+          this.stream.received - receivedAtStart,
         ),
       );
     }, limitMs);
@@ -418,17 +436,17 @@ export class AtChannel {
 
   /** Ends a resync once: on success its command goes first in the queue; on failure that command fails with `error`. */
   private endResync(resync: Resync, error: Error | undefined): void {
-    if (this.resync !== resync) return;
+    const late = this.late;
+    if (late.kind !== 'resyncing' || late.resync !== resync) return;
     clearTimeout(resync.timer);
     const owner = resync.owner;
     if (resync.onAbort) owner?.options.signal?.removeEventListener('abort', resync.onAbort);
-    this.resync = undefined;
     if (error) {
+      // Still out of step: the next command resynchronises again.
+      this.late = { kind: 'resync-needed', unanswered: late.unanswered };
       owner?.reject(error);
     } else {
-      this.resyncNeeded = false;
-      this.lateFinalExpected = false;
-      this.unanswered = undefined;
+      this.late = { kind: 'none' };
       if (owner) this.queue.unshift(owner);
     }
     this.pump();
@@ -450,15 +468,8 @@ export class AtChannel {
   }
 
   private receive(bytes: Buffer): void {
-    const text = byteString(bytes);
-    this.received += bytes.length;
-    this.recent = (this.recent + text).slice(-TAIL_CHARS);
-    this.buffer += text;
-    for (;;) {
-      const end = this.buffer.search(/[\r\n]/);
-      if (end < 0) break;
-      const raw = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 1);
+    this.stream.push(bytes);
+    for (let raw = this.stream.takeLine(); raw !== undefined; raw = this.stream.takeLine()) {
       const { line, garbled } = atLineOf(raw);
       if (!line) {
         if (garbled) this.note(`dropped a line of noise: ${quoteBoardText(boardText(raw), 40)}`);
@@ -467,9 +478,10 @@ export class AtChannel {
       if (garbled) this.running?.garbled.push(line);
       this.handleLine(line);
     }
-    if (this.buffer.length > this.maxUnconsumedBytes) {
-      this.note(`dropped ${this.buffer.length} bytes of a line longer than ${this.maxUnconsumedBytes} bytes`);
-      this.buffer = '';
+    const partial = this.stream.buffer.length;
+    if (partial > this.maxUnconsumedBytes) {
+      this.note(`dropped ${partial} bytes of a line longer than ${this.maxUnconsumedBytes} bytes`);
+      this.stream.take(partial);
     }
     this.checkFlood();
   }
@@ -477,32 +489,32 @@ export class AtChannel {
   /** A command or URC wait during which more than the cap arrived fails: the board floods. */
   private checkFlood(): void {
     const running = this.running;
-    if (running && this.received - running.receivedAtSend > this.maxUnconsumedBytes) {
+    if (running && this.stream.received - running.receivedAtSend > this.maxUnconsumedBytes) {
       this.expectLateAnswer(running);
       const error = this.floodError(`final result code for ${running.command}`, running.receivedAtSend);
       this.finishRunning(running, () => running.reject(error));
     }
     for (const waiter of [...this.urcWaiters]) {
-      if (this.received - waiter.receivedAtStart > this.maxUnconsumedBytes) waiter.reject(this.floodError(waiter.description, waiter.receivedAtStart));
+      if (this.stream.received - waiter.receivedAtStart > this.maxUnconsumedBytes) waiter.reject(this.floodError(waiter.description, waiter.receivedAtStart));
     }
   }
 
   private floodError(waitingFor: string, receivedAtStart: number): ReceiveFloodError {
-    const arrived = this.received - receivedAtStart;
+    const arrived = this.stream.received - receivedAtStart;
     return new ReceiveFloodError(
       this.address,
       waitingFor,
       arrived,
       arrived - this.maxUnconsumedBytes,
       this.maxUnconsumedBytes,
-      boardText(this.recent.slice(-200)),
+      this.stream.shownTail(),
       this.options.transcriptPath,
     );
   }
 
   private handleLine(line: string): void {
-    if (this.resync) {
-      this.handleResyncLine(this.resync, line);
+    if (this.late.kind === 'resyncing') {
+      this.handleResyncLine(this.late.resync, this.late.unanswered, line);
       return;
     }
     const running = this.running;
@@ -521,19 +533,29 @@ export class AtChannel {
     if (!running) {
       // A final code with nothing running is a late answer to a command that already timed out.
       if (parseFinalCode(line)) {
-        this.lateFinalExpected = false;
+        if (this.late.kind === 'late-final') this.late = { kind: 'none' };
         this.note(`dropped ${line}: no command was running`);
       } else this.emitUrc(line);
       return;
     }
     if (!running.echoSeen && running.lines.length === 0 && isEcho(line, running.command)) {
       running.echoSeen = true;
-      this.lateFinalExpected = false;
+      if (this.late.kind === 'late-final') this.late = { kind: 'none' };
       return;
     }
+    if (running.echoSeen || running.lines.length > 0) {
+      const error = firstDeath(commandDeaths(this.address, running.command), line);
+      if (error) {
+        // The board forgot the command (and any late answer): nothing of it will come.
+        if (this.late.kind === 'late-final') this.late = { kind: 'none' };
+        this.finishRunning(running, () => running.reject(error));
+        this.emitUrc(line);
+        return;
+      }
+    }
     const final = parseFinalCode(line);
-    if (final && this.lateFinalExpected && !running.echoSeen) {
-      this.lateFinalExpected = false;
+    if (final && this.late.kind === 'late-final' && !running.echoSeen) {
+      this.late = { kind: 'none' };
       this.note(`dropped ${line}: came before the echo of ${running.command}, so the late answer of an earlier command`);
       return;
     }
@@ -547,17 +569,26 @@ export class AtChannel {
   }
 
   /**
-   * During a resync: the probe's `+CMEE:` line, then the final code after it, end it. Final codes before
+   * During a resync: the probe's `+CMEE:` line, then the final code after it, end it; so does `RDY` (a
+   * rebooted board owes nothing). Final codes before
    * that line, and output of the command that went unanswered, are its late answer: dropped and noted.
    * URCs still go to subscribers.
    */
-  private handleResyncLine(resync: Resync, line: string): void {
+  private handleResyncLine(resync: Resync, unanswered: Unanswered, line: string): void {
     if (isEcho(line, RESYNC_PROBE)) return;
     if (isResyncMarker(line)) {
       resync.markerSeen = true;
       return;
     }
-    const after = this.unanswered?.command ?? 'a command';
+    const after = unanswered.command;
+    if (firstDeath(commandDeaths(this.address, after), line)) {
+      // The board rebooted: nothing of the unanswered command will come, so the channel is in step.
+      // The probe's answer, if the board got it after booting, is dropped as a stray (probesOutstanding).
+      this.note(`${line} while resynchronising after ${after}: the board rebooted, so no late answer will come`);
+      this.emitUrc(line);
+      this.endResync(resync, undefined);
+      return;
+    }
     if (parseFinalCode(line)) {
       if (resync.markerSeen) {
         this.probesOutstanding = Math.max(0, this.probesOutstanding - 1);
@@ -569,7 +600,7 @@ export class AtChannel {
     }
     const named = /^([+$^][A-Za-z0-9_]+):/.exec(line)?.[1]?.toUpperCase();
     const isUrc = named
-      ? ALWAYS_URC.has(named) || named !== this.unanswered?.prefix
+      ? ALWAYS_URC.has(named) || named !== unanswered.prefix
       : BARE_URCS.has(line.toUpperCase());
     if (isUrc) this.emitUrc(line);
     else this.note(`dropped ${line} while resynchronising after ${after}: its late output`);
@@ -592,7 +623,7 @@ export class AtChannel {
   private fail(error: LinkClosedError): void {
     if (this.closedError) return;
     this.closedError = error;
-    if (this.resync) this.endResync(this.resync, error);
+    if (this.late.kind === 'resyncing') this.endResync(this.late.resync, error);
     const running = this.running;
     if (running) this.finishRunning(running, () => running.reject(error));
     for (const queued of this.queue.splice(0)) queued.reject(error);

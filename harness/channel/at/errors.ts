@@ -104,3 +104,20 @@ export function errorOfFailure(port: string, command: string, result: AtFailure)
   if (result.final === 'CMS ERROR') return new CmsError(port, command, result);
   return new AtCommandError(port, command, result);
 }
+
+/**
+ * The board said `RDY` (it rebooted) while a command ran: the board forgot the command and will never
+ * answer it. The board's (FAIL): a crash, a watchdog, a brown-out; a reboot the test asked for comes
+ * after the command's OK, never in the middle of one.
+ */
+export class AtRebootError extends BoardError {
+  constructor(
+    readonly port: string,
+    readonly command: string,
+    /** The line that said so (`RDY`). */
+    readonly line: string,
+  ) {
+    super(`${port}: the board rebooted (it said ${quoteBoardText(line)}) while ${command} ran; no answer will come`);
+    this.name = 'AtRebootError';
+  }
+}

@@ -3,7 +3,7 @@ import { BoardError, LinkClosedError, WaitTimeoutError } from '../../core/errors
 import { memoryLinkPair } from '../../link/memory.js';
 import { startPlainVm, type PlainVmPeer } from '../../testing/plain-vm.js';
 import { ReceiveFloodError } from '../receiver.js';
-import { PythonError, ReplChannel, ReplRefusedError, pythonStringLiteral, rawFrameEnd } from './repl.js';
+import { PythonError, ReplChannel, ReplRebootedError, ReplRefusedError, pythonStringLiteral, rawFrameEnd } from './repl.js';
 
 let peer: PlainVmPeer | undefined;
 afterEach(async () => {
@@ -315,5 +315,36 @@ describe('ReplChannel: every part of an exec within its own deadline', () => {
 describe('pythonStringLiteral', () => {
   it('escapes quotes, backslashes, control and non-ASCII characters', () => {
     expect(pythonStringLiteral("a'b\\c\n\x04é")).toBe("'a\\'b\\\\c\\n\\x04\\u00e9'");
+  });
+});
+
+describe('ReplChannel death strings', () => {
+  it('REPL refuse ends any wait, also one past the handshake (the code\'s OK)', async () => {
+    const pair = memoryLinkPair('refuse-late');
+    pair.board.onData((bytes) => {
+      const text = bytes.toString('latin1');
+      if (text.includes('\x01') && !text.includes('\x05')) void pair.board.write(Buffer.from('raw REPL; CTRL-B to exit\r\n>'));
+      else if (text.includes('\x05')) void pair.board.write(Buffer.from('R\x00'));
+      else if (text.includes('\x04')) void pair.board.write(Buffer.from('REPL refuse\r\n'));
+    });
+    const repl = new ReplChannel(pair.host, { handshakeInactivityMs: 5000 });
+    const startedAt = performance.now();
+    const error = await repl.exec('print(1)', { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ReplRefusedError);
+    expect(performance.now() - startedAt).toBeLessThan(4000);
+  });
+
+  it('a soft-reboot banner while the code runs ends the exec with ReplRebootedError', async () => {
+    const pair = memoryLinkPair('soft-reboot');
+    pair.board.onData((bytes) => {
+      const text = bytes.toString('latin1');
+      if (text.includes('\x01') && !text.includes('\x05')) void pair.board.write(Buffer.from('raw REPL; CTRL-B to exit\r\n>'));
+      else if (text.includes('\x05')) void pair.board.write(Buffer.from('R\x00'));
+      else if (text.includes('\x04')) void pair.board.write(Buffer.from('OKstarted\r\nMPY: soft reboot\r\n'));
+    });
+    const repl = new ReplChannel(pair.host);
+    const error = await repl.exec('job()', { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ReplRebootedError);
+    expect((error as Error).message).toMatch(/^mem:\/\/soft-reboot: the board soft-rebooted while running the code \("MPY: soft reboot"\)/);
   });
 });

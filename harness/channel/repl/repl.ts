@@ -21,6 +21,21 @@ export class PythonError extends BoardError {
   }
 }
 
+/**
+ * The board soft-rebooted (`MPY: soft reboot`) while it ran the code: the code's output and its end
+ * will never come. The board's (FAIL): a crash, a watchdog, or code that reset the board.
+ */
+export class ReplRebootedError extends BoardError {
+  constructor(
+    readonly port: string,
+    /** The last bytes before and including the banner, decoded. */
+    readonly tail: string,
+  ) {
+    super(`${port}: the board soft-rebooted while running the code ("MPY: soft reboot"): ${quoteBoardText(tail)}`);
+    this.name = 'ReplRebootedError';
+  }
+}
+
 /** The board answers `REPL refuse`: REPL protection is on. Nothing the harness can do about it. */
 export class ReplRefusedError extends BoardError {
   constructor(readonly port: string) {
@@ -65,7 +80,11 @@ export interface ExecResult {
 const RAW_PROMPT = /raw REPL; CTRL-B to exit\r?\n>/;
 const FRIENDLY_PROMPT = /\r?\n>>> $/;
 const REFUSE = 'REPL refuse';
-const SOFT_REBOOTED = /soft reboot[\s\S]*raw REPL; CTRL-B to exit\r?\n>$/;
+/**
+ * MicroPython's soft-reboot banner at a line start: once the code was sent, it ends the exec at once.
+ * (A board also prints it at Ctrl-D on an empty raw buffer, which the channel never sends.)
+ */
+const SOFT_REBOOT_BANNER = /(?:^|\n)MPY: soft reboot\r?\n/;
 const CTRL_A = '\x01';
 const CTRL_B = '\x02';
 const CTRL_C = '\x03';
@@ -89,7 +108,9 @@ export class ReplChannel {
     readonly link: Link,
     options: ReplChannelOptions = {},
   ) {
-    this.receiver = new Receiver(link, { transcriptPath: options.transcriptPath, maxUnconsumedBytes: options.maxUnconsumedBytes });
+    // `REPL refuse` (REPL protection) ends any wait at once, whatever the exchange is at: one standing rule.
+    const refusal: Death = { marker: REFUSE, error: () => new ReplRefusedError(this.port) };
+    this.receiver = new Receiver(link, { transcriptPath: options.transcriptPath, maxUnconsumedBytes: options.maxUnconsumedBytes, deaths: [refusal] });
     this.options = {
       handshakeInactivityMs: options.handshakeInactivityMs ?? 2000,
       enterDeadlineMs: options.enterDeadlineMs ?? 5000,
@@ -194,7 +215,7 @@ export class ReplChannel {
     await this.receiver.waitFor(
       FRIENDLY_PROMPT,
       // Bounded like the raw attempt: a board that trickles bytes is never quiet enough for the inactivity limit.
-      budget.within(this.options.enterDeadlineMs).handshake('">>> " prompt (raw mode did not answer either)', this.options.handshakeInactivityMs, this.refusal()),
+      budget.within(this.options.enterDeadlineMs).handshake('">>> " prompt (raw mode did not answer either)', this.options.handshakeInactivityMs),
     );
     this.modeInUse = 'friendly';
   }
@@ -204,11 +225,12 @@ export class ReplChannel {
     this.receiver.discard();
     await this.receiver.write(`\r${CTRL_C}${CTRL_C}`);
     await this.receiver.write(`\r${CTRL_A}`);
-    await this.receiver.waitFor(RAW_PROMPT, budget.handshake(waitingFor, this.options.handshakeInactivityMs, this.refusal()));
+    await this.receiver.waitFor(RAW_PROMPT, budget.handshake(waitingFor, this.options.handshakeInactivityMs));
   }
 
-  private refusal(): Death[] {
-    return [{ marker: REFUSE, error: () => new ReplRefusedError(this.port) }];
+  /** Death strings once the code is on its way: a soft reboot means its output will never end. */
+  private rebooted(): Death[] {
+    return [{ marker: SOFT_REBOOT_BANNER, error: (buffer) => new ReplRebootedError(this.port, boardText(buffer.slice(-120))) }];
   }
 
   /** Sends the code in raw-paste mode if granted, else plain raw; resolves to the mode used. */
@@ -251,7 +273,7 @@ export class ReplChannel {
       }
     }
     await this.receiver.write(CTRL_D);
-    const ok = await this.receiver.waitFor(/OK|raw REPL; CTRL-B to exit\r?\n>/, budget.handshake('"OK" after the code', inactivityMs));
+    const ok = await this.receiver.waitFor(/OK|raw REPL; CTRL-B to exit\r?\n>/, budget.handshake('"OK" after the code', inactivityMs, this.rebooted()));
     if (ok.matched !== 'OK') throw new BoardError(`${this.port}: the board did not accept the code (no "OK"): ${quoteBoardText(boardText(ok.text.slice(-80)))}`);
     this.modeInUse = 'raw';
     return 'raw';
@@ -281,7 +303,7 @@ export class ReplChannel {
     }
     await this.receiver.write(CTRL_D);
     // The board acknowledges the end of data with \x04 (skipping any late flow-control bytes).
-    await this.receiver.waitFor(CTRL_D, budget.handshake('raw-paste end acknowledgement', inactivityMs));
+    await this.receiver.waitFor(CTRL_D, budget.handshake('raw-paste end acknowledgement', inactivityMs, this.rebooted()));
   }
 
   /**
@@ -289,13 +311,7 @@ export class ReplChannel {
    * printed stays stdout (see rawFrameEnd).
    */
   private async readRawOutput(mode: ReplMode, budget: ExecBudget, options: ExecOptions): Promise<ExecResult> {
-    const deaths: Death[] = [
-      {
-        marker: SOFT_REBOOTED,
-        error: (buffer) => new BoardError(`${this.port}: the board soft-rebooted while running the code: ${quoteBoardText(boardText(buffer.slice(-120)))}`),
-      },
-    ];
-    const frame = await this.receiver.waitFor(rawFrameEnd, outputLimits('end of the output ("\\x04" traceback "\\x04>")', budget, options, deaths));
+    const frame = await this.receiver.waitFor(rawFrameEnd, outputLimits('end of the output ("\\x04" traceback "\\x04>")', budget, options, this.rebooted()));
     const stderrStart = frame.text.lastIndexOf(CTRL_D, frame.text.length - 3);
     return {
       stdout: normaliseLineEnds(boardText(frame.text.slice(0, stderrStart))),
@@ -315,7 +331,7 @@ export class ReplChannel {
       if (echoAt < 0) return -1;
       return FRIENDLY_PROMPT.test(buffer.slice(echoAt + line.length)) ? buffer.length : -1;
     };
-    const received = await this.receiver.waitFor(afterEcho, outputLimits('echo of the line and the ">>> " prompt after the output', budget, options));
+    const received = await this.receiver.waitFor(afterEcho, outputLimits('echo of the line and the ">>> " prompt after the output', budget, options, this.rebooted()));
     const bytes = received.text;
     const echoEnd = bytes.indexOf(line) + line.length;
     const promptAt = bytes.search(/\r?\n>>> $/);
