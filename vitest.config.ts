@@ -8,6 +8,9 @@ import { defineConfig } from 'vitest/config';
 if (!process.env.QHIL_TEST_TMPDIR) {
   process.env.QHIL_TEST_TMPDIR = mkdtempSync(join(tmpdir(), 'qhil-tests-'));
   process.env.TMPDIR = process.env.QHIL_TEST_TMPDIR;
+  // A vitest that a test starts itself (tcp-netns re-runs its file in a namespace) inherits the folder
+  // and must not remove it at its own end.
+  process.env.QHIL_TEST_TMPDIR_OWNER = String(process.pid);
 }
 
 // CI asks for a JSON report too (QHIL_VITEST_JSON), from which .ci/run prints "N passed, N failed".

@@ -8,6 +8,6 @@ import { rmSync } from 'node:fs';
 export function setup(): () => void {
   return () => {
     const dir = process.env.QHIL_TEST_TMPDIR;
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir && process.env.QHIL_TEST_TMPDIR_OWNER === String(process.pid)) rmSync(dir, { recursive: true, force: true });
   };
 }
