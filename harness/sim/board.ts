@@ -1,25 +1,23 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { errorMessage, InfrastructureError, InputError } from '../core/errors.js';
 import type { Link } from '../link/link.js';
-import { memoryLinkPair } from '../link/memory.js';
+import { resolveBoardProfile, workerScripts } from './board-files.js';
+import { BoardPorts } from './board-ports.js';
+import { BoardRequests } from './board-requests.js';
 import { parseFault } from './faults.js';
-import { loadBoardProfile, type BoardProfile } from './profile.js';
+import type { BoardProfile } from './profile.js';
 import { SIM_PORTS, type BoardWorkerData, type ControlOp, type FromBoard, type SimPort, type ToBoard } from './protocol.js';
 
+export { resolveBoardProfile } from './board-files.js';
 export type { SimPort } from './protocol.js';
 
 /** Deadline for a board to boot (worker, VM, banner). */
 const START_DEADLINE_MS = 15_000;
-/** Deadline for a control request to be answered by the board worker. */
-const CONTROL_DEADLINE_MS = 10_000;
 /** Deadline for the board worker to shut down before it is terminated. */
 const CLOSE_DEADLINE_MS = 2000;
-/** Output kept for a port nobody has attached yet (the boot banner, RDY), per port. */
-const DETACHED_BUFFER_BYTES = 16 * 1024;
 
 export interface StartSimBoardOptions {
   /** A profile, a path to a profile YAML, or the name of one in fixtures/sim (`ec200u`). */
@@ -88,60 +86,6 @@ export interface SimBoard {
   close(): Promise<void>;
 }
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Finds a profile: a BoardProfile as is, a YAML path, or a name in fixtures/sim. Throws InputError. */
-export function resolveBoardProfile(profile: BoardProfile | string): BoardProfile {
-  if (typeof profile !== 'string') return profile;
-  if (existsSync(profile)) return loadBoardProfile(profile);
-  const named = join(REPO_ROOT, 'fixtures', 'sim', `${profile.replace(/\.ya?ml$/, '')}.yaml`);
-  if (/^[\w.-]+$/.test(profile) && existsSync(named)) return loadBoardProfile(named);
-  throw new InputError(`no board profile "${profile}": not a file, nor a name in ${join(REPO_ROOT, 'fixtures', 'sim')}`);
-}
-
-/**
- * Where the worker scripts are. From dist/ (node, the CLI) they sit beside this file. From the
- * TypeScript source (vitest), worker threads cannot load .ts, so the compiled ones in dist/sim are
- * used: `npm test` runs `npm run build` first. A stale build is refused rather than silently run.
- */
-function workerScripts(): { board: string; vm: string } {
-  const here = fileURLToPath(import.meta.url);
-  const sourceDir = dirname(here);
-  if (here.endsWith('.js')) return { board: join(sourceDir, 'worker.js'), vm: join(sourceDir, 'micropython', 'vm-worker.js') };
-  const distDir = join(REPO_ROOT, 'dist', 'sim');
-  for (const source of listSources(sourceDir)) {
-    const built = join(distDir, relative(sourceDir, source)).replace(/\.ts$/, '.js');
-    if (!existsSync(built) || statSync(built).mtimeMs < statSync(source).mtimeMs) {
-      throw new InfrastructureError(
-        `the simulated board runs its workers from dist/, and ${relative(REPO_ROOT, built)} is ` +
-          `${existsSync(built) ? 'older than' : 'missing for'} ${relative(REPO_ROOT, source)}: run \`npm run build\``,
-      );
-    }
-  }
-  return { board: join(distDir, 'worker.js'), vm: join(distDir, 'micropython', 'vm-worker.js') };
-}
-
-function listSources(dir: string): string[] {
-  const files: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...listSources(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !entry.name.endsWith('.d.ts')) files.push(path);
-  }
-  return files;
-}
-
-interface PortState {
-  up: boolean;
-  link: Link | undefined;
-  stopListening: (() => void) | undefined;
-  hostLink: Link | undefined;
-  detached: Buffer[];
-  detachedBytes: number;
-  /** Writes to the attached link, in order. */
-  writes: Promise<void>;
-}
-
 let boardCounter = 0;
 
 /** Starts a simulated Quectel board in a worker thread of its own; resolves once it has booted. */
@@ -168,56 +112,15 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
     filesystemDir,
   };
   const worker = new Worker(scripts.board, { workerData });
-  const ports: Record<SimPort, PortState> = {
-    repl: newPortState(),
-    at: newPortState(),
-  };
-  const portListeners = new Set<(port: SimPort, up: boolean) => void>();
-  const pending = new Map<number, { resolve: (value: number | null) => void; reject: (error: Error) => void }>();
-  let nextControlId = 0;
   let exited = false;
   let closed = false;
 
   const send = (message: ToBoard): void => {
     if (!exited) worker.postMessage(message);
   };
-
-  const setPort = async (port: SimPort, up: boolean): Promise<void> => {
-    const state = ports[port];
-    if (state.up === up) return;
-    state.up = up;
-    state.detached = [];
-    state.detachedBytes = 0;
-    if (!up) await detach(port);
-    for (const listener of [...portListeners]) listener(port, up);
-  };
-
-  const detach = async (port: SimPort): Promise<void> => {
-    const state = ports[port];
-    const link = state.link;
-    if (!link) return;
-    state.link = undefined;
-    state.stopListening?.();
-    state.stopListening = undefined;
-    // Let what the board said last (an OK before a reboot) reach the host before the port goes.
-    await state.writes;
-    await new Promise((resolveTick) => setImmediate(resolveTick));
-    await link.close().catch(() => undefined);
-  };
-
-  const deliver = (port: SimPort, bytes: Buffer): void => {
-    const state = ports[port];
-    const link = state.link;
-    if (link) {
-      state.writes = state.writes.then(() => link.write(bytes)).catch(() => undefined);
-      return;
-    }
-    state.detached.push(bytes);
-    state.detachedBytes += bytes.length;
-    while (state.detachedBytes > DETACHED_BUFFER_BYTES && state.detached.length > 1) {
-      state.detachedBytes -= state.detached.shift()?.length ?? 0;
-    }
-  };
+  const requests = new BoardRequests(profile.model, send);
+  const request = (op: ControlOp): Promise<number | null> => requests.request(op);
+  const ports = new BoardPorts(name, profile.model, (port, bytes) => send({ type: 'input', port, bytes }), () => closed);
 
   const ready = new Promise<void>((resolveReady, rejectReady) => {
     const timer = setTimeout(() => {
@@ -234,18 +137,14 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
           rejectReady(new InfrastructureError(`simulated board ${profile.model} failed to boot: ${message.message}`));
           break;
         case 'output':
-          deliver(message.port, Buffer.from(message.bytes));
+          ports.deliver(message.port, Buffer.from(message.bytes));
           break;
         case 'port':
-          void setPort(message.port, message.up);
+          void ports.setPort(message.port, message.up);
           break;
-        case 'reply': {
-          const request = pending.get(message.id);
-          pending.delete(message.id);
-          if (message.ok) request?.resolve(message.value);
-          else request?.reject(new InputError(`simulated board: ${message.error}`));
+        case 'reply':
+          requests.answer(message.id, message);
           break;
-        }
         case 'log':
           options.onLog?.(message.message);
           break;
@@ -260,33 +159,10 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
       exited = true;
       clearTimeout(timer);
       rejectReady(new InfrastructureError(`simulated board ${profile.model} exited during boot (code ${code})`));
-      for (const request of pending.values()) request.reject(new InfrastructureError(`simulated board ${profile.model} is gone`));
-      pending.clear();
-      for (const port of SIM_PORTS) void setPort(port, false);
+      requests.workerGone();
+      for (const port of SIM_PORTS) void ports.setPort(port, false);
     });
   });
-
-  const request = (op: ControlOp): Promise<number | null> => {
-    if (exited) return Promise.reject(new InfrastructureError(`simulated board ${profile.model} is closed`));
-    const id = ++nextControlId;
-    return new Promise<number | null>((resolveRequest, rejectRequest) => {
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        rejectRequest(new InfrastructureError(`simulated board ${profile.model}: no answer to ${op.op} within ${CONTROL_DEADLINE_MS}ms`));
-      }, CONTROL_DEADLINE_MS);
-      pending.set(id, {
-        resolve: (value) => {
-          clearTimeout(timer);
-          resolveRequest(value);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          rejectRequest(error);
-        },
-      });
-      send({ type: 'control', id, request: op });
-    });
-  };
 
   try {
     await ready;
@@ -296,68 +172,13 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
     throw error;
   }
 
-  const attach = (port: SimPort, link: Link): void => {
-    const state = ports[port];
-    if (closed) throw new InfrastructureError(`simulated board ${profile.model} is closed`);
-    if (!state.up) throw new InfrastructureError(`${name}/${port}: the port is not present (board rebooting or unplugged)`);
-    const previous = state.link;
-    if (previous && previous !== link) {
-      state.link = undefined;
-      state.stopListening?.();
-      void previous.close().catch(() => undefined);
-    }
-    state.link = link;
-    const stopData = link.onData((bytes) => {
-      if (state.link === link) send({ type: 'input', port, bytes });
-    });
-    const stopClose = link.onClose(() => {
-      if (state.link !== link) return;
-      state.link = undefined;
-      state.stopListening = undefined;
-      stopData();
-    });
-    state.stopListening = () => {
-      stopData();
-      stopClose();
-    };
-    const backlog = state.detached;
-    state.detached = [];
-    state.detachedBytes = 0;
-    for (const bytes of backlog) deliver(port, bytes);
-  };
-
   const board: SimBoard = {
     profile,
-    hostLink(port) {
-      const state = ports[port];
-      if (state.hostLink && !state.hostLink.closed && state.link) return state.hostLink;
-      if (!state.up) throw new InfrastructureError(`${name}/${port}: the port is not present (board rebooting or unplugged)`);
-      const pair = memoryLinkPair(`${name}/${port}`);
-      attach(port, pair.board);
-      state.hostLink = pair.host;
-      return pair.host;
-    },
-    attach,
-    isPortUp: (port) => ports[port].up,
-    onPortState(listener) {
-      portListeners.add(listener);
-      return () => portListeners.delete(listener);
-    },
-    waitForPort(port, up, timeoutMs) {
-      if (ports[port].up === up) return Promise.resolve();
-      return new Promise<void>((resolveWait, rejectWait) => {
-        const timer = setTimeout(() => {
-          stop();
-          rejectWait(new InfrastructureError(`${name}/${port}: port did not ${up ? 'come back' : 'vanish'} within ${timeoutMs}ms`));
-        }, timeoutMs);
-        const stop = board.onPortState((changed, nowUp) => {
-          if (changed !== port || nowUp !== up) return;
-          clearTimeout(timer);
-          stop();
-          resolveWait();
-        });
-      });
-    },
+    hostLink: (port) => ports.hostLink(port),
+    attach: (port, link) => ports.attach(port, link),
+    isPortUp: (port) => ports.isPortUp(port),
+    onPortState: (listener) => ports.onPortState(listener),
+    waitForPort: (port, up, timeoutMs) => ports.waitForPort(port, up, timeoutMs),
     control: {
       setFault: async (faultName, value) => {
         parseFault(faultName, value);
@@ -380,14 +201,10 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
           new Promise((resolveLater) => setTimeout(resolveLater, CLOSE_DEADLINE_MS).unref()),
         ]);
       }
-      await Promise.all(SIM_PORTS.map((port) => setPort(port, false)));
+      await Promise.all(SIM_PORTS.map((port) => ports.setPort(port, false)));
       await worker.terminate();
       removeFilesystem();
     },
   };
   return board;
-}
-
-function newPortState(): PortState {
-  return { up: false, link: undefined, stopListening: undefined, hostLink: undefined, detached: [], detachedBytes: 0, writes: Promise.resolve() };
 }
