@@ -26,9 +26,11 @@ function store(options: Partial<LeaseStoreOptions> = {}): LeaseStore {
 
 describe('leases', () => {
   it('a second taker of a held port is refused, naming the holder, its CI job and since when', async () => {
-    const first = store({ env: { CI_JOB_ID: '9913' }, nowMs: () => Date.parse('2026-12-02T02:14:30Z') });
+    // Both on one fixed clock: the lease must not have expired for the second taker.
+    const nowMs = (): number => Date.parse('2026-12-02T02:14:30Z');
+    const first = store({ env: { CI_JOB_ID: '9913' }, nowMs });
     held.push(await first.acquire({ board: 'ec200u-01', addresses: ['tcp://127.0.0.1:7002'] }));
-    const second = store({ user: 'bob', pid: 5151 });
+    const second = store({ user: 'bob', pid: 5151, nowMs });
     const error = await second.acquire({ board: 'other-name', addresses: ['tcp://127.0.0.1:7002'] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InfrastructureError);
     expect((error as Error).message).toMatch(/^ec200u-01 is in use by alice, pid 4242, CI job 9913, since 02:14 UTC \(port tcp:\/\/127\.0\.0\.1:7002\)/);
