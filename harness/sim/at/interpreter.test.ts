@@ -8,13 +8,11 @@ import { AtBoardDriver } from '../../board/at.js';
 import { memoryLinkPair } from '../../link/memory.js';
 import { ModemModel } from '../modem.js';
 import { firmwareNtpQuery } from '../ntp.js';
-import { parseBoardProfile, type BoardProfileInput } from '../profile.js';
-import type { NtpFailureCode } from '../services.js';
-import type { AtServices } from './interpreter.js';
+import { parseBoardProfile } from '../profile.js';
+import { PROFILE, ZONE_QUARTER_HOURS } from '../../testing/sim-at.js';
 import { createAtPort, type AtPort } from './port.js';
 
 const SERVER_OFFSET_MS = 3_000;
-const ZONE_QUARTER_HOURS = -16;
 
 /** A firmware-like SNTP query: one v3 request, time at arrival = T3 + half the round trip. */
 function sntpUtcMs(modem: ModemModel, host: string, timeoutMs: number): Promise<number> {
@@ -41,18 +39,6 @@ function sntpUtcMs(modem: ModemModel, host: string, timeoutMs: number): Promise<
   });
 }
 
-const PROFILE: BoardProfileInput = {
-  model: 'EC200U-EU',
-  product: 'EC200U',
-  firmware: 'EC200UEUAAR03A01M08_OCPU_QPY',
-  revision: 'EC200UEUAAR03A01M08',
-  quecpython: { version: 'v1.12', buildDate: 'Jan_13_2022', release: '1.12.0', qpyver: 'V0001' },
-  imei: '864430010001234',
-  zoneQuarterHours: ZONE_QUARTER_HOURS,
-  address: '10.171.134.243',
-  dialDelay: 20,
-  ntpTimeout: 300,
-};
 
 /** Local wall time in a `+QNTP`/`+QLTS` time (`YYYY/MM/DD,hh:mm:ss±zz`) back to UTC ms. */
 function boardTimeToUtcMs(text: string): number {
@@ -64,18 +50,6 @@ function boardTimeToUtcMs(text: string): number {
   return Date.UTC(year, month - 1, day, hour, minute, second) - zone * 15 * 60_000;
 }
 
-/** An AT port fed raw bytes, its output collected: for what the channel would never send. */
-function rawPort(modem: ModemModel, services: AtServices): { port: AtPort; output: () => string; settle: (ms?: number) => Promise<void> } {
-  const chunks: string[] = [];
-  const port = createAtPort(modem, (bytes) => chunks.push(bytes.toString('latin1')), services);
-  return {
-    port,
-    output: () => chunks.join(''),
-    settle: (ms = 60) => new Promise((resolve) => setTimeout(resolve, ms)),
-  };
-}
-
-const NO_NTP: AtServices = { ntpQueryUtcMs: () => Promise.reject(new Error('no NTP here')) };
 
 describe('sim AT interpreter on the modem model', () => {
   let server: SntpServer;
@@ -296,77 +270,4 @@ describe('sim AT interpreter on the modem model', () => {
     });
   });
 
-  it('maps each failure code of a stub NTP service', async () => {
-    const expected: Record<NtpFailureCode, string> = { dns: '565', refused: '566', timeout: '569' };
-    for (const [code, urc] of Object.entries(expected) as [NtpFailureCode, string][]) {
-      const stub = new ModemModel(parseBoardProfile({ ...PROFILE, hosts: { 'ntp.test': '127.0.0.1:123' } }));
-      const board = rawPort(stub, {
-        ntpQuery: () => Promise.resolve({ ok: false, code }),
-        ntpQueryUtcMs: () => Promise.reject(new Error(code)),
-      });
-      stub.context(1).active = true;
-      board.port.receive(Buffer.from('ATE0\rAT+QNTP=1,"ntp.test"\r'));
-      await board.settle(100);
-      board.port.dispose();
-      expect(board.output()).toBe(`ATE0\r\r\nOK\r\n\r\nOK\r\n\r\n+QNTP: ${urc}\r\n`);
-    }
-  });
-
-  it('answers ERROR to trailing text after query, test and no-argument forms', async () => {
-    expect((await channel.execute('AT+CPIN?xyz')).final).toBe('ERROR');
-    expect((await channel.execute('AT+CSQxyz')).final).toBe('ERROR');
-    expect((await channel.execute('AT+CMEE=?x')).final).toBe('ERROR');
-    expect((await channel.execute('ATIxyz')).final).toBe('ERROR');
-    expect((await channel.execute('AT+CMEE?1')).final).toBe('ERROR');
-    // The forms themselves still work.
-    expect((await channel.send('AT+CMEE=?')).lines).toEqual(['+CMEE: (0-2)']);
-    expect((await channel.send('AT+CPIN?')).lines).toEqual(['+CPIN: READY']);
-  });
-
-  it('runs every command of a ; chain with one final result, stopping at the first error', async () => {
-    const raw: string[] = [];
-    channel.link.onData((bytes) => raw.push(bytes.toString('latin1')));
-    await channel.send('ATE0;+CMEE=2');
-    expect(raw.join('')).toBe('ATE0;+CMEE=2\r\r\nOK\r\n');
-    expect((await channel.send('AT+CMEE?')).lines).toEqual(['+CMEE: 2']);
-
-    raw.length = 0;
-    expect((await channel.send('AT+CGMI;+CGMM')).lines).toEqual(['Quectel', 'EC200U']);
-    expect(raw.join('')).toBe('\r\nQuectel\r\n\r\nEC200U\r\n\r\nOK\r\n');
-
-    // The error stops the line: CMEE stays 2, and the error is the line's only final code.
-    modem.sim = 'absent';
-    expect(await channel.execute('AT+CPIN?;+CMEE=0')).toMatchObject({ final: 'CME ERROR', codeText: 'SIM not inserted' });
-    expect((await channel.send('AT+CMEE?')).lines).toEqual(['+CMEE: 2']);
-    expect((await channel.execute('AT+NOSUCH;+CMEE=0')).final).toBe('ERROR');
-    // A malformed line runs none of its commands...
-    expect((await channel.execute('AT+CMEE=0;+CPIN?xyz')).final).toBe('ERROR');
-    expect((await channel.send('AT+CMEE?')).lines).toEqual(['+CMEE: 2']);
-    // ...but the commands before one that fails did run.
-    expect((await channel.execute('AT+CMEE=0;+NOSUCH;+CMEE=1')).final).toBe('ERROR');
-    expect((await channel.send('AT+CMEE?')).lines).toEqual(['+CMEE: 0']);
-  });
-
-  it('sends a chained command\'s URC after the line\'s final OK', async () => {
-    const board = rawPort(modem, NO_NTP);
-    board.port.receive(Buffer.from('ATE0\rAT+QNTP=1,"ntp.test";+CSQ\r'));
-    await board.settle(100);
-    board.port.dispose();
-    expect(board.output()).toBe('ATE0\r\r\nOK\r\n\r\n+CSQ: 24,99\r\n\r\nOK\r\n\r\n+QNTP: 561\r\n');
-  });
-
-  it('ends a command line on \\r only: a bare \\n neither runs it nor splits it', async () => {
-    const board = rawPort(modem, NO_NTP);
-    board.port.receive(Buffer.from('ATE0\r\n'));
-    await board.settle();
-    expect(board.output()).toBe('ATE0\r\r\nOK\r\n');
-    board.port.receive(Buffer.from('AT+CMEE=0\n'));
-    await board.settle();
-    // Nothing ran yet: the line is still open.
-    expect(board.output()).toBe('ATE0\r\r\nOK\r\n');
-    board.port.receive(Buffer.from(';+CMEE?\r\n'));
-    await board.settle();
-    board.port.dispose();
-    expect(board.output()).toBe('ATE0\r\r\nOK\r\n\r\n+CMEE: 0\r\n\r\nOK\r\n');
-  });
 });

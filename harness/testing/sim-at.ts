@@ -1,0 +1,34 @@
+/** Fixtures for the simulated AT port's tests (sim/at/*.test.ts): one profile, a raw port. */
+import type { BoardProfileInput } from '../sim/profile.js';
+import type { ModemModel } from '../sim/modem.js';
+import type { AtServices } from '../sim/at/interpreter.js';
+import { createAtPort, type AtPort } from '../sim/at/port.js';
+
+/** The zone AT+CCLK and +QNTP report on this profile: UTC-4, in quarter hours. */
+export const ZONE_QUARTER_HOURS = -16;
+
+export const PROFILE: BoardProfileInput = {
+  model: 'EC200U-EU',
+  product: 'EC200U',
+  firmware: 'EC200UEUAAR03A01M08_OCPU_QPY',
+  revision: 'EC200UEUAAR03A01M08',
+  quecpython: { version: 'v1.12', buildDate: 'Jan_13_2022', release: '1.12.0', qpyver: 'V0001' },
+  imei: '864430010001234',
+  zoneQuarterHours: ZONE_QUARTER_HOURS,
+  address: '10.171.134.243',
+  dialDelay: 20,
+  ntpTimeout: 300,
+};
+
+/** An AT port fed raw bytes, its output collected: for what the channel would never send. */
+export function rawPort(modem: ModemModel, services: AtServices): { port: AtPort; output: () => string; settle: (ms?: number) => Promise<void> } {
+  const chunks: string[] = [];
+  const port = createAtPort(modem, (bytes) => chunks.push(bytes.toString('latin1')), services);
+  return {
+    port,
+    output: () => chunks.join(''),
+    settle: (ms = 60) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+}
+
+export const NO_NTP: AtServices = { ntpQueryUtcMs: () => Promise.reject(new Error('no NTP here')) };
