@@ -22,6 +22,7 @@ import { ModemModel } from '../sim/modem.js';
 import { parseBoardProfile } from '../sim/profile.js';
 import { servePty } from '../sim/serve.js';
 import { skipWithoutSocat } from '../testing/socat.js';
+import { EC200U_PROFILE, NO_NTP } from '../testing/sim-at.js';
 
 const BIN = fileURLToPath(new URL('../../bin/qhil.js', import.meta.url));
 
@@ -86,18 +87,10 @@ describe('a reboot in the middle of a command', () => {
     // The sim's AT port on its own (no worker): AT+CFUN=1,1 resets it and it says RDY 300 ms later
     // with the port still open, as a UART board does. AT+CSQ answers after 5 s, so RDY comes mid-command.
     const modem = new ModemModel(
-      parseBoardProfile({
-        model: 'EC200U-EU',
-        product: 'EC200U',
-        firmware: 'EC200UEUAAR03A01M08_OCPU_QPY',
-        revision: 'EC200UEUAAR03A01M08',
-        quecpython: { version: 'v1.12', buildDate: 'Jan_13_2022', release: '1.12.0', qpyver: 'V0001' },
-        imei: '864430010001234',
-        atDelays: { 'AT+CSQ': '5s' },
-      }),
+      parseBoardProfile({ ...EC200U_PROFILE, atDelays: { 'AT+CSQ': '5s' } }),
     );
     const pair = memoryLinkPair('sim-at-reboot');
-    const port = createAtPort(modem, (bytes) => void pair.board.write(bytes), { ntpQueryUtcMs: () => Promise.reject(new Error('no NTP here')) });
+    const port = createAtPort(modem, (bytes) => void pair.board.write(bytes), NO_NTP);
     cleanups.push(() => port.dispose());
     pair.board.onData((bytes) => port.receive(bytes));
     let received = '';

@@ -1,29 +1,19 @@
 // Boards in parallel under a limit, with fake boards: the limit holds, a hung board (in a step, in
 // open, in close) never holds another, a stop with boards in flight ends everything cleanly, and the
 // record and the events agree.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
-import type { BoardSpec, LocaltimeReading, ReferenceSpec, RunEvent, Via } from '../core/model.js';
+import { describe, expect, it } from 'vitest';
+import type { BoardSpec, LocaltimeReading, RunEvent, Via } from '../core/model.js';
 import { foldEvents } from '../report/events.js';
+import { useLoopbackReference } from '../testing/loopback-reference.js';
 import { fakeBoard, type FakeBoard, type FakeBoardOptions } from '../testing/fake-board.js';
 import type { BoardConnection } from './boards.js';
 import { runScenarios, type RunOptions } from './run.js';
 import { parseScenarioText } from './scenario.js';
 
-let server: SntpServer;
-let reference: ReferenceSpec;
-const dirs: string[] = [];
-beforeAll(async () => {
-  server = await startSntpServer({ host: '127.0.0.1', port: 0 });
-  reference = { servers: [`127.0.0.1:${server.port}`], samples: 1, timeoutMs: 2000, keys: [] };
-});
-afterAll(() => server.close());
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const { reference: loopbackReference, dirs } = useLoopbackReference();
 
 function outDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'qhil-parallel-'));
@@ -69,7 +59,7 @@ async function run(boards: FakeBoard[], extra: Partial<RunOptions> = {}, open?: 
     scenarios: [READ_AND_COMPARE],
     boards: boards.map((b) => b.spec),
     outDir: outDir(),
-    reference,
+    reference: loopbackReference(),
     openBoard: open ?? (async (spec) => byId.get(spec.id) as FakeBoard),
     ...extra,
   });

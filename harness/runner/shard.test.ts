@@ -1,30 +1,20 @@
 // `--shard i/n`: the split is deterministic and covers every board × scenario pair exactly once,
 // and merging the shards' records gives what one unsharded run gives: totals, outcome, exit code.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
+import { describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.js';
-import type { BoardSpec, ReferenceSpec, RunResult, Scenario } from '../core/model.js';
+import type { BoardSpec, RunResult, Scenario } from '../core/model.js';
 import { countNotRun, countOutcomes } from '../report/format.js';
 import { mergeRunResults } from '../report/merge.js';
+import { useLoopbackReference } from '../testing/loopback-reference.js';
 import { fakeBoard, type FakeBoard } from '../testing/fake-board.js';
 import { parseShard, planShards } from './preflight.js';
 import { runScenarios, type RunOutput } from './run.js';
 import { parseScenarioText } from './scenario.js';
 
-let server: SntpServer;
-let reference: ReferenceSpec;
-const dirs: string[] = [];
-beforeAll(async () => {
-  server = await startSntpServer({ host: '127.0.0.1', port: 0 });
-  reference = { servers: [`127.0.0.1:${server.port}`], samples: 1, timeoutMs: 2000, keys: [] };
-});
-afterAll(() => server.close());
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const { reference: loopbackReference, dirs } = useLoopbackReference();
 
 function scenario(name: string): Scenario {
   return parseScenarioText(`name: ${name}\nsteps:\n  - read-time: { via: at, as: t1 }\n  - compare: { read: t1, tolerance: 2s }\n`, `${name}.yaml`);
@@ -86,7 +76,7 @@ describe('sharded runs merged', () => {
       scenarios,
       boards: boardIds.map(spec),
       outDir,
-      reference,
+      reference: loopbackReference(),
       shard,
       signal,
       openBoard: async (s) => fakes.get(s.id) as FakeBoard,
@@ -176,7 +166,7 @@ describe('sharded runs merged', () => {
       scenarios: [scenarios[0] as Scenario],
       boards: [spec('only')],
       outDir,
-      reference,
+      reference: loopbackReference(),
       shard: { index: 2, count: 2 },
       openBoard: async (s) => fakes.get(s.id) as FakeBoard,
     });

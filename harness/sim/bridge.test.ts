@@ -2,17 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { BridgeError, QuecPythonBridge } from './bridge.js';
 import { ModemModel } from './modem.js';
 import { parseBoardProfile, type BoardProfileInput } from './profile.js';
+import { EC200U_PROFILE } from '../testing/sim-at.js';
 
-const PROFILE: BoardProfileInput = {
-  model: 'EC200U-EU',
-  product: 'EC200U',
-  firmware: 'EC200UEUAAR03A01M08_OCPU_QPY',
-  revision: 'EC200UEUAAR03A01M08',
-  quecpython: { version: 'v1.12', buildDate: 'Jan_13_2022', release: '1.12.0', qpyver: 'V0001' },
-  imei: '864430010001234',
-  address: '10.171.134.243',
-  dialDelay: 0,
-};
+const PROFILE: BoardProfileInput = { ...EC200U_PROFILE, dialDelay: 0 };
 
 /** A bridge over a fresh modem; `net` records what reaches the socket bridge. */
 function bridgeFor(input: Partial<BoardProfileInput> = {}): { bridge: QuecPythonBridge; modem: ModemModel; net: string[]; logs: string[] } {

@@ -11,7 +11,10 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { ModemModel } from './modem.js';
+import { MICROPYTHON_ERRNO } from './micropython/errno.js';
 import { resolveLoopback } from './ntp.js';
+
+const { ETIMEDOUT, ECONNREFUSED, EHOSTUNREACH, ENOTCONN, EMFILE } = MICROPYTHON_ERRNO as Record<'ETIMEDOUT' | 'ECONNREFUSED' | 'EHOSTUNREACH' | 'ENOTCONN' | 'EMFILE', number>;
 
 /** Bytes a socket holds unread before it stops reading from the peer. */
 const RECV_BUFFER_CAP_BYTES = 256 * 1024;
@@ -30,11 +33,6 @@ export class SocketBridgeError extends Error {
   }
 }
 
-const ETIMEDOUT = 110;
-const ECONNREFUSED = 111;
-const EHOSTUNREACH = 113;
-const ENOTCONN = 107;
-const EMFILE = 24;
 /** QuecPython's getaddrinfo failure. */
 const EDNS = 202;
 

@@ -7,18 +7,19 @@ import { createAtPort, type AtPort } from '../sim/at/port.js';
 /** The zone AT+CCLK and +QNTP report on this profile: UTC-4, in quarter hours. */
 export const ZONE_QUARTER_HOURS = -16;
 
-export const PROFILE: BoardProfileInput = {
+/** An EC200U's identity, for sim tests that build a modem in process. */
+export const EC200U_PROFILE: BoardProfileInput = {
   model: 'EC200U-EU',
   product: 'EC200U',
   firmware: 'EC200UEUAAR03A01M08_OCPU_QPY',
   revision: 'EC200UEUAAR03A01M08',
   quecpython: { version: 'v1.12', buildDate: 'Jan_13_2022', release: '1.12.0', qpyver: 'V0001' },
   imei: '864430010001234',
-  zoneQuarterHours: ZONE_QUARTER_HOURS,
   address: '10.171.134.243',
-  dialDelay: 20,
-  ntpTimeout: 300,
 };
+
+/** The AT port tests' board: quick dials and NTP timeouts, a zone off UTC. */
+export const PROFILE: BoardProfileInput = { ...EC200U_PROFILE, zoneQuarterHours: ZONE_QUARTER_HOURS, dialDelay: 20, ntpTimeout: 300 };
 
 /** An AT port fed raw bytes, its output collected: for what the channel would never send. */
 export function rawPort(modem: ModemModel, services: AtServices): { port: AtPort; output: () => string; settle: (ms?: number) => Promise<void> } {

@@ -76,6 +76,11 @@ export const MICROPYTHON_ERRNO: Readonly<Record<string, number>> = {
   ENOTEMPTY: 39,
   ELOOP: 40,
   ENOTSUP: 95,
+  // Sockets (usocket, umqtt): MicroPython's mperrno values, as Linux numbers them.
+  ENOTCONN: 107,
+  ETIMEDOUT: 110,
+  ECONNREFUSED: 111,
+  EHOSTUNREACH: 113,
 };
 
 /** VM errno -> board errno, for every name both tables know. */
