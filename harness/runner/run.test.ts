@@ -161,6 +161,39 @@ describe('a record is never PASS until it is finished', () => {
     expect(flushed).toMatchObject({ outcome: 'RUNNING', aborted: true, exitCode: 3 });
   });
 
+  it('flushNow once the record is concluded (a second Ctrl-C while reports are written) writes the whole record', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'qhil-run-'));
+    const controller = new AbortController();
+    let flushNow: () => void = () => undefined;
+    let flushed: RunResult | undefined;
+    const slow = board('slow', ['at'], {
+      readLocaltime: () => {
+        controller.abort();
+        return Promise.reject(new Error('aborted'));
+      },
+    });
+    const byId = new Map([[slow.spec.id, slow]]);
+    await runScenarios({
+      scenarios: [parseScenarioText('name: slow\nsteps:\n  - read-time: { via: at, as: t1 }\n', 'inline.yaml')],
+      boards: [slow.spec],
+      outDir,
+      runId: 'r3',
+      signal: controller.signal,
+      openBoard: async (spec) => byId.get(spec.id) as FakeBoard,
+      onStarted: (run) => {
+        flushNow = run.flushNow;
+      },
+      onEvent: (event) => {
+        // run-end comes after the record is concluded and before the reports are written.
+        if (event.type !== 'run-end') return;
+        flushNow();
+        flushed = JSON.parse(readFileSync(join(outDir, 'r3', 'result.json'), 'utf8')) as RunResult;
+      },
+    });
+    expect(flushed).toMatchObject({ outcome: 'ERROR', aborted: true, exitCode: 3 });
+    expect(flushed?.finishedAt).toBeTruthy();
+  });
+
   it('a run whose events cannot be written (disk full) is no PASS and says why', async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'qhil-run-'));
     mkdirSync(join(outDir, 'full'));

@@ -175,8 +175,10 @@ export async function runScenarios(options: RunOptions): Promise<RunOutput> {
   const snapshot = new ResultSnapshot(resultFile, () => result, (error) => recordProblem(`cannot write ${resultFile}`, writeFailure('write', resultFile, error)));
   const saveResult = (): void => snapshot.request();
   let concluded = false;
-  // Once the record is concluded it is whole: a late second Ctrl-C must not rewrite it as aborted.
-  options.onStarted?.({ runDir, flushNow: () => (concluded ? undefined : snapshot.writeNow({ ...result, aborted: true })) });
+  // A second Ctrl-C before the record is concluded leaves it RUNNING, marked aborted. After, the record
+  // is whole but perhaps not yet on disk (the reports are written asynchronously): write it as it is,
+  // or the process would exit leaving the last RUNNING snapshot that does not say it was stopped.
+  options.onStarted?.({ runDir, flushNow: () => snapshot.writeNow(concluded ? result : { ...result, aborted: true }) });
   emit({ type: 'run-start', at: result.startedAt, runId, scenarios: scenarios.map((s) => s.name), boards: work.map((w) => w.spec.id) });
   try {
     snapshot.writeNow();
