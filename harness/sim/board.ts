@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { errorMessage, InfrastructureError, InputError } from '../core/errors.js';
 import type { Link } from '../link/link.js';
@@ -88,6 +89,23 @@ export interface SimBoard {
 
 let boardCounter = 0;
 
+let concurrentRecompilationOff = false;
+
+/**
+ * Node 20 tears a worker's isolate down by unregistering it from the platform before disposing it; a
+ * TurboFan job still compiling on a background thread in that window asks the platform for the
+ * isolate's task runner and aborts the whole process ("Assertion failed: (data.first) != nullptr" in
+ * NodePlatform::ForIsolate): a 32-board rig crashed at its end one run in two. With concurrent
+ * recompilation off, isolates created from now on (the sim's workers) optimise on their own thread, so
+ * no such job outlives them. The flag is read when an isolate is created: the harness's own main
+ * isolate keeps its background compiler.
+ */
+function disableConcurrentRecompilation(): void {
+  if (concurrentRecompilationOff) return;
+  setFlagsFromString('--no-concurrent-recompilation');
+  concurrentRecompilationOff = true;
+}
+
 /** Starts a simulated Quectel board in a worker thread of its own; resolves once it has booted. */
 export async function startSimBoard(options: StartSimBoardOptions): Promise<SimBoard> {
   const profile = resolveBoardProfile(options.profile);
@@ -111,6 +129,7 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
     vmWorkerPath: scripts.vm,
     filesystemDir,
   };
+  disableConcurrentRecompilation();
   const worker = new Worker(scripts.board, { workerData });
   let exited = false;
   let closed = false;
