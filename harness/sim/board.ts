@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { Worker } from 'node:worker_threads';
 import { errorMessage, InfrastructureError, InputError } from '../core/errors.js';
 import type { Link } from '../link/link.js';
 import { resolveBoardProfile, workerScripts } from './board-files.js';
+import { openHostedBoard } from './board-host.js';
 import { BoardPorts } from './board-ports.js';
 import { BoardRequests } from './board-requests.js';
 import { parseFault } from './faults.js';
@@ -17,7 +17,7 @@ export type { SimPort } from './protocol.js';
 
 /** Deadline for a board to boot (worker, VM, banner). */
 const START_DEADLINE_MS = 15_000;
-/** Deadline for the board worker to shut down before it is terminated. */
+/** Deadline for the board's side to shut down before it is dropped from its host. */
 const CLOSE_DEADLINE_MS = 2000;
 
 export interface StartSimBoardOptions {
@@ -106,7 +106,7 @@ function disableConcurrentRecompilation(): void {
   concurrentRecompilationOff = true;
 }
 
-/** Starts a simulated Quectel board in a worker thread of its own; resolves once it has booted. */
+/** Starts a simulated Quectel board (its modem side in a board host, its VM in a thread of its own); resolves once it has booted. */
 export async function startSimBoard(options: StartSimBoardOptions): Promise<SimBoard> {
   const profile = resolveBoardProfile(options.profile);
   const faults = options.faults ?? [];
@@ -130,12 +130,17 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
     filesystemDir,
   };
   disableConcurrentRecompilation();
-  const worker = new Worker(scripts.board, { workerData });
   let exited = false;
   let closed = false;
+  let onMessage: (message: FromBoard) => void = () => undefined;
+  let onGone: (reason: string) => void = () => undefined;
+  const hosted = openHostedBoard(scripts.board, workerData, {
+    message: (message) => onMessage(message),
+    gone: (reason) => onGone(reason),
+  });
 
   const send = (message: ToBoard): void => {
-    if (!exited) worker.postMessage(message);
+    if (!exited) hosted.post(message);
   };
   const requests = new BoardRequests(profile.model, send);
   const request = (op: ControlOp): Promise<number | null> => requests.request(op);
@@ -145,7 +150,7 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
     const timer = setTimeout(() => {
       rejectReady(new InfrastructureError(`simulated board ${profile.model} did not boot within ${START_DEADLINE_MS}ms`));
     }, START_DEADLINE_MS);
-    worker.on('message', (message: FromBoard) => {
+    onMessage = (message) => {
       switch (message.type) {
         case 'ready':
           clearTimeout(timer);
@@ -168,25 +173,22 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
           options.onLog?.(message.message);
           break;
       }
-    });
-    worker.on('error', (error) => {
-      clearTimeout(timer);
-      rejectReady(new InfrastructureError(`simulated board ${profile.model} crashed: ${error.message}`));
-      options.onLog?.(`board worker crashed: ${error.message}`);
-    });
-    worker.on('exit', (code) => {
+    };
+    onGone = (reason) => {
       exited = true;
       clearTimeout(timer);
-      rejectReady(new InfrastructureError(`simulated board ${profile.model} exited during boot (code ${code})`));
+      rejectReady(new InfrastructureError(`simulated board ${profile.model} crashed: ${reason}`));
+      options.onLog?.(`board crashed: ${reason}`);
       requests.workerGone();
       for (const port of SIM_PORTS) void ports.setPort(port, false);
-    });
+    };
   });
 
   try {
     await ready;
   } catch (error) {
-    await worker.terminate();
+    exited = true;
+    await hosted.drop();
     removeFilesystem();
     throw error;
   }
@@ -221,7 +223,8 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
         ]);
       }
       await Promise.all(SIM_PORTS.map((port) => ports.setPort(port, false)));
-      await worker.terminate();
+      exited = true;
+      await Promise.race([hosted.drop(), new Promise((resolveLater) => setTimeout(resolveLater, CLOSE_DEADLINE_MS).unref())]);
       removeFilesystem();
     },
   };

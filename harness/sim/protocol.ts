@@ -30,6 +30,8 @@ export interface VmWorkerData {
   boot: VmBoot;
   /** Host folder of the board's filesystem (its `usr`), kept across VMs. */
   filesystemDir?: string;
+  /** MicroPython's wasm, compiled once by the board host: each VM only instantiates it. */
+  vmModule?: WebAssembly.Module;
 }
 
 /** Board worker -> VM thread. */
@@ -52,6 +54,8 @@ export interface BoardWorkerData {
   vmWorkerPath: string;
   /** Host folder of the board's filesystem; it lives as long as the board (board.ts). */
   filesystemDir?: string;
+  /** Set by the board host (worker.ts), not by the main thread. */
+  vmModule?: WebAssembly.Module;
 }
 
 export type ControlOp =
@@ -79,3 +83,15 @@ export type FromBoard =
   | { type: 'reply'; id: number; ok: false; error: string }
   | { type: 'log'; message: string }
   | { type: 'failed'; message: string };
+
+/** Main thread -> board host worker (worker.ts), which serves several boards: `board` names one. */
+export type ToHost =
+  | { type: 'open'; board: number; data: BoardWorkerData }
+  | { type: 'board'; board: number; message: ToBoard }
+  | { type: 'drop'; board: number };
+
+/** Board host worker -> main thread: a board's message, its end after `drop`, or its crash. */
+export type FromHost =
+  | { type: 'board'; board: number; message: FromBoard }
+  | { type: 'dropped'; board: number }
+  | { type: 'crashed'; board: number; message: string };

@@ -25,6 +25,8 @@ export interface VmHost {
   /** The profile the VM boots with (banner, modules). */
   readonly profile: BoardProfile;
   readonly vmWorkerPath: string;
+  /** MicroPython's wasm, compiled once by the board host; without it the VM thread compiles its own. */
+  readonly vmModule?: WebAssembly.Module;
   /** Host folder of the board's filesystem, kept across VMs. */
   readonly filesystemDir?: string;
   log(message: string): void;
@@ -78,7 +80,7 @@ export class VmThread {
     const bridge = new SharedArrayBuffer(BRIDGE.bytes);
     this.control = new Int32Array(bridge, 0, 4);
     this.payload = new Uint8Array(bridge, BRIDGE.payloadOffset);
-    const vmData: VmWorkerData = { profile: host.profile, bridge, boot, filesystemDir: host.filesystemDir };
+    const vmData: VmWorkerData = { profile: host.profile, bridge, boot, filesystemDir: host.filesystemDir, ...(host.vmModule && { vmModule: host.vmModule }) };
     this.worker = new Worker(host.vmWorkerPath, { workerData: vmData });
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(

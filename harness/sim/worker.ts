@@ -1,104 +1,89 @@
 /**
- * The board worker of a simulated Quectel board: it wires the parts together. The ModemModel both
- * ports share; the AT port (at/port.ts); output shaping (board-output.ts); power, reboots, USB and the
- * VM thread (power.ts, vm-thread.ts); the QuecPython bridge over the modem (bridge.ts); faults and
- * control requests (board-control.ts). The MicroPython VM runs in a thread of its own
- * (micropython/vm-worker.ts) because Python that runs blocks its thread; this thread's event loop
- * stays free, so the AT port answers, NTP queries go out and a Ctrl-C on the REPL is seen while
- * Python code is running.
+ * A board host: the worker thread that serves the modem side of several simulated boards
+ * (board-side.ts), each with its own MicroPython VM thread. One host per core instead of one worker
+ * per board: a worker isolate costs ~35 ms of CPU to start and this code's modules as much again to
+ * load, which a 32-board rig paid 32 times (board-host.ts picks the host).
  *
- * Each board gets its own worker (and so its own JS realm): two VMs in one realm break each other's
- * JS modules.
+ * The boards share nothing but this thread: each has its own state, and a board whose code throws is
+ * dropped and reported crashed, alone. MicroPython's wasm is compiled here once and handed to every
+ * VM thread (a WebAssembly.Module is shared between threads, not copied), so each VM only
+ * instantiates it.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { createAtPort } from './at/port.js';
-import { BoardControl } from './board-control.js';
-import { BoardOutput } from './board-output.js';
-import { QuecPythonBridge } from './bridge.js';
-import { parseFault } from './faults.js';
-import { ModemModel } from './modem.js';
-import { firmwareNtpQuery } from './ntp.js';
-import { NetBridge } from './net-bridge.js';
-import { BoardPower } from './power.js';
-import type { BoardWorkerData, FromBoard, ToBoard } from './protocol.js';
-import type { SimServices } from './services.js';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { parentPort } from 'node:worker_threads';
+import { BoardSide } from './board-side.js';
+import type { FromBoard, FromHost, ToHost } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('harness/sim/worker.js must run as a worker thread');
-const data = workerData as BoardWorkerData;
-const profile = {
-  ...data.profile,
-  hosts: { ...data.profile.hosts, ...data.hosts },
-  clockOffset: data.clockOffsetMs ?? data.profile.clockOffset,
-};
-const modem = new ModemModel(profile);
-modem.faults.replRefused = profile.replProtected;
 
-function post(message: FromBoard): void {
+function post(message: FromHost): void {
   port?.postMessage(message);
 }
 
-function log(message: string): void {
-  post({ type: 'log', message });
+let vmModule: WebAssembly.Module | undefined;
+
+/** MicroPython's wasm, compiled on first use; without it (an unreadable file) each VM compiles its own. */
+function compiledVm(): WebAssembly.Module | undefined {
+  if (vmModule) return vmModule;
+  try {
+    const wasmPath = createRequire(import.meta.url).resolve('@micropython/micropython-webassembly-pyscript/micropython.wasm');
+    vmModule = new WebAssembly.Module(readFileSync(wasmPath));
+  } catch {
+    vmModule = undefined;
+  }
+  return vmModule;
 }
 
-const output = new BoardOutput(modem.faults, post);
-const netBridge = new NetBridge(modem, log);
-const bridge = new QuecPythonBridge(modem, profile, netBridge, log);
-const services: SimServices = {
-  ntpQuery: (host, timeoutMs) => firmwareNtpQuery(modem, host, timeoutMs),
-  ntpQueryUtcMs: async (host, timeoutMs) => {
-    const result = await firmwareNtpQuery(modem, host, timeoutMs);
-    if (!result.ok) throw new Error(result.reason);
-    return result.unixMs;
-  },
-  // Only an AT command calls this, after boot, when `power` exists.
-  reboot: () => void power.hardReboot(),
-  log,
-};
-const at = createAtPort(modem, (bytes) => output.emit('at', bytes), services);
-const power = new BoardPower({
-  modem,
-  profile,
-  output,
-  at,
-  netBridge,
-  log,
-  vmHost: {
-    profile,
-    vmWorkerPath: data.vmWorkerPath,
-    filesystemDir: data.filesystemDir,
-    log,
-    output: (bytes) => output.emit('repl', bytes),
-    call: (name, args, signal) => bridge.call(name, args, signal),
-    isInterruptible: (name) => QuecPythonBridge.isInterruptible(name),
-  },
-});
+const boards = new Map<number, BoardSide>();
+/** Boards whose messages still go to the main thread: from before their side exists (the constructor posts) until dropped. */
+const speaking = new Set<number>();
 
-const control = new BoardControl(modem, profile, output, power);
+function crashed(board: number, error: unknown): void {
+  const side = boards.get(board);
+  boards.delete(board);
+  speaking.delete(board);
+  post({ type: 'crashed', board, message: error instanceof Error ? error.message : String(error) });
+  side?.dispose().catch(() => undefined);
+}
 
-port.on('message', (message: ToBoard) => {
-  if (message.type === 'input') {
-    if (!output.portsUp || output.closed) return;
-    const bytes = Buffer.from(message.bytes);
-    if (message.port === 'at') at.receive(bytes);
-    else power.replInput(bytes);
-    return;
+port.on('message', (message: ToHost) => {
+  const board = message.board;
+  switch (message.type) {
+    case 'open': {
+      const module = compiledVm();
+      const toMain = (fromBoard: FromBoard): void => {
+        if (speaking.has(board)) post({ type: 'board', board, message: fromBoard });
+      };
+      speaking.add(board);
+      try {
+        boards.set(board, new BoardSide({ ...message.data, ...(module && { vmModule: module }) }, toMain));
+      } catch (error) {
+        crashed(board, error);
+      }
+      break;
+    }
+    case 'board':
+      try {
+        boards.get(board)?.receive(message.message);
+      } catch (error) {
+        crashed(board, error);
+      }
+      break;
+    case 'drop': {
+      const side = boards.get(board);
+      boards.delete(board);
+      speaking.delete(board);
+      if (!side) {
+        post({ type: 'dropped', board });
+        break;
+      }
+      side.dispose().then(
+        () => post({ type: 'dropped', board }),
+        () => post({ type: 'dropped', board }),
+      );
+      break;
+    }
   }
-  control.request(message.request).then(
-    (value) => post({ type: 'reply', id: message.id, ok: true, value }),
-    (error: unknown) => post({ type: 'reply', id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) }),
-  );
 });
-
-// `reboot` and `usb-disconnect` act on a booted board: they are applied once it is up.
-const startupFaults = data.faults.map((text) => parseFault(text));
-const afterBoot = (fault: { name: string }): boolean => fault.name === 'reboot' || fault.name === 'usb-disconnect';
-for (const fault of startupFaults) if (!afterBoot(fault)) control.applyFault(fault);
-power.powerOn().then(
-  () => {
-    post({ type: 'ready' });
-    for (const fault of startupFaults) if (afterBoot(fault)) control.applyFault(fault);
-  },
-  (error: unknown) => post({ type: 'failed', message: error instanceof Error ? error.message : String(error) }),
-);

@@ -31,8 +31,34 @@ export interface BoardVmOptions {
   filesystemDir?: string;
 }
 
+let compiledWasm: WebAssembly.Module | undefined;
+
+/** MicroPython's wasm compiled elsewhere (by the board host, once): this thread's VMs instantiate it, not compile it. */
+export function useCompiledWasm(module: WebAssembly.Module | undefined): void {
+  compiledWasm = module;
+}
+
+/**
+ * loadMicroPython has no hook for a compiled module (it builds Emscripten's Module itself, and
+ * Emscripten's loader reads the file and calls WebAssembly.instantiate on the bytes): for that one
+ * call, instantiate gets the compiled module instead. Nothing else in a VM thread instantiates wasm.
+ */
+async function withCompiledWasm<T>(load: () => Promise<T>): Promise<T> {
+  const compiled = compiledWasm;
+  if (!compiled) return load();
+  const original = WebAssembly.instantiate;
+  const fromCompiled = (_bytes: unknown, imports?: WebAssembly.Imports): Promise<WebAssembly.WebAssemblyInstantiatedSource> =>
+    original(compiled, imports).then((instance) => ({ module: compiled, instance }));
+  WebAssembly.instantiate = fromCompiled as typeof WebAssembly.instantiate;
+  try {
+    return await load();
+  } finally {
+    WebAssembly.instantiate = original;
+  }
+}
+
 export async function createBoardVm(options: BoardVmOptions): Promise<MicroPython> {
-  const vm = await loadMicroPython({
+  const vm = await withCompiledWasm(() => loadMicroPython({
     linebuffer: false,
     // A device of its own for fd 0, whose reads are replaced below.
     stdin: () => null,
@@ -42,7 +68,7 @@ export async function createBoardVm(options: BoardVmOptions): Promise<MicroPytho
     stderr: (bytes) => {
       for (const byte of bytes) options.output(byte);
     },
-  });
+  }));
   vm.registerJsModule('_qsim', { call: options.bridge });
   const stdin: PortStdinHooks = {
     ...options.stdin,

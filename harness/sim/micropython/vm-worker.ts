@@ -8,6 +8,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { BRIDGE, type FromVm, type ToVm, type VmWorkerData } from '../protocol.js';
+import { useCompiledWasm } from './board-vm.js';
 import { SimRepl } from './repl.js';
 
 /** How often a blocked bridge call wakes to check the stop flag and its deadline. */
@@ -21,6 +22,7 @@ const data = workerData as VmWorkerData;
 const control = new Int32Array(data.bridge, 0, 4);
 const payload = new Uint8Array(data.bridge, BRIDGE.payloadOffset);
 const vmStartedMs = performance.now();
+useCompiledWasm(data.vmModule);
 let lastCallId = 0;
 
 function post(message: FromVm): void {
