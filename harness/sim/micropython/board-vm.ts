@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { loadMicroPython, type MicroPython } from '@micropython/micropython-webassembly-pyscript/micropython.mjs';
 import type { BoardProfile } from '../profile.js';
 import { mountHostFolder, type EmscriptenFs } from './host-fs.js';
-import { installerSource, QUECPYTHON_MODULES, TIME_BLOCKER } from './modules.js';
+import { EAGER_MODULES, LAZY_STUB } from './lazy-modules.js';
+import { installerSource, MODULE_SOURCES, QUECPYTHON_MODULES, TIME_BLOCKER } from './modules.js';
 import { readPortStdin, type PortStdinHooks } from './port-stdin.js';
 
 /** The banner line a QuecPython board prints, from its profile. */
@@ -69,7 +70,8 @@ export async function createBoardVm(options: BoardVmOptions): Promise<MicroPytho
       for (const byte of bytes) options.output(byte);
     },
   }));
-  vm.registerJsModule('_qsim', { call: options.bridge });
+  // `source`: a lazy module's real source, when Python first uses it (lazy-modules.ts).
+  vm.registerJsModule('_qsim', { call: options.bridge, source: (name: string) => MODULE_SOURCES.get(name) ?? '' });
   const stdin: PortStdinHooks = {
     ...options.stdin,
     bridge: options.bridge,
@@ -84,7 +86,7 @@ export async function createBoardVm(options: BoardVmOptions): Promise<MicroPytho
     vm.FS.mkdir(USER_FOLDER);
   }
   vm.FS.mkdir('/qsim');
-  for (const [name, source] of QUECPYTHON_MODULES) vm.FS.writeFile(`/qsim/_qs_${name}.py`, source);
+  for (const [name, source] of QUECPYTHON_MODULES) vm.FS.writeFile(`/qsim/_qs_${name}.py`, EAGER_MODULES.has(name) ? source : LAZY_STUB);
   vm.FS.mkdir('/lib');
   vm.FS.writeFile('/lib/time.py', TIME_BLOCKER);
   vm.runPython(installerSource());

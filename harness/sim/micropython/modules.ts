@@ -35,6 +35,7 @@ def call(name, limit_ms, *args):
     return r.get('v')
 `;
 import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../ntp.js';
+import { EAGER_MODULES, LAZY_LOADER } from './lazy-modules.js';
 import { NET_MODULES } from './umqtt.js';
 
 const UTIME = `
@@ -236,7 +237,7 @@ from sys import *
 
 /** QuecPython name -> Python source. `_qsimb` (the bridge) must come first: the others import it. */
 export const QUECPYTHON_MODULES: ReadonlyArray<readonly [name: string, source: string]> = [
-  ['_qsimb', BRIDGE],
+  ['_qsimb', BRIDGE + LAZY_LOADER],
   ['utime', UTIME],
   ['ntptime', NTPTIME],
   ['dataCall', DATACALL],
@@ -257,7 +258,14 @@ export const QUECPYTHON_MODULES: ReadonlyArray<readonly [name: string, source: s
  */
 export const TIME_BLOCKER = `raise ImportError("no module named 'time'")\n`;
 
-/** Python run once per VM boot: installs the modules above. */
+/** The Python source of one of the modules above, by QuecPython name. */
+export const MODULE_SOURCES: ReadonlyMap<string, string> = new Map(QUECPYTHON_MODULES);
+
+/**
+ * Python run once per VM boot: imports every module's file (written beforehand by board-vm.ts: the
+ * real source for the eager ones, a stub for the others, see lazy-modules.ts) as `_qs_<name>` and
+ * installs it in `sys.modules` under its QuecPython name.
+ */
 export function installerSource(): string {
   const names = QUECPYTHON_MODULES.map(([name]) => name);
   return [
