@@ -35,7 +35,7 @@ def call(name, limit_ms, *args):
     return r.get('v')
 `;
 import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../ntp.js';
-import { EAGER_MODULES, LAZY_LOADER } from './lazy-modules.js';
+import { LAZY_LOADER } from './lazy-modules.js';
 import { NET_MODULES } from './umqtt.js';
 
 const UTIME = `
