@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -117,9 +117,10 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
     throw new InputError(`simulated board ${name}: clock offset must be a finite number of ms, got ${options.clockOffsetMs}`);
   }
   const ownFilesystem = options.filesystemDir === undefined;
-  const filesystemDir = options.filesystemDir ?? mkdtempSync(join(tmpdir(), 'qhil-sim-fs-'));
-  const removeFilesystem = (): void => {
-    if (ownFilesystem) rmSync(filesystemDir, { recursive: true, force: true });
+  // Not sync: on a rig the main thread times other boards meanwhile.
+  const filesystemDir = options.filesystemDir ?? (await mkdtemp(join(tmpdir(), 'qhil-sim-fs-')));
+  const removeFilesystem = async (): Promise<void> => {
+    if (ownFilesystem) await rm(filesystemDir, { recursive: true, force: true });
   };
   const workerData: BoardWorkerData = {
     profile,
@@ -189,7 +190,7 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
   } catch (error) {
     exited = true;
     await hosted.drop();
-    removeFilesystem();
+    await removeFilesystem();
     throw error;
   }
 
@@ -225,7 +226,7 @@ export async function startSimBoard(options: StartSimBoardOptions): Promise<SimB
       await Promise.all(SIM_PORTS.map((port) => ports.setPort(port, false)));
       exited = true;
       await Promise.race([hosted.drop(), new Promise((resolveLater) => setTimeout(resolveLater, CLOSE_DEADLINE_MS).unref())]);
-      removeFilesystem();
+      await removeFilesystem();
     },
   };
   return board;

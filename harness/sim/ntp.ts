@@ -50,11 +50,7 @@ export function ntpTimestampToUnixMs(packet: Buffer, offset: number, hostNowMs: 
   return ntpToUnixMs(packet.readBigUInt64BE(offset), hostNowMs);
 }
 
-/** The servers QuecPython's ntptime falls back to, in order, after its own host (ports/quectel/py/ntptime.py). */
-export const FIRMWARE_NTP_FALLBACKS = ['pool.ntp.org', 'asia.pool.ntp.org', 'cn.ntp.org.cn', 'cn.pool.ntp.org'] as const;
-
-/** ntptime's default host. */
-export const FIRMWARE_NTP_HOST = 'ntp.aliyun.com';
+export { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from './ntp-hosts.js';
 
 export interface NtpQueryOptions {
   /** Cancels the wait (a Ctrl-C on the REPL): resolves as a timeout at once. */

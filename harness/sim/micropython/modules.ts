@@ -34,7 +34,7 @@ def call(name, limit_ms, *args):
         raise OSError(message)
     return r.get('v')
 `;
-import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../ntp.js';
+import { FIRMWARE_NTP_FALLBACKS, FIRMWARE_NTP_HOST } from '../ntp-hosts.js';
 import { LAZY_LOADER } from './lazy-modules.js';
 import { NET_MODULES } from './umqtt.js';
 
