@@ -5,7 +5,8 @@
  *
  * Figures per size: wall time (host monotonic, `runScenarios` start to end, reports included) and its
  * ratio to one board's; the harness main thread's CPU time per board (/proc, the main thread only:
- * the simulated boards run in worker threads); peak RSS per board (the process's, less a process that
+ * the simulated boards run in worker threads) and the whole process's (every thread: what the
+ * simulated boards cost on top); peak RSS per board (the process's, less a process that
  * ran nothing); and the result.json snapshot's last write, ms.
  */
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +33,8 @@ interface RigFigures {
   boards: number;
   wallMs: number;
   mainCpuMs: number;
+  /** Every thread's: the harness's and the simulated boards' (board hosts, VM threads). */
+  processCpuMs: number;
   peakRssKb: number;
   baselineRssKb: number;
   outcome: string;
@@ -67,6 +70,7 @@ export async function runRig(boards: number): Promise<RigFigures> {
       fields: {},
     }));
     const cpu0 = mainThreadCpuMs();
+    const processCpu0 = process.cpuUsage();
     const startedAt = performance.now();
     const { result } = await runScenarios({
       scenarios: [scenario],
@@ -79,11 +83,13 @@ export async function runRig(boards: number): Promise<RigFigures> {
     });
     const wallMs = performance.now() - startedAt;
     const mainCpuMs = mainThreadCpuMs() - cpu0;
+    const processCpu = process.cpuUsage(processCpu0);
     const scenarios = result.boards.flatMap((b) => b.scenarios);
     return {
       boards,
       wallMs,
       mainCpuMs,
+      processCpuMs: (processCpu.user + processCpu.system) / 1000,
       peakRssKb: process.resourceUsage().maxRSS,
       baselineRssKb,
       outcome: result.outcome,
@@ -161,6 +167,7 @@ export async function benchRig(): Promise<Record<string, number | string>> {
     figures[`${label}: wall time, ms (${rig.outcome}, ${rig.passed}/${size} passed)`] = round(rig.wallMs);
     if (oneBoardMs !== undefined) figures[`${label}: wall time / one board's`] = round(rig.wallMs / oneBoardMs, 2);
     figures[`${label}: harness main-thread CPU per board, ms`] = round(rig.mainCpuMs / size);
+    figures[`${label}: process CPU per board (harness and simulated boards), ms`] = round(rig.processCpuMs / size);
     figures[`${label}: peak RSS per board, MiB`] = round((rig.peakRssKb - rig.baselineRssKb) / 1024 / size, 1);
   }
   let oneFakeMs: number | undefined;
