@@ -5,6 +5,9 @@ import { alternate, comparisonRows, formatSpread, spreadOf, type Subject } from 
 
 const SAMPLES = 10;
 const VM_READY_DEADLINE_MS = 30_000;
+/** Boards booted for the CPU figure, and how many at once (the runner's default on 2 cores). */
+const BOOT_BOARDS = 16;
+const BOOTS_AT_ONCE = 4;
 
 /**
  * The floor of a sim board's start: one worker thread that loads MicroPython's own VM (no Quectel
@@ -35,6 +38,30 @@ function plainVmWorkerMs(): Promise<number> {
 }
 
 /**
+ * The CPU a board's boot costs, every thread of this process together (main, board hosts, VM
+ * threads): BOOT_BOARDS boards booting BOOTS_AT_ONCE at a time, after one that warms the process up.
+ */
+async function bootCpuPerBoardMs(): Promise<{ cpuMs: number; wallMs: number }> {
+  await (await startSimBoard({ profile: 'ec200u-realistic' })).close();
+  const boards: Awaited<ReturnType<typeof startSimBoard>>[] = [];
+  const cpu0 = process.cpuUsage();
+  const startedAt = performance.now();
+  let started = 0;
+  await Promise.all(
+    Array.from({ length: BOOTS_AT_ONCE }, async () => {
+      while (started < BOOT_BOARDS) {
+        started += 1;
+        boards.push(await startSimBoard({ profile: 'ec200u-realistic' }));
+      }
+    }),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - startedAt;
+  await Promise.all(boards.map((board) => board.close()));
+  return { cpuMs: (cpu.user + cpu.system) / 1000 / BOOT_BOARDS, wallMs };
+}
+
+/**
  * Time to start a simulated board (board worker, VM thread, MicroPython boot, banner printed) until
  * `startSimBoard` resolves, beside a worker loading the plain VM; and to close a board again.
  * Host monotonic clock, ms, SAMPLES runs each, alternating.
@@ -54,7 +81,14 @@ export async function benchSim(): Promise<Record<string, number | string>> {
   };
   const floor: Subject = { label: 'worker loading the plain MicroPython VM (floor)', run: plainVmWorkerMs };
   const rows = comparisonRows(ours, floor, await alternate(ours, floor, SAMPLES));
-  return { ...rows, 'sim board close': formatSpread(spreadOf(closeMs.slice(1))), 'sim samples (each side)': SAMPLES };
+  const boot = await bootCpuPerBoardMs();
+  return {
+    ...rows,
+    'sim board close': formatSpread(spreadOf(closeMs.slice(1))),
+    'sim samples (each side)': SAMPLES,
+    [`boot CPU per board, every thread, ms (${BOOT_BOARDS} boards, ${BOOTS_AT_ONCE} at once)`]: Math.round(boot.cpuMs),
+    [`boot wall for ${BOOT_BOARDS} boards, ms`]: Math.round(boot.wallMs),
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
