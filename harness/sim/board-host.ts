@@ -8,6 +8,9 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BoardWorkerData, FromBoard, FromHost, ToBoard, ToHost } from './protocol.js';
 
+/** How long a host has to confirm a dropped board is shut down before the board is forgotten anyway. */
+const DROP_DEADLINE_MS = 5000;
+
 /** What a board hears from its host. */
 export interface HostedBoardEvents {
   message(message: FromBoard): void;
@@ -62,7 +65,16 @@ class BoardHostWorker {
             resolve();
             return;
           }
-          entry.dropped = resolve;
+          // A wedged host must not hold the caller: the board is forgotten at the deadline.
+          const timer = setTimeout(() => {
+            if (this.boards.get(board) === entry) this.forget(board);
+            resolve();
+          }, DROP_DEADLINE_MS);
+          timer.unref();
+          entry.dropped = () => {
+            clearTimeout(timer);
+            resolve();
+          };
           this.send({ type: 'drop', board });
         }),
     };
