@@ -30,6 +30,8 @@ export interface VmWorkerData {
   boot: VmBoot;
   /** Host folder of the board's filesystem (its `usr`), kept across VMs. */
   filesystemDir?: string;
+  /** The board RTC, published by the board worker (shared-rtc.ts). */
+  rtc?: SharedArrayBuffer;
 }
 
 /** Board worker -> VM thread. */

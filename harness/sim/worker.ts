@@ -17,6 +17,7 @@ import { BoardOutput } from './board-output.js';
 import { QuecPythonBridge } from './bridge.js';
 import { parseFault } from './faults.js';
 import { ModemModel } from './modem.js';
+import { monoMs, SharedRtc } from './shared-rtc.js';
 import { firmwareNtpQuery } from './ntp.js';
 import { NetBridge } from './net-bridge.js';
 import { BoardPower } from './power.js';
@@ -33,6 +34,12 @@ const profile = {
 };
 const modem = new ModemModel(profile);
 modem.faults.replRefused = profile.replProtected;
+// The VM thread reads the RTC from here (shared-rtc.ts); published on every change.
+const sharedRtc = new SharedRtc();
+const publishRtc = (): void =>
+  sharedRtc.publish({ readingMs: modem.rtcReadingMs(), atMonoMs: monoMs(), driftPpm: modem.clockDriftPpm, zoneHours: modem.utimeZoneHours });
+modem.on('rtc-changed', publishRtc);
+publishRtc();
 
 function post(message: FromBoard): void {
   port?.postMessage(message);
@@ -68,6 +75,7 @@ const power = new BoardPower({
     profile,
     vmWorkerPath: data.vmWorkerPath,
     filesystemDir: data.filesystemDir,
+    rtc: sharedRtc.buffer,
     log,
     output: (bytes) => output.emit('repl', bytes),
     call: (name, args, signal) => bridge.call(name, args, signal),
