@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { AtChannel } from '../channel/at/channel.js';
@@ -77,14 +77,21 @@ async function trial(rig: Rig, offsetMs: number): Promise<Trial> {
   return { errorMs: (lowMs + highMs) / 2 - offsetMs, halfWidthMs: (highMs - lowMs) / 2, contained: lowMs <= offsetMs && offsetMs <= highMs, tookMs };
 }
 
-async function runTrials(via: 'repl' | 'at', trials: number): Promise<Trial[]> {
+/** A trial the rig failed (a PTY write not taken within its limit on a starved host): counted, not hidden. */
+interface FailedTrial {
+  failed: string;
+}
+
+async function runTrials(via: 'repl' | 'at', trials: number): Promise<(Trial | FailedTrial)[]> {
   const rigs = await Promise.all(Array.from({ length: via === 'at' ? AT_BOARDS : 1 }, () => startRig(via)));
-  const results: Trial[] = [];
+  const results: (Trial | FailedTrial)[] = [];
   let next = 0;
   try {
     await Promise.all(
       rigs.map(async (rig) => {
-        for (let i = next++; i < trials; i = next++) results.push(await trial(rig, injectedOffsetMs(i)));
+        for (let i = next++; i < trials; i = next++) {
+          results.push(await trial(rig, injectedOffsetMs(i)).catch((error: unknown) => ({ failed: error instanceof Error ? error.message : String(error) })));
+        }
       }),
     );
   } finally {
@@ -98,11 +105,14 @@ function loadMachine(): ResultPromise[] {
   return Array.from({ length: availableParallelism() }, () => execa('node', ['-e', 'for (;;) {}'], { reject: false }));
 }
 
-function figures(label: string, results: Trial[]): Record<string, number | string> {
+function figures(label: string, all: (Trial | FailedTrial)[]): Record<string, number | string> {
+  const results = all.filter((result): result is Trial => !('failed' in result));
+  const failed = all.filter((result): result is FailedTrial => 'failed' in result);
   const errorsMs = results.map((result) => Math.abs(result.errorMs));
   const contained = results.filter((result) => result.contained).length;
   return {
     [`${label} trials`]: results.length,
+    [`${label} trials the rig failed`]: failed.length === 0 ? 0 : `${failed.length} (first: ${failed[0]?.failed ?? ''})`,
     [`${label} |reported - injected| median ms`]: round(median(errorsMs), 3),
     [`${label} |reported - injected| max ms`]: round(Math.max(...errorsMs), 3),
     [`${label} reported uncertainty (half-width) median ms`]: round(median(results.map((result) => result.halfWidthMs)), 3),
@@ -124,7 +134,8 @@ async function benchTruncation(syncs: number): Promise<Record<string, number | s
   const driver = new ReplBoardDriver(new ReplChannel(link));
   const offsetsMs: number[] = [];
   try {
-    await driver.dial({ profile: 1, timeoutMs: 10_000 });
+    // A starved host (the bench runs beside other work) can take long to bring the sim's call up.
+    await driver.dial({ profile: 1, timeoutMs: 30_000 });
     for (let i = 0; i < syncs; i++) {
       // A sync at a random phase of the server's second.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 1000));
@@ -149,13 +160,30 @@ async function benchTruncation(syncs: number): Promise<Record<string, number | s
   };
 }
 
-export async function benchEdge(trials = Number(process.env.QHIL_BENCH_EDGE_TRIALS ?? 200)): Promise<Record<string, number | string>> {
-  const out: Record<string, number | string> = await benchTruncation(Number(process.env.QHIL_BENCH_EDGE_SYNCS ?? 20));
+function oneMinuteLoad(): string {
+  return loadavg()[0]?.toFixed(1) ?? '?';
+}
+
+/** `progress` sees each part's figures as soon as they are in (a long run on a starved host shows what it has). */
+export async function benchEdge(
+  trials = Number(process.env.QHIL_BENCH_EDGE_TRIALS ?? 200),
+  progress: (part: Record<string, number | string>) => void = () => undefined,
+): Promise<Record<string, number | string>> {
+  const out: Record<string, number | string> = {};
+  const add = (part: Record<string, number | string>): void => {
+    Object.assign(out, part);
+    progress(part);
+  };
+  add(await benchTruncation(Number(process.env.QHIL_BENCH_EDGE_SYNCS ?? 20)));
   for (const via of ['repl', 'at'] as const) {
-    Object.assign(out, figures(`${via} quiet`, await runTrials(via, trials)));
+    const quietFromLoad = oneMinuteLoad();
+    add(figures(`${via} quiet`, await runTrials(via, trials)));
+    add({ [`${via} quiet: load average (1 min) at start / end`]: `${quietFromLoad} / ${oneMinuteLoad()}` });
     const load = loadMachine();
     try {
-      Object.assign(out, figures(`${via} loaded (${load.length} busy)`, await runTrials(via, trials)));
+      const loadedFromLoad = oneMinuteLoad();
+      add(figures(`${via} loaded (${load.length} busy)`, await runTrials(via, trials)));
+      add({ [`${via} loaded: load average (1 min) at start / end`]: `${loadedFromLoad} / ${oneMinuteLoad()}` });
     } finally {
       for (const child of load) child.kill('SIGKILL');
       await Promise.allSettled(load);
@@ -165,6 +193,7 @@ export async function benchEdge(trials = Number(process.env.QHIL_BENCH_EDGE_TRIA
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const result = await benchEdge();
-  for (const [label, value] of Object.entries(result)) process.stdout.write(`  ${label.padEnd(58)} ${value}\n`);
+  await benchEdge(undefined, (part) => {
+    for (const [label, value] of Object.entries(part)) process.stdout.write(`  ${label.padEnd(58)} ${value}\n`);
+  });
 }

@@ -210,8 +210,8 @@ export class AtBoardDriver implements BoardDriver {
 
   /**
    * An edge-timed reading over AT (AT+CCLK? has no sub-second field): polls back to back until the
-   * second changes, which brackets the edge to about two round trips; then up to AIMED_POLLS polls,
-   * each sent so its round trip's middle falls on the middle of the interval one second on, and every
+   * second changes, which brackets the edge to about two round trips; then aimed polls, each sent so
+   * its expected round trip's middle falls on the middle of the interval at the next edge ahead, and every
    * poll's bracket is intersected (edge.ts). Checks rtctest's rules on every consecutive pair.
    */
   private async readClockEdge(budget: Budget): Promise<LocaltimeReading> {
@@ -242,11 +242,15 @@ export class AtBoardDriver implements BoardDriver {
     let interval = this.bracket(polls);
     let aimed = 0;
     for (; aimed < AIMED_POLLS; aimed++) {
-      const roundTripMs = Math.min(...polls.map(({ poll }) => poll.hostReceiveMs - poll.hostSendMs));
-      if (interval.hostHighMs - interval.hostLowMs <= roundTripMs * 1.1 + 0.5) break;
-      const sendAtMs = aimedSendMs(interval, roundTripMs, hostWallMs() + AIM_LEAD_MS);
+      const roundTripsMs = polls.map(({ poll }) => poll.hostReceiveMs - poll.hostSendMs);
+      // Narrowing stops at about the quickest round trip (worst-case bounds cannot beat it)...
+      if (interval.hostHighMs - interval.hostLowMs <= Math.min(...roundTripsMs) * 1.1 + 0.5) break;
+      // ...but aim with what a poll takes now: on a loaded host round trips come in slow spells, and a
+      // poll aimed for the quickest one would straddle the edge off-centre and cut little.
+      const expectedRoundTripMs = median(roundTripsMs.slice(-RECENT_POLLS));
+      const sendAtMs = aimedSendMs(interval, expectedRoundTripMs, hostWallMs() + AIM_LEAD_MS);
       // Keep the whole reading within its promised time, and within the step's deadline.
-      if (sendAtMs + roundTripMs * 3 - startedMs > AT_EDGE_MAX_MS || sendAtMs - hostWallMs() + roundTripMs * 3 > budget.remainingMs()) break;
+      if (sendAtMs + expectedRoundTripMs * 3 - startedMs > AT_EDGE_MAX_MS || sendAtMs - hostWallMs() + expectedRoundTripMs * 3 > budget.remainingMs()) break;
       // A timer fires a few ms late on a loaded host: sleep to just short of the aim, spin the rest.
       // A poll that still goes late is a true bracket, only a looser one.
       await sleep(sendAtMs - hostWallMs() - AIM_SPIN_MS, budget.signal);
@@ -345,14 +349,26 @@ export class AtBoardDriver implements BoardDriver {
   }
 }
 
-/** Aimed polls after the first bracket: each halves the interval (down to about one round trip) and costs a second. */
-const AIMED_POLLS = 4;
+/**
+ * Aimed polls after the first bracket, at most: each cuts the interval about in half (down to about
+ * one round trip). One costs a second unless the interval is still wide enough to aim at the same
+ * edge again; the reading's time (AT_EDGE_MAX_MS) is the real limit.
+ */
+const AIMED_POLLS = 12;
 /** The last ms before an aimed poll are spun, not slept: timers are coarse. */
 const AIM_SPIN_MS = 3;
 /** How soon after now an aimed poll may be sent: time to set a timer and run the command. */
-const AIM_LEAD_MS = 20;
+const AIM_LEAD_MS = 5;
+/** Aiming expects a poll to take the median round trip of this many latest polls. */
+const RECENT_POLLS = 5;
 /** An edge-timed reading over AT takes at most this long (issue 9: 5 s), so aiming stops in time. */
 const AT_EDGE_MAX_MS = 4500;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
 
 /** Host wall clock, ms with fractions, Date.now() scale (hostClock: hrtime anchored to Date.now()). */
 function hostWallMs(): number {

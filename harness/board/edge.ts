@@ -63,7 +63,7 @@ export function bestExchange(exchanges: readonly TickExchange[]): TickExchange {
  * Maps a board-side edge onto the host clock through one exchange. `ticks_ms()` floors, so a read of
  * T means the counter stood in [T, T+1): the edge lies in [before, after + 1) in ticks, and at the
  * exchange's host instant (somewhere in [send, receive]) the counter stood in [T, T+1). Hence
- *   host(edge) in [send + (before - T - 1), receive + (after - T)], widened by the rate allowance
+ *   host(edge) in [send + (before - T - 1), receive + (after + 1 - T)], widened by the rate allowance
  * over the ticks between exchange and edge.
  */
 export function edgeFromTicks(edge: BoardTickEdge, exchange: TickExchange, rateAllowancePpm = RATE_ALLOWANCE_PPM): EdgeInterval {
@@ -74,6 +74,37 @@ export function edgeFromTicks(edge: BoardTickEdge, exchange: TickExchange, rateA
   const hostHighMs = exchange.hostReceiveMs + highTicksMs + rateMs;
   const roundTripMs = (exchange.hostReceiveMs - exchange.hostSendMs + 1) / 2;
   return { hostLowMs, hostHighMs, roundTripMs, readingMs: (hostHighMs - hostLowMs) / 2 - roundTripMs };
+}
+
+/** An edge mapped through several exchanges: the intersection, and which exchanges bound it. */
+export interface ExchangedEdge extends EdgeInterval {
+  /** Index of the exchange that gave the low bound, and of the one that gave the high bound. */
+  lowFrom: number;
+  highFrom: number;
+}
+
+/**
+ * Maps a board-side edge onto the host clock through every exchange and intersects: each exchange
+ * alone gives a true interval (edgeFromTicks), so their intersection is true too, and narrower than
+ * the best one alone when delays are lopsided (one exchange's board read came early in its round
+ * trip, another's late: the first bounds the edge from above, the second from below). `readingMs`
+ * is the board loop's share (half the ticks between the reads around the edge, plus the floor of
+ * ticks_ms); the rest of the half-width is what relating ticks to host time costs.
+ */
+export function edgeFromExchanges(edge: BoardTickEdge, exchanges: readonly TickExchange[], rateAllowancePpm = RATE_ALLOWANCE_PPM): ExchangedEdge {
+  if (exchanges.length === 0) throw new RangeError('edgeFromExchanges needs at least one exchange');
+  let hostLowMs = -Infinity;
+  let hostHighMs = Infinity;
+  let lowFrom = 0;
+  let highFrom = 0;
+  exchanges.forEach((exchange, index) => {
+    const one = edgeFromTicks(edge, exchange, rateAllowancePpm);
+    if (one.hostLowMs > hostLowMs) [hostLowMs, lowFrom] = [one.hostLowMs, index];
+    if (one.hostHighMs < hostHighMs) [hostHighMs, highFrom] = [one.hostHighMs, index];
+  });
+  const halfWidthMs = (hostHighMs - hostLowMs) / 2;
+  const readingMs = Math.min(halfWidthMs, (ticksDiff(edge.ticksAfterMs, edge.ticksBeforeMs) + 1) / 2);
+  return { hostLowMs, hostHighMs, readingMs, roundTripMs: halfWidthMs - readingMs, lowFrom, highFrom };
 }
 
 /** One host poll of the board clock (AT+CCLK?): the board read `second` at an instant in [send, receive]. */

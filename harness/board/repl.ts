@@ -5,19 +5,19 @@ import { quoteBoardText } from '../channel/text.js';
 import { fieldsInRange } from './at.js';
 import { hostClock } from '../clock/hostclock.js';
 import {
-  bestExchange,
   consecutiveReadProblem,
   EDGE_LIMIT_MS,
-  edgeFromTicks,
+  edgeFromExchanges,
   formatTuple,
   RATE_ALLOWANCE_PPM,
   ticksDiff,
   TICKS_PERIOD,
   tupleSeconds,
+  type EdgeInterval,
   type TickExchange,
 } from './edge.js';
 import type { PyValue } from '../channel/repl/pyliteral.js';
-import { pythonStringLiteral } from '../channel/repl/repl.js';
+import { PythonError, pythonStringLiteral } from '../channel/repl/repl.js';
 import type {
   BoardDriver,
   BoardIdentity,
@@ -188,9 +188,9 @@ export class ReplBoardDriver implements BoardDriver {
   /**
    * An edge-timed reading. On the board, a tight loop reads `utime.localtime()` between two
    * `utime.ticks_ms()` until the second changes (within EDGE_LIMIT_MS of board ticks, else the clock
-   * is not running); then a few `print(utime.ticks_ms())` exchanges relate the ticks to the host
-   * clock, and the one with the smallest round trip (Cristian) maps the edge (edge.ts). The board
-   * loop's own slowness is in the interval: each read it takes widens `readingMs`.
+   * is not running); then `print(utime.ticks_ms())` exchanges relate the ticks to the host clock
+   * (Cristian), each exchange's bounds intersected (edge.ts), until the interval is narrow or the
+   * reading's 3 s are nearly up. The board loop's own slowness is in the interval: `readingMs`.
    */
   private async readLocaltimeEdge(options: ReadOptions): Promise<LocaltimeReading> {
     const left = deadline(options.timeoutMs);
@@ -200,29 +200,23 @@ export class ReplBoardDriver implements BoardDriver {
     await this.repl.exec(EDGE_SOURCE, { timeoutMs: left(), signal });
     let found = await this.edgeLoop(left, signal);
     // A loop the board (or, for the sim, a loaded host) ran slowly at the edge gives a wide edge:
-    // try the next second once, if that still fits in the reading's promised time.
+    // try the next second, while that still leaves time for the exchanges within the promised 3 s.
     const loopWidthMs = (edge: EdgeLoop): number => ticksDiff(edge.ticksAfterMs, edge.ticksBeforeMs);
-    if (loopWidthMs(found.loop) > NARROW_EDGE_MS && performance.now() - startedMonoMs < REPL_RETRY_BEFORE_MS) {
+    while (loopWidthMs(found.loop) > NARROW_EDGE_MS && performance.now() - startedMonoMs < REPL_RETRY_BEFORE_MS && left() > EDGE_LIMIT_MS + 1500) {
       const again = await this.edgeLoop(left, signal);
       if (loopWidthMs(again.loop) < loopWidthMs(found.loop)) found = again;
     }
     const { loop, after, hostSendMs, hostReceiveMs, raw } = found;
-    const exchanges: TickExchange[] = [];
-    const exchangesSinceMonoMs = performance.now();
-    // Cristian: keep asking until one exchange is quick, within a cap; a loaded host makes most slow.
-    while (
-      exchanges.length < MIN_TICK_EXCHANGES ||
-      (exchanges.length < MAX_TICK_EXCHANGES &&
-        performance.now() - exchangesSinceMonoMs < MAX_EXCHANGES_MS &&
-        bestExchange(exchanges).hostReceiveMs - bestExchange(exchanges).hostSendMs > QUICK_EXCHANGE_MS)
-    ) {
-      const sendMs = hostWallMs();
-      const answer = await this.repl.exec('print(utime.ticks_ms())', { timeoutMs: left(), signal });
-      const receiveMs = hostWallMs();
-      exchanges.push({ hostSendMs: sendMs, hostReceiveMs: receiveMs, ticksMs: parseTicks(this.repl.parseAnswer(answer.stdout, 'utime.ticks_ms()'), answer.stdout) });
-    }
-    const best = bestExchange(exchanges);
-    const interval = edgeFromTicks(loop, best);
+    const exchangesEndMonoMs = Math.min(startedMonoMs + REPL_EDGE_MAX_MS, performance.now() + left() - 1000);
+    // Cristian, with every exchange's bounds intersected: keep asking until the interval is narrow or
+    // the reading's time is up. On a loaded host most exchanges are slow; the few quick ones (or
+    // quick on one side) are what narrows it.
+    const enough = (exchanges: readonly TickExchange[]): boolean =>
+      exchanges.length >= MIN_TICK_EXCHANGES &&
+      (exchanges.length >= MAX_TICK_EXCHANGES || performance.now() >= exchangesEndMonoMs || halfWidthMs(edgeFromExchanges(loop, exchanges)) <= REPL_TARGET_HALF_WIDTH_MS);
+    const exchanges = await this.tickExchanges(enough, left, signal);
+    const interval = edgeFromExchanges(loop, exchanges);
+    const { lowFrom, highFrom, ...edgeInterval } = interval;
     return {
       via: 'repl',
       localtime: after,
@@ -231,15 +225,78 @@ export class ReplBoardDriver implements BoardDriver {
       raw,
       edge: {
         method: 'repl-ticks',
-        ...interval,
+        ...edgeInterval,
         evidence: {
           loop: { before: loop.before, after, ticksBeforeMs: loop.ticksBeforeMs, ticksAfterMs: loop.ticksAfterMs, reads: loop.iterations, loopMs: loop.loopMs },
           exchanges,
-          best: exchanges.indexOf(best),
+          // The exchanges whose bounds the interval's low and high ends are.
+          lowFrom,
+          highFrom,
           rateAllowancePpm: RATE_ALLOWANCE_PPM,
         },
       },
     };
+  }
+
+  /**
+   * `utime.ticks_ms()` exchanges until `enough` says so. Each is one byte to the board and one line
+   * back from a loop already running there (`_qhil_ticks`): a single round trip, where an exec of its
+   * own would add the raw-paste handshake in front of the read and widen every bound by it. The
+   * board reads ticks after our byte arrived and before its line left, so [write, line in] holds the
+   * read. A board without `sys.stdin` (PythonError) gets one exec per exchange instead.
+   */
+  private async tickExchanges(enough: (exchanges: readonly TickExchange[]) => boolean, left: () => number, signal: AbortSignal | undefined): Promise<TickExchange[]> {
+    const exchanges: TickExchange[] = [];
+    const lines = new TickLines();
+    const stopListening = this.repl.link.onData((bytes) => lines.take(bytes, hostWallMs()));
+    // Stops the board's loop (the exec's abort sends Ctrl-C) when our side gives up on it.
+    const giveUp = new AbortController();
+    const run = this.repl.exec(`_qhil_ticks(${MAX_TICK_EXCHANGES})`, { timeoutMs: left(), signal: signal ? AbortSignal.any([signal, giveUp.signal]) : giveUp.signal });
+    try {
+      // The exec ends by itself once its last line is out, or fails: either way no more lines are due.
+      const ended = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      const nextLine = async (): Promise<TickLine> => {
+        const line = await Promise.race([lines.next(), ended]);
+        if (line) return line;
+        await run;
+        throw new BoardError(`${this.repl.port}: the ticks loop ended early: ${exchanges.length} of the lines it owed came`);
+      };
+      const ready = await nextLine();
+      if (ready.ticksText !== undefined) throw new BoardError(`${this.repl.port}: garbled reply: the ticks loop answered before it was asked`);
+      while (!enough(exchanges)) {
+        const hostSendMs = hostWallMs();
+        await this.repl.receiver.write('.');
+        const line = await nextLine();
+        if (line.ticksText === undefined) throw new BoardError(`${this.repl.port}: garbled reply: the ticks loop said it was ready twice`);
+        exchanges.push({ hostSendMs, hostReceiveMs: line.hostReceiveMs, ticksMs: parseTicks(Number(line.ticksText), `QHILT${line.ticksText}`) });
+      }
+      // The loop ends by itself after MAX_TICK_EXCHANGES; a stop byte past that would reach the prompt.
+      if (exchanges.length < MAX_TICK_EXCHANGES) await this.repl.receiver.write('q');
+      await run;
+      return exchanges;
+    } catch (error) {
+      giveUp.abort(error);
+      await run.catch(() => undefined);
+      if (!(error instanceof PythonError)) throw error;
+      return this.tickExecs(enough, left, signal);
+    } finally {
+      stopListening();
+    }
+  }
+
+  /** One `print(utime.ticks_ms())` exec per exchange: the fall-back (see tickExchanges). */
+  private async tickExecs(enough: (exchanges: readonly TickExchange[]) => boolean, left: () => number, signal: AbortSignal | undefined): Promise<TickExchange[]> {
+    const exchanges: TickExchange[] = [];
+    while (!enough(exchanges)) {
+      const hostSendMs = hostWallMs();
+      const answer = await this.repl.exec('print(utime.ticks_ms())', { timeoutMs: left(), signal });
+      const hostReceiveMs = hostWallMs();
+      exchanges.push({ hostSendMs, hostReceiveMs, ticksMs: parseTicks(this.repl.parseAnswer(answer.stdout, 'utime.ticks_ms()'), answer.stdout) });
+    }
+    return exchanges;
   }
 
   /** Runs the board-side edge loop once and applies rtctest's rules to what it saw. */
@@ -270,16 +327,20 @@ export class ReplBoardDriver implements BoardDriver {
   }
 }
 
-/** An edge narrower than this (ticks between the reads around it) is kept; a wider one is tried again once. */
+/** An edge narrower than this (ticks between the reads around it) is kept; a wider one is tried again. */
 const NARROW_EDGE_MS = 4;
 /** ...if no more than this has passed: a second edge costs up to a second, and a reading has 3 s. */
 const REPL_RETRY_BEFORE_MS = 1300;
-/** Tick exchanges: at least this many, and more (up to the cap and time) until one is quick. */
+/** An edge-timed reading over the REPL takes at most 3 s (issue 9); exchanges stop here, a margin short. */
+const REPL_EDGE_MAX_MS = 2700;
+/** Tick exchanges: at least this many, and more (up to the cap and the time) until the half-width is this narrow. */
 const MIN_TICK_EXCHANGES = 4;
-const MAX_TICK_EXCHANGES = 24;
-const MAX_EXCHANGES_MS = 400;
-/** A quick exchange: about one REPL round trip on an idle host (sim over a PTY: ~3 ms). */
-const QUICK_EXCHANGE_MS = 4;
+const MAX_TICK_EXCHANGES = 100;
+const REPL_TARGET_HALF_WIDTH_MS = 2;
+
+function halfWidthMs(interval: EdgeInterval | undefined): number {
+  return interval === undefined ? Infinity : (interval.hostHighMs - interval.hostLowMs) / 2;
+}
 
 /**
  * The board-side edge loop. `p` is ticks before the last read still in the old second, `c` ticks after
@@ -306,6 +367,15 @@ def _qhil_edge(limit_ms):
         if td(a, start) >= limit_ms:
             return (s0, None, p, c, n, td(a, start))
         p = a
+def _qhil_ticks(n):
+    import sys
+    rd = sys.stdin.read
+    tk = utime.ticks_ms
+    print('QHILG')
+    for i in range(n):
+        if rd(1) == 'q':
+            break
+        print('QHILT%d' % tk())
 `;
 
 interface EdgeLoop {
@@ -340,6 +410,45 @@ function parseTicks(value: PyValue, raw: string): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < TICKS_PERIOD) return value;
   throw new BoardError(`garbled reply: utime.ticks_ms() gave ${quoteBoardText(raw.trim())}: expected an integer 0..2^30-1`);
 }
+
+interface TickLine {
+  /** The digits after QHILT; undefined for the ready line. */
+  ticksText: string | undefined;
+  /** Host wall clock when the chunk that completed the line arrived. */
+  hostReceiveMs: number;
+}
+
+/**
+ * The ticks loop's lines (`QHILG`, `QHILT<ticks>`) picked out of the REPL port's bytes as they
+ * arrive, each stamped with its arrival. Anything else on the port (the raw REPL's frame) is skipped;
+ * the text kept is capped (board output is untrusted).
+ */
+class TickLines {
+  private text = '';
+  private readonly lines: TickLine[] = [];
+  private waiting: ((line: TickLine) => void) | undefined;
+
+  take(bytes: Buffer, hostReceiveMs: number): void {
+    this.text = (this.text + bytes.toString('latin1')).slice(-TICK_LINES_MAX_CHARS);
+    for (let match = TICK_LINE.exec(this.text); match; match = TICK_LINE.exec(this.text)) {
+      this.text = this.text.slice(match.index + match[0].length);
+      const line = { ticksText: match[1], hostReceiveMs };
+      const waiting = this.waiting;
+      this.waiting = undefined;
+      if (waiting) waiting(line);
+      else this.lines.push(line);
+    }
+  }
+
+  next(): Promise<TickLine> {
+    const line = this.lines.shift();
+    if (line) return Promise.resolve(line);
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+}
+
+const TICK_LINE = /QHIL(?:G|T(\d{1,10}))\r?\n/;
+const TICK_LINES_MAX_CHARS = 4096;
 
 /** Host wall clock, ms with fractions, Date.now() scale (hostClock: hrtime anchored to Date.now()). */
 function hostWallMs(): number {

@@ -35,7 +35,7 @@ export interface EdgeTiming {
   hostHighMs: number;
   /** The half-width's parts, ms: how finely the edge is located on the board's side (loop period, poll spacing)... */
   readingMs: number;
-  /** ...and what relating it to host time costs (half the best round trip). */
+  /** ...and what relating it to host time costs: for repl-ticks the intersected exchanges' width beyond the board loop's share; for at-bracket about half the quickest poll's round trip. */
   roundTripMs: number;
   /** The raw exchanges or brackets behind the interval, for a sceptic (recorded in result.json). */
   evidence: Record<string, unknown>;

@@ -15,6 +15,7 @@ import { BoardOutput } from './board-output.js';
 import { QuecPythonBridge } from './bridge.js';
 import { parseFault } from './faults.js';
 import { ModemModel } from './modem.js';
+import { monoMs, SharedRtc } from './shared-rtc.js';
 import { firmwareNtpQuery } from './ntp.js';
 import { NetBridge } from './net-bridge.js';
 import { BoardPower } from './power.js';
@@ -39,6 +40,12 @@ export class BoardSide {
     const modem = new ModemModel(profile);
     modem.faults.replRefused = profile.replProtected;
     const log = (message: string): void => post({ type: 'log', message });
+    // The VM thread reads the RTC from here (shared-rtc.ts), one per board; published on every change.
+    const sharedRtc = new SharedRtc();
+    const publishRtc = (): void =>
+      sharedRtc.publish({ readingMs: modem.rtcReadingMs(), atMonoMs: monoMs(), driftPpm: modem.clockDriftPpm, zoneHours: modem.utimeZoneHours });
+    modem.on('rtc-changed', publishRtc);
+    publishRtc();
     const output = new BoardOutput(modem.faults, post);
     const netBridge = new NetBridge(modem, log);
     const bridge = new QuecPythonBridge(modem, profile, netBridge, log);
@@ -67,6 +74,7 @@ export class BoardSide {
         vmWorkerPath: data.vmWorkerPath,
         ...(data.vmModule && { vmModule: data.vmModule }),
         filesystemDir: data.filesystemDir,
+        rtc: sharedRtc.buffer,
         log,
         output: (bytes) => output.emit('repl', bytes),
         call: (name, args, signal) => bridge.call(name, args, signal),

@@ -58,7 +58,16 @@ export class ModemModel extends EventEmitter {
    * QuecPython's `utime.setTimeZone()` hours: kept with the modem so it survives a soft reboot, as
    * the firmware keeps it outside the VM (UNCONFIRMED; a hard reboot resets it to 0).
    */
-  utimeZoneHours = 0;
+  get utimeZoneHours(): number {
+    return this.zoneHours;
+  }
+
+  set utimeZoneHours(hours: number) {
+    this.zoneHours = hours;
+    this.emit('rtc-changed');
+  }
+
+  private zoneHours = 0;
   /** Host names the board resolves to `ip` or `ip:port`. */
   readonly hosts: Map<string, string>;
 
@@ -103,6 +112,12 @@ export class ModemModel extends EventEmitter {
     this.rtcBaseHostMs = this.hostNowMs();
     this.rtcBaseReadingMs = readingMs;
     this.emit('rtc-set', readingMs);
+    this.emit('rtc-changed');
+  }
+
+  /** The RTC's rate against the host clock, ppm (profile, or a clock-drift fault). */
+  get clockDriftPpm(): number {
+    return this.driftPpm;
   }
 
   /** Sets the RTC to true UTC (host wall clock) + `offsetMs` + the network zone, as at power-on. */
@@ -118,6 +133,8 @@ export class ModemModel extends EventEmitter {
   setDriftPpm(ppm: number): void {
     this.setRtcReadingMs(this.rtcReadingMs());
     this.driftPpm = ppm;
+    // Every change of what localtime() reads, for the VM thread's copy (shared-rtc.ts).
+    this.emit('rtc-changed');
   }
 
   get registered(): boolean {

@@ -32,6 +32,8 @@ export interface VmWorkerData {
   filesystemDir?: string;
   /** MicroPython's wasm, compiled once by the board host: each VM only instantiates it. */
   vmModule?: WebAssembly.Module;
+  /** The board RTC, published by the board worker (shared-rtc.ts). */
+  rtc?: SharedArrayBuffer;
 }
 
 /** Board worker -> VM thread. */

@@ -29,6 +29,8 @@ export interface VmHost {
   readonly vmModule?: WebAssembly.Module;
   /** Host folder of the board's filesystem, kept across VMs. */
   readonly filesystemDir?: string;
+  /** The board RTC the VM thread reads `utime.localtime()` from (shared-rtc.ts). */
+  readonly rtc?: SharedArrayBuffer;
   log(message: string): void;
   /** The REPL port's output. */
   output(bytes: Uint8Array): void;
@@ -80,7 +82,7 @@ export class VmThread {
     const bridge = new SharedArrayBuffer(BRIDGE.bytes);
     this.control = new Int32Array(bridge, 0, 4);
     this.payload = new Uint8Array(bridge, BRIDGE.payloadOffset);
-    const vmData: VmWorkerData = { profile: host.profile, bridge, boot, filesystemDir: host.filesystemDir, ...(host.vmModule && { vmModule: host.vmModule }) };
+    const vmData: VmWorkerData = { profile: host.profile, bridge, boot, filesystemDir: host.filesystemDir, rtc: host.rtc, ...(host.vmModule && { vmModule: host.vmModule }) };
     this.worker = new Worker(host.vmWorkerPath, { workerData: vmData });
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(

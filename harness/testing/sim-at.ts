@@ -22,13 +22,25 @@ export const EC200U_PROFILE: BoardProfileInput = {
 export const PROFILE: BoardProfileInput = { ...EC200U_PROFILE, zoneQuarterHours: ZONE_QUARTER_HOURS, dialDelay: 20, ntpTimeout: 300 };
 
 /** An AT port fed raw bytes, its output collected: for what the channel would never send. */
-export function rawPort(modem: ModemModel, services: AtServices): { port: AtPort; output: () => string; settle: (ms?: number) => Promise<void> } {
+export function rawPort(
+  modem: ModemModel,
+  services: AtServices,
+): { port: AtPort; output: () => string; settle: (ms?: number) => Promise<void>; until: (text: string, deadlineMs?: number) => Promise<void> } {
   const chunks: string[] = [];
   const port = createAtPort(modem, (bytes) => chunks.push(bytes.toString('latin1')), services);
+  const output = (): string => chunks.join('');
   return {
     port,
-    output: () => chunks.join(''),
+    output,
     settle: (ms = 60) => new Promise((resolve) => setTimeout(resolve, ms)),
+    /** Until the output holds `text` (a URC that comes later), or throws at the deadline: no fixed wait a loaded host outlasts. */
+    until: async (text, deadlineMs = 5000) => {
+      const endMs = performance.now() + deadlineMs;
+      while (!output().includes(text)) {
+        if (performance.now() > endMs) throw new Error(`no ${JSON.stringify(text)} within ${deadlineMs}ms; output: ${JSON.stringify(output())}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
   };
 }
 

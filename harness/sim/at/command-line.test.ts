@@ -36,7 +36,7 @@ describe('sim AT command line', () => {
       });
       stub.context(1).active = true;
       board.port.receive(Buffer.from('ATE0\rAT+QNTP=1,"ntp.test"\r'));
-      await board.settle(100);
+      await board.until(`+QNTP: ${urc}\r\n`);
       board.port.dispose();
       expect(board.output()).toBe(`ATE0\r\r\nOK\r\n\r\nOK\r\n\r\n+QNTP: ${urc}\r\n`);
     }
@@ -80,7 +80,7 @@ describe('sim AT command line', () => {
   it('sends a chained command\'s URC after the line\'s final OK', async () => {
     const board = rawPort(modem, NO_NTP);
     board.port.receive(Buffer.from('ATE0\rAT+QNTP=1,"ntp.test";+CSQ\r'));
-    await board.settle(100);
+    await board.until('+QNTP: 561\r\n');
     board.port.dispose();
     expect(board.output()).toBe('ATE0\r\r\nOK\r\n\r\n+CSQ: 24,99\r\n\r\nOK\r\n\r\n+QNTP: 561\r\n');
   });

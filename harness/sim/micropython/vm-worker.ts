@@ -10,6 +10,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { BRIDGE, type FromVm, type ToVm, type VmWorkerData } from '../protocol.js';
 import { useCompiledWasm } from './board-vm.js';
 import { SimRepl } from './repl.js';
+import { SharedRtc } from '../shared-rtc.js';
 
 /** How often a blocked bridge call wakes to check the stop flag and its deadline. */
 const WAIT_SLICE_MS = 100;
@@ -29,9 +30,16 @@ function post(message: FromVm): void {
   port?.postMessage(message);
 }
 
-function localAnswer(name: string): string | undefined {
+const rtc = data.rtc ? new SharedRtc(data.rtc) : undefined;
+
+function localAnswer(name: string, argsJson: string): string | undefined {
   // Tick counters need no modem: answered here, without a round trip. They run from the board's own
-  // system timer (the profile's ticksDriftPpm), not from the RTC (see profile.ts).
+  // system timer (the profile's ticksDriftPpm), not from the RTC (see profile.ts). localtime() of now
+  // reads the RTC the board worker publishes, in microseconds as a real board does.
+  if (name === 'localtime' && argsJson === '[null]') {
+    const fields = rtc?.localtime();
+    if (fields) return JSON.stringify({ v: fields });
+  }
   const ticksMs = data.profile.ticksStartMs + (performance.now() - vmStartedMs) * (1 + data.profile.ticksDriftPpm / 1e6);
   if (name === 'ticks_ms') return JSON.stringify({ v: Math.floor(ticksMs) % 0x40000000 });
   if (name === 'ticks_us') return JSON.stringify({ v: Math.floor(ticksMs * 1000) % 0x40000000 });
@@ -39,7 +47,7 @@ function localAnswer(name: string): string | undefined {
 }
 
 function bridge(name: string, limitMs: number, argsJson: string): string {
-  const local = localAnswer(name);
+  const local = localAnswer(name, argsJson);
   if (local !== undefined) return local;
   const id = ++lastCallId;
   post({ type: 'bridge', id, name, limitMs, args: argsJson });
