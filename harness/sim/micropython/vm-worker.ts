@@ -32,12 +32,31 @@ function post(message: FromVm): void {
 
 const rtc = data.rtc ? new SharedRtc(data.rtc) : undefined;
 
+/**
+ * A loop polling the RTC gets a fresh reading at most this often. utime.ticks_ms() counts whole ms, so
+ * polling faster learns nothing more about an edge, while a loop spinning flat out for up to a second per
+ * edge-timed reading is host CPU on every simulated board (a rig's boards all spin at the same edge).
+ * A real board's interpreted loop takes tens of µs a pass; this one takes about 0.2 ms, and sleeps
+ * most of it, which a loaded host also schedules more promptly than a spinning thread.
+ */
+const RTC_POLL_INTERVAL_MS = 0.2;
+const pace = new Int32Array(new SharedArrayBuffer(4));
+let lastRtcReadMs = -Infinity;
+
+function pacedRtcRead(): ReturnType<SharedRtc['localtime']> | undefined {
+  const waitMs = lastRtcReadMs + RTC_POLL_INTERVAL_MS - performance.now();
+  // The wait comes before the read, so the reading is as fresh as the moment it is returned.
+  if (waitMs > 0) Atomics.wait(pace, 0, 0, waitMs);
+  lastRtcReadMs = performance.now();
+  return rtc?.localtime();
+}
+
 function localAnswer(name: string, argsJson: string): string | undefined {
   // Tick counters need no modem: answered here, without a round trip. They run from the board's own
   // system timer (the profile's ticksDriftPpm), not from the RTC (see profile.ts). localtime() of now
   // reads the RTC the board worker publishes, in microseconds as a real board does.
   if (name === 'localtime' && argsJson === '[null]') {
-    const fields = rtc?.localtime();
+    const fields = pacedRtcRead();
     if (fields) return JSON.stringify({ v: fields });
   }
   const ticksMs = data.profile.ticksStartMs + (performance.now() - vmStartedMs) * (1 + data.profile.ticksDriftPpm / 1e6);
