@@ -28,9 +28,11 @@ export interface CliIo {
  * Start-up: `qhil <command>` imports only that command's file (and what it imports); `qhil --help`
  * imports none. So a new command is one entry in `commands` (index.ts): its name, usage and
  * description as `qhil --help` lists them, and `load: async () => (await import('./x.js')).xCommand`.
- * Never import a command file statically from another module the CLI loads. Inside a command file,
- * import at the top only what its options and every run need; a dependency only some runs use (execa,
- * xmlbuilder2, a report writer) is `await import()`ed where it is used. index.test.ts checks both.
+ * Never import a command file statically from another module the CLI loads. A command file declares
+ * the command (options, usage) and imports at the top nothing but commander and what `qhil --help`
+ * loads already (this file, core/errors): `qhil x --help` loads that and no more. Its action
+ * `await import()`s the work (`./x-action.js`, a channel, the runner), and a dependency only some runs
+ * use (execa, xmlbuilder2, the PDF printer) is imported where it is used. index.test.ts checks both.
  *
  * One CLI command per file. `register` adds the command to the program; its action must resolve to
  * an exit code through `setExit` rather than calling process.exit, so tests can run commands in-process.
