@@ -1,6 +1,3 @@
-import { parseDurationMs } from '../core/duration.js';
-import { InputError } from '../core/errors.js';
-import { quoted } from '../core/quote.js';
 import type { Command } from 'commander';
 
 /** Exit codes are a contract (DESIGN.md): scripts and CI rely on them. */
@@ -39,23 +36,4 @@ export interface CliIo {
  */
 export interface CliCommand {
   register(program: Command, io: CliIo, setExit: (code: ExitCode) => void): void;
-}
-
-/**
- * A duration flag (`--timeout 30s`, `--offset -2.5s`) in ms, at most 24h either way (MAX_DURATION_MS);
- * a malformed or unbounded one (`99999999999h`) is bad input (exit 2).
- */
-export function durationFlagMs(flag: string, text: string): number {
-  try {
-    return parseDurationMs(text);
-  } catch (error) {
-    throw new InputError(`${flag}: ${(error as Error).message}`);
-  }
-}
-
-/** A timeout flag (`qhil exec --timeout 30s`): a duration flag that must also be longer than 0. */
-export function timeoutFlagMs(flag: string, text: string): number {
-  const ms = durationFlagMs(flag, text);
-  if (!(ms > 0)) throw new InputError(`${flag}: must be longer than 0, got ${quoted(text)}`);
-  return ms;
 }

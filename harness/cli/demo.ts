@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { durationFlagMs, type CliCommand, type CliIo } from './command.js';
+import type { CliCommand, CliIo } from './command.js';
 
 const DEMO_SCENARIO = fileURLToPath(new URL('../../scenarios/demo.yaml', import.meta.url));
 const IOT_SCENARIO = fileURLToPath(new URL('../../scenarios/ntp-sync-iot-platform.yaml', import.meta.url));
@@ -22,9 +22,9 @@ export const demoCommand: CliCommand = {
       .option('--json', 'print the run result as JSON instead of the table')
       .option('--iot', "sync over the IoT platform's NTP (MQTT, an embedded platform on loopback) instead of NTP")
       .action(async (flags: { out: string; offset: string; json?: boolean; iot?: boolean }) => {
+        const [{ durationFlagMs }, { loadScenario }, { executeRun }] = await Promise.all([import('./flags.js'), import('../runner/scenario.js'), import('./run-action.js')]);
         const offsetMs = durationFlagMs('--offset', flags.offset);
         if (flags.iot) process.env[IOT_SECRET_ENV] ||= 'qhil-demo-secret';
-        const [{ loadScenario }, { executeRun }] = await Promise.all([import('../runner/scenario.js'), import('./run-action.js')]);
         const scenario = loadScenario(flags.iot ? IOT_SCENARIO : DEMO_SCENARIO);
         io.stdout(`qhil demo: simulated EC200U-EU with its clock ${(offsetMs / 1000).toFixed(1)} s off, local SNTP server${flags.iot ? ' and IoT platform' : ''} on 127.0.0.1\n`);
         const { exitCode } = await executeRun({

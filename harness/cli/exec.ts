@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InputError } from '../core/errors.js';
-import { timeoutFlagMs, type CliCommand, type CliIo } from './command.js';
+import type { CliCommand, CliIo } from './command.js';
 
 interface ExecFlags {
   repl?: string;
@@ -27,7 +27,7 @@ export const execCommand: CliCommand = {
         }
         // Bad flags exit 2 before a port opens. The link and channel modules load here, not for --help;
         // --repl loads no AT channel (exec-at.ts) and --at no REPL channel (exec-repl.ts).
-        const { checkPortFlag } = await import('../link/address.js');
+        const [{ checkPortFlag }, { timeoutFlagMs }] = await Promise.all([import('../link/address.js'), import('./flags.js')]);
         if (flags.repl !== undefined) checkPortFlag('--repl', flags.repl);
         if (flags.at !== undefined) checkPortFlag('--at', flags.at);
         const options = { timeoutMs: timeoutFlagMs('--timeout', flags.timeout), transcriptPath: flags.transcript, raw: flags.raw === true };

@@ -75,7 +75,7 @@ describe('start-up', () => {
     for (const entry of commands) expect(stdout).toContain(`  ${entry.name} ${entry.usage}`);
     // The hook works: it saw the CLI's own modules (else the checks below prove nothing).
     expect(modules.some((url) => url.endsWith('/dist/cli/main.js'))).toBe(true);
-    expect(modules.some((url) => url.includes('/node_modules/commander/'))).toBe(true);
+    // commander is required (main.ts), which this ESM hook does not see; every heavy package is imported.
     expect(packagesIn(modules)).toEqual([]);
     expect(commandFilesIn(modules)).toEqual([]);
   });

@@ -13,7 +13,8 @@ import { leaseOptionsFromFlags } from '../runner/lease.js';
 import { runScenarios, type RunOptions, type RunOutput, type StartedRun } from '../runner/run.js';
 import { loadScenario } from '../runner/scenario.js';
 import { startSimWorld, type SimWorld } from '../runner/sim-world.js';
-import { durationFlagMs, ExitCode, type CliIo } from './command.js';
+import { ExitCode, type CliIo } from './command.js';
+import { durationFlagMs } from './flags.js';
 import type { RunFlags } from './run.js';
 
 /** Boards from --rig, --board sim, or --repl/--at flags (exactly one of these ways). */

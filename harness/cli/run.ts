@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { CliCommand, CliIo } from './command.js';
 
 export interface RunFlags {
@@ -34,7 +34,8 @@ export const runCommand: CliCommand = {
       .description('run scenarios on boards and write reports')
       .argument('<scenario...>', 'scenario files (YAML)')
       .option('--rig <rig.yaml>', 'boards from a rig file')
-      .addOption(new Option('--board <kind>', 'a built-in board').choices(['sim']))
+      // program.createOption, not `new Option`: commander's classes come with the program (see main.ts).
+      .addOption(program.createOption('--board <kind>', 'a built-in board').choices(['sim']))
       .option('--at <port>', "the board's AT port: device path or tcp://host:port")
       .option('--repl <port>', "the board's QuecPython REPL port: device path or tcp://host:port")
       .option('--apn <apn>', 'APN for dial steps (with --at/--repl)')

@@ -3,7 +3,8 @@ import { InputError } from '../core/errors.js';
 import { parseFault } from '../sim/faults.js';
 import type { ServedBoard } from '../sim/serve.js';
 import { serveControlSocket, type ControlSocket } from '../sim/control-socket.js';
-import { durationFlagMs, ExitCode, type CliIo } from './command.js';
+import { ExitCode, type CliIo } from './command.js';
+import { durationFlagMs } from './flags.js';
 import type { SimFlags } from './sim.js';
 
 export interface SimRunOptions {

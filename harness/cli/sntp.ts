@@ -3,7 +3,7 @@
  *  [--timeout 5s] [--max-distance 16s] [--max-offset 24h] [--json]`: the reference query on its own.
  * The query (clock/, sockets) loads when it runs (sntp-action.ts), not for its --help.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { CliCommand, CliIo, ExitCode } from './command.js';
 
 export interface SntpFlags {
@@ -36,7 +36,7 @@ export const sntpCommand: CliCommand = {
       .argument('<server...>', "host, host:port, [v6addr]:port (default port 123)")
       .option('--samples <n>', 'samples per server (the lowest-delay one is kept); default 4')
       .addOption(
-        new Option('--key <id:type:hex>', 'authenticate with this key (type MD5, SHA1 or AES128); repeatable')
+        program.createOption('--key <id:type:hex>', 'authenticate with this key (type MD5, SHA1 or AES128); repeatable')
           .default([])
           .argParser((value: string, previous: string[]) => [...previous, value]),
       )
