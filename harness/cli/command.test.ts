@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.js';
-import { durationFlagMs, timeoutFlagMs } from './command.js';
+import { durationFlagMs, timeoutFlagMs } from './flags.js';
 
 describe('duration flags', () => {
   it('read durations, negative ones too', () => {

@@ -1,6 +1,3 @@
-import { parseDurationMs } from '../core/duration.js';
-import { InputError } from '../core/errors.js';
-import { quoted } from '../core/quote.js';
 import type { Command } from 'commander';
 
 /** Exit codes are a contract (DESIGN.md): scripts and CI rely on them. */
@@ -28,32 +25,15 @@ export interface CliIo {
  * Start-up: `qhil <command>` imports only that command's file (and what it imports); `qhil --help`
  * imports none. So a new command is one entry in `commands` (index.ts): its name, usage and
  * description as `qhil --help` lists them, and `load: async () => (await import('./x.js')).xCommand`.
- * Never import a command file statically from another module the CLI loads. Inside a command file,
- * import at the top only what its options and every run need; a dependency only some runs use (execa,
- * xmlbuilder2, a report writer) is `await import()`ed where it is used. index.test.ts checks both.
+ * Never import a command file statically from another module the CLI loads. A command file declares
+ * the command (options, usage) and imports at the top nothing but commander and what `qhil --help`
+ * loads already (this file, core/errors): `qhil x --help` loads that and no more. Its action
+ * `await import()`s the work (`./x-action.js`, a channel, the runner), and a dependency only some runs
+ * use (execa, xmlbuilder2, the PDF printer) is imported where it is used. index.test.ts checks both.
  *
  * One CLI command per file. `register` adds the command to the program; its action must resolve to
  * an exit code through `setExit` rather than calling process.exit, so tests can run commands in-process.
  */
 export interface CliCommand {
   register(program: Command, io: CliIo, setExit: (code: ExitCode) => void): void;
-}
-
-/**
- * A duration flag (`--timeout 30s`, `--offset -2.5s`) in ms, at most 24h either way (MAX_DURATION_MS);
- * a malformed or unbounded one (`99999999999h`) is bad input (exit 2).
- */
-export function durationFlagMs(flag: string, text: string): number {
-  try {
-    return parseDurationMs(text);
-  } catch (error) {
-    throw new InputError(`${flag}: ${(error as Error).message}`);
-  }
-}
-
-/** A timeout flag (`qhil exec --timeout 30s`): a duration flag that must also be longer than 0. */
-export function timeoutFlagMs(flag: string, text: string): number {
-  const ms = durationFlagMs(flag, text);
-  if (!(ms > 0)) throw new InputError(`${flag}: must be longer than 0, got ${quoted(text)}`);
-  return ms;
 }

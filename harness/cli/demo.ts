@@ -1,8 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { loadScenario } from '../runner/scenario.js';
-import { durationFlagMs, type CliCommand, type CliIo } from './command.js';
-import { executeRun } from './run.js';
+import type { CliCommand, CliIo } from './command.js';
 
 const DEMO_SCENARIO = fileURLToPath(new URL('../../scenarios/demo.yaml', import.meta.url));
 const IOT_SCENARIO = fileURLToPath(new URL('../../scenarios/ntp-sync-iot-platform.yaml', import.meta.url));
@@ -12,7 +10,7 @@ const IOT_SECRET_ENV = 'QHIL_IOT_DEVICE_SECRET';
 /**
  * `qhil demo`: a simulated EC200U whose clock is a minute off, a local SNTP server as its NTP server
  * and as the reference; reads the time (showing the offset), syncs, reads again, compares. Needs
- * nothing but Node.
+ * nothing but Node. The scenario loader and the runner load when it runs, not for its --help.
  */
 export const demoCommand: CliCommand = {
   register(program: Command, io: CliIo, setExit) {
@@ -24,6 +22,7 @@ export const demoCommand: CliCommand = {
       .option('--json', 'print the run result as JSON instead of the table')
       .option('--iot', "sync over the IoT platform's NTP (MQTT, an embedded platform on loopback) instead of NTP")
       .action(async (flags: { out: string; offset: string; json?: boolean; iot?: boolean }) => {
+        const [{ durationFlagMs }, { loadScenario }, { executeRun }] = await Promise.all([import('./flags.js'), import('../runner/scenario.js'), import('./run-action.js')]);
         const offsetMs = durationFlagMs('--offset', flags.offset);
         if (flags.iot) process.env[IOT_SECRET_ENV] ||= 'qhil-demo-secret';
         const scenario = loadScenario(flags.iot ? IOT_SCENARIO : DEMO_SCENARIO);

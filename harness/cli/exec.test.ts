@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode, type CliIo } from './command.js';
-import { execRepl } from './exec.js';
+import { execRepl } from './exec-repl.js';
 import { main } from './main.js';
 
 function capture(): CliIo & { out: string; err: string } {

@@ -1,7 +1,13 @@
-import { Command, CommanderError, Help } from 'commander';
+import { createRequire } from 'node:module';
+import type * as Commander from 'commander';
 import { ExitCode, type CliIo } from './command.js';
 import { commands, type CommandEntry } from './index.js';
 import { BoardError, errorMessage, faultOf, InputError } from '../core/errors.js';
+
+// commander is CommonJS. Required, it loads in one synchronous step; imported, Node's ESM loader
+// reads its ESM wrapper, then it, asynchronously, and scans its source for the names it exports:
+// a few ms of every start-up (`qhil --help`, see bench/process.ts). Same module either way.
+const { Command, CommanderError, Help } = createRequire(import.meta.url)('commander') as typeof Commander;
 
 export function defaultIo(): CliIo {
   return {
@@ -14,7 +20,7 @@ export function defaultIo(): CliIo {
 const defaultHelp = new Help();
 
 /** `qhil --help` lists a command by its entry (the command itself is not loaded); `help` as commander does. */
-function listedTerm(command: Command): string {
+function listedTerm(command: Commander.Command): string {
   const entry = commands.find((candidate) => candidate.name === command.name());
   return entry ? [entry.name, entry.usage].filter(Boolean).join(' ') : defaultHelp.subcommandTerm(command);
 }

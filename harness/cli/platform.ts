@@ -9,7 +9,7 @@
  * command runs.
  */
 import type { Command } from 'commander';
-import { ExitCode, durationFlagMs, type CliCommand, type CliIo } from './command.js';
+import { ExitCode, type CliCommand, type CliIo } from './command.js';
 import { InputError } from '../core/errors.js';
 
 interface PlatformFlags {
@@ -24,7 +24,7 @@ interface PlatformFlags {
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 async function runPlatform(flags: PlatformFlags, io: CliIo, stop: AbortSignal): Promise<ExitCode> {
-  const { parsePlatformFault, parseBrokerUrl, startPlatform } = await import('../platform/platform.js');
+  const [{ parsePlatformFault, parseBrokerUrl, startPlatform }, { durationFlagMs }] = await Promise.all([import('../platform/platform.js'), import('./flags.js')]);
   const secret = process.env[flags.secretEnv];
   const devices = flags.device.map((text) => {
     const match = /^([^/\s]+)\/([^/\s]+)$/.exec(text);

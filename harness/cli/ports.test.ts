@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { discoverLinuxPorts } from '../link/discover.js';
-import { describePorts, formatPorts } from './ports.js';
+import { describePorts, formatPorts } from './ports-action.js';
 
 /** A made-up /sys and /dev with an EC200U (AT on if02, REPL on if08) and an FTDI adapter. */
 function fakeMachine(): { sysRoot: string; devRoot: string } {

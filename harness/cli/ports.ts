@@ -1,39 +1,7 @@
 import type { Command } from 'commander';
-import { QUECTEL_VENDOR_ID, quectelModules, quectelPortRole } from '../board/usb-roles.js';
-import { discoverPorts, type SerialPortInfo } from '../link/discover.js';
-import { ExitCode, type CliCommand, type CliIo } from './command.js';
+import type { CliCommand, CliIo } from './command.js';
 
-function hex4(value: number | undefined): string {
-  return value === undefined ? '----' : value.toString(16).padStart(4, '0');
-}
-
-export interface PortRow extends SerialPortInfo {
-  quectel: boolean;
-  role?: string;
-  modules?: string;
-}
-
-export function describePorts(ports: SerialPortInfo[]): PortRow[] {
-  return ports.map((port) => {
-    const quectel = port.vendorId === QUECTEL_VENDOR_ID;
-    const role = port.vendorId !== undefined && port.productId !== undefined ? quectelPortRole(port.vendorId, port.productId, port.interfaceNumber) : undefined;
-    const modules = quectel && port.productId !== undefined ? quectelModules(port.productId) : undefined;
-    return { ...port, quectel, ...(role && { role }), ...(modules && { modules }) };
-  });
-}
-
-export function formatPorts(rows: PortRow[]): string {
-  if (rows.length === 0) return 'no USB serial ports found (is the board plugged in? on Linux, is its driver bound?)\n';
-  const lines = rows.map((row) => {
-    const what = row.quectel ? `Quectel ${row.modules ?? row.product ?? ''}`.trim() : [row.manufacturer, row.product].filter(Boolean).join(' ');
-    const iface = row.interfaceNumber === undefined ? '    ' : `if${String(row.interfaceNumber).padStart(2, '0')}`;
-    const role = row.role ? row.role.toUpperCase() : row.quectel ? '-' : '';
-    return [row.path.padEnd(16), `${hex4(row.vendorId)}:${hex4(row.productId)}`, iface, role.padEnd(4), what, ...row.stableNames.map((name) => `\n    ${name}`)].join('  ');
-  });
-  return `${lines.join('\n')}\n`;
-}
-
-/** `qhil ports`: serial ports, Quectel boards recognised (VID 2C7C) with each interface's role. */
+/** `qhil ports`: serial ports, Quectel boards recognised (VID 2C7C) with each interface's role; serialport loads when it runs. */
 export const portsCommand: CliCommand = {
   register(program: Command, io: CliIo, setExit) {
     program
@@ -42,9 +10,7 @@ export const portsCommand: CliCommand = {
       .option('--all', 'also list ports with no USB device behind them')
       .option('--json', 'print JSON')
       .action(async (flags: { all?: boolean; json?: boolean }) => {
-        const rows = describePorts(await discoverPorts({ includeNonUsb: Boolean(flags.all) }));
-        io.stdout(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : formatPorts(rows));
-        setExit(ExitCode.Ok);
+        setExit(await (await import('./ports-action.js')).listPorts(flags, io));
       });
   },
 };

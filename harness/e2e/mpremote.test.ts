@@ -69,7 +69,8 @@ describe.skipIf(skip)('mpremote against qhil sim --pty', () => {
     sim.stderr?.on('data', (bytes: Buffer) => (simStderr += bytes.toString()));
     let text = '';
     replPath = await new Promise<string>((resolvePath, reject) => {
-      const timer = setTimeout(() => reject(new Error(`qhil sim printed no ports within 30 s: ${text}`)), 30_000);
+      // Generous: on a loaded 2-core machine a niced test's sim has taken over 30 s to boot.
+      const timer = setTimeout(() => reject(new Error(`qhil sim printed no ports within 60 s: ${text}\nsim: ${simStderr}`)), 60_000);
       sim?.stdout?.on('data', (bytes: Buffer) => {
         text += bytes.toString();
         const repl = /^repl: (\S+)$/m.exec(text)?.[1];
@@ -79,7 +80,7 @@ describe.skipIf(skip)('mpremote against qhil sim --pty', () => {
         }
       });
     });
-  }, 40_000);
+  }, 70_000);
 
   afterAll(async () => {
     if (sim && sim.exitCode === null) sim.kill('SIGTERM');
@@ -129,9 +130,7 @@ describe.skipIf(skip)('mpremote against qhil sim --pty', () => {
     expect(await ok('fs', 'ls', '/usr')).toContain('kept.py');
   }, 90_000);
 
-  // KNOWN FLAKE (issue 13 note): under load, about one run in five, mount's host answer stalls in the
-  // sim's stdin hand-off and the import fails or times out. Retried until that is found and fixed.
-  it('mounts a host folder and imports from it', { retry: 2, timeout: 60_000 }, async () => {
+  it('mounts a host folder and imports from it', { timeout: 60_000 }, async () => {
     const folder = join(work, 'mounted');
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, 'remote_mod.py'), 'def answer():\n    return "from the mounted folder"\n');

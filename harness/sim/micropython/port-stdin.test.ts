@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { readPortStdin, type PortStdinHooks } from './port-stdin.js';
 
 /** A REPL queue, a port with messages still queued, and a board worker that answers the bridge from a script. */
-function fakeHooks(options: { queued?: string; pending?: string[]; answers?: Array<{ v: string } | { i: 1 }>; interruptChar?: number }) {
+function fakeHooks(options: {
+  queued?: string;
+  pending?: string[];
+  answers?: Array<{ v: string } | { i: 1 }>;
+  /** Input messages the board worker posts after it sent an answer, before this thread wakes. */
+  sentAfterAnswer?: string[];
+  interruptChar?: number;
+}) {
   const queue = [...Buffer.from(options.queued ?? '', 'latin1')];
   const pending = [...(options.pending ?? [])];
   const answers = [...(options.answers ?? [])];
@@ -16,6 +23,7 @@ function fakeHooks(options: { queued?: string; pending?: string[]; answers?: Arr
     bridge: (name) => {
       expect(name).toBe('stdin');
       log.bridgeCalls += 1;
+      pending.push(...(options.sentAfterAnswer?.splice(0) ?? []));
       return JSON.stringify(answers.shift() ?? { v: '' });
     },
     seenInputSeq: () => 0,
@@ -45,6 +53,13 @@ describe('readPortStdin (fd 0 of the VM)', () => {
     const fake = fakeHooks({ answers: [{ v: '' }, { v: 'late' }] });
     expect(fake.read(10)).toBe('late');
     expect(fake.log.bridgeCalls).toBe(2);
+  });
+
+  it('keeps host order when more bytes arrive while the thread wakes to an answer (mount: a length, then its data)', () => {
+    const fake = fakeHooks({ answers: [{ v: '3\x00\x00\x00' }], sentAfterAnswer: ['abc'] });
+    expect(fake.read(4)).toBe('3\x00\x00\x00');
+    expect(fake.read(4)).toBe('abc');
+    expect(fake.log.bridgeCalls).toBe(1);
   });
 
   it('a Ctrl-C ends the read with KeyboardInterrupt, unless kbd_intr is off', () => {

@@ -39,13 +39,16 @@ export function readPortStdin(hooks: PortStdinHooks, buffer: Uint8Array, offset:
   while (bytes.length === 0) {
     const args = JSON.stringify([STDIN_POLL_MS, hooks.seenInputSeq()]);
     const answer = JSON.parse(hooks.bridge('stdin', STDIN_POLL_MS, args)) as { v?: unknown; i?: unknown };
-    // Messages queued before the answer was sent are older than it.
+    // The answer's bytes go first: an input message on the port now was sent after them (the board
+    // worker answers '' at once, without bytes, while one the VM has not seen is on its way). Host
+    // bytes that arrive while this thread wakes up are such messages; taken first, they would swap
+    // two of mount's writes (a length and its data) under load.
+    if (typeof answer.v === 'string' && answer.v.length > 0) hooks.queue(Buffer.from(answer.v, 'latin1'));
     hooks.absorbPending();
     if (answer.i !== undefined) {
       hooks.scheduleKeyboardInterrupt();
       return 0;
     }
-    if (typeof answer.v === 'string' && answer.v.length > 0) hooks.queue(Buffer.from(answer.v, 'latin1'));
     bytes = hooks.takeQueued(length);
   }
   const interrupt = hooks.interruptChar();
