@@ -24,7 +24,7 @@ const SHORT_COMPARE = file(
 
 /** Starting node, the simulated board and its world, reading its time, and closing it all. */
 const RUN_OVERHEAD_MS = 6000;
-/** `qhil run --reference` queries with the default deadline (cli/run.ts referenceFromFlags). */
+/** `qhil run --reference` queries with the default deadline (cli/run-action.ts referenceFromFlags). */
 const RUN_DEADLINE_MS = DEFAULT_TIMEOUT_MS + RUN_OVERHEAD_MS;
 /** `qhil sntp` without --timeout: the same deadline, plus starting node on a busy host. */
 const SNTP_DEADLINE_MS = DEFAULT_TIMEOUT_MS + 3000;
