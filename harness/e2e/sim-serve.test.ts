@@ -6,7 +6,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Receiver } from '../channel/receiver.js';
 import { ReplChannel } from '../channel/repl/repl.js';
 import type { LinkClosedError } from '../core/errors.js';
@@ -174,6 +174,79 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     expect(error).not.toBe('timeout');
     expect(performance.now() - killedMs).toBeLessThan(1000);
     expect(String((error as LinkClosedError | undefined)?.message)).toContain(served.ports.repl);
+  });
+
+  it('a board write whose callback runs over a second late (a starved process) leaves the port answering', async () => {
+    const board = await startSimBoard({ profile: 'ec200u' });
+    boards.push(board);
+    const log: string[] = [];
+    const served = await servePty(board, { onLog: (message) => log.push(message) });
+    serving.push(served);
+    const at = await SerialLink.open(served.ports.at);
+    links.push(at);
+    const rx = new Receiver(at);
+    await rx.write('AT\r');
+    await rx.waitFor('\r\nOK\r\n', limits('first OK'));
+    // The process held for 1.2 s just after the board starts a write, as a loaded machine starves it:
+    // its callback then runs after its deadline timer. SerialLink's own 1 s deadline closed the
+    // board's link there, and the port went dead with nothing logged.
+    const write = SerialLink.prototype.write;
+    let held = false;
+    const spy = vi.spyOn(SerialLink.prototype, 'write').mockImplementation(function (this: SerialLink, bytes: Uint8Array) {
+      const written = write.call(this, bytes);
+      if (!held && this.address.endsWith('.board')) {
+        held = true;
+        const endMs = performance.now() + 1200;
+        while (performance.now() < endMs) {
+          // Busy on purpose: nothing else of this process runs meanwhile.
+        }
+      }
+      return written;
+    });
+    try {
+      await rx.write('AT\r');
+      await rx.waitFor('\r\nOK\r\n', limits('OK after the held write'));
+      expect(held).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+    await rx.write('ATI\r');
+    expect((await rx.waitFor('\r\nOK\r\n', limits('ATI'))).text).toContain('EC200U');
+    expect(log).toEqual([]);
+  });
+
+  it('a board link that fails by itself is attached again: the open host port keeps answering, and the log says so', async () => {
+    const board = await startSimBoard({ profile: 'ec200u' });
+    boards.push(board);
+    const log: string[] = [];
+    const served = await servePty(board, { onLog: (message) => log.push(message) });
+    serving.push(served);
+    const at = await SerialLink.open(served.ports.at);
+    links.push(at);
+    const rx = new Receiver(at);
+    await rx.write('AT\r');
+    await rx.waitFor('\r\nOK\r\n', limits('first OK'));
+    // The board's link fails as a write error makes it (SerialLink's own path for a vanished device).
+    const write = SerialLink.prototype.write;
+    let failed = false;
+    const spy = vi.spyOn(SerialLink.prototype, 'write').mockImplementation(function (this: SerialLink, bytes: Uint8Array) {
+      if (!failed && this.address.endsWith('.board')) {
+        failed = true;
+        (this as unknown as { vanish(reason: string): void }).vanish('write failed: injected by the test');
+        return Promise.reject(new Error('injected'));
+      }
+      return write.call(this, bytes);
+    });
+    try {
+      await rx.write('AT\r');
+      await until('the board side attached again', () => log.some((line) => /board side of at closed \(.*injected by the test\); attaching it again/.test(line)), 5000);
+    } finally {
+      spy.mockRestore();
+    }
+    rx.discard();
+    await rx.write('ATI\r');
+    expect((await rx.waitFor('\r\nOK\r\n', limits('ATI after the board link failed'))).text).toContain('EC200U');
+    expect(at.closed).toBe(false);
   });
 
   it('a hard reboot makes the PTY vanish and come back at the same path', async () => {
