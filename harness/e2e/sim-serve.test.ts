@@ -211,7 +211,7 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
       spy.mockRestore();
     }
     await rx.write('ATI\r');
-    expect((await rx.waitFor('\r\nOK\r\n', limits('ATI'))).text).toContain('EC200U');
+    await rx.waitFor(/EC200U[^]*?\r\nOK\r\n/, limits('ATI'));
     expect(log).toEqual([]);
   });
 
@@ -243,9 +243,9 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     } finally {
       spy.mockRestore();
     }
-    rx.discard();
+    // The AT's own answer may still be on its way: ATI's is told apart by its text.
     await rx.write('ATI\r');
-    expect((await rx.waitFor('\r\nOK\r\n', limits('ATI after the board link failed'))).text).toContain('EC200U');
+    await rx.waitFor(/EC200U[^]*?\r\nOK\r\n/, limits('ATI after the board link failed'));
     expect(at.closed).toBe(false);
   });
 
@@ -298,7 +298,8 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     processes.push(child);
     const ports = await new Promise<Record<string, string>>((resolve, reject) => {
       let text = '';
-      const timer = setTimeout(() => reject(new Error(`qhil sim printed no ports within 10 s: ${JSON.stringify(text)}`)), 10_000);
+      // A loaded 2-core machine has taken over 10 s to boot a sim (as startSimProcess allows).
+      const timer = setTimeout(() => reject(new Error(`qhil sim printed no ports within 30 s: ${JSON.stringify(text)}`)), 30_000);
       child.stdout?.on('data', (bytes: Buffer) => {
         text += bytes.toString();
         const repl = /^repl: (\S+)$/m.exec(text)?.[1];
@@ -322,7 +323,7 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     expect(result.exitCode).toBe(0);
     expect(existsSync(dir)).toBe(false);
     expect(await socatPidsFor(ports.repl ?? '')).toEqual([]);
-  });
+  }, 60_000);
 });
 
 describe.skipIf(skip)('`qhil sim --fault <name>`: every named fault starts', () => {
@@ -465,7 +466,8 @@ describe('`qhil sim --tcp`', () => {
     processes.push(child);
     const ports = await new Promise<{ repl: string; at: string }>((resolve, reject) => {
       let text = '';
-      const timer = setTimeout(() => reject(new Error(`qhil sim printed no ports within 10 s: ${JSON.stringify(text)}`)), 10_000);
+      // A loaded 2-core machine has taken over 10 s to boot a sim (as startSimProcess allows).
+      const timer = setTimeout(() => reject(new Error(`qhil sim printed no ports within 30 s: ${JSON.stringify(text)}`)), 30_000);
       child.stdout?.on('data', (bytes: Buffer) => {
         text += bytes.toString();
         const repl = /^repl: (tcp:\S+)$/m.exec(text)?.[1];
@@ -483,7 +485,7 @@ describe('`qhil sim --tcp`', () => {
     expect((await rx.waitFor(/\+CME ERROR: \d+\r\n/, limits('CPIN with no SIM'))).matched).toBe('+CME ERROR: 10\r\n');
     child.kill('SIGINT');
     expect((await child).exitCode).toBe(0);
-  });
+  }, 60_000);
 
   it('refuses a bad fault with exit code 2 before starting anything', async () => {
     const result = await execa('node', [bin, 'sim', '--tcp', '0', '--fault', 'melt'], { reject: false });
