@@ -1,20 +1,28 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { errorMessage, InfrastructureError } from '../core/errors.js';
 import type { Link } from '../link/link.js';
 import { SerialLink } from '../link/serial.js';
-import { TcpLink } from '../link/tcp.js';
 import type { SimBoard } from './board.js';
 import { SIM_PORTS, type SimPort } from './protocol.js';
+
+export { SER2NET_DEVICE_GONE, serveTcp, type ServeTcpOptions } from './serve-tcp.js';
 
 /** Deadline for socat to create its pseudo-terminal links. */
 const SOCAT_START_DEADLINE_MS = 5000;
 const SOCAT_POLL_MS = 10;
 /** Deadline for socat to exit after SIGTERM before it is killed. */
 const SOCAT_STOP_DEADLINE_MS = 1000;
+/**
+ * Deadline for a write to the board's end of its own PTY pair. SerialLink's default (1 s) is for a
+ * device that may vanish; this one only vanishes with its socat, which is watched. A starved process
+ * (a loaded machine) can take over a second to run a write's callback, and a write declared late
+ * closed the board's link: the port went dead for good, with nothing logged (mpremote: "could not
+ * enter raw repl").
+ */
+const BOARD_WRITE_DEADLINE_MS = 30_000;
 /** util-linux's setpriv (essential on Debian): runs socat with a parent-death signal, see socatCommand. */
 const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
 
@@ -46,6 +54,7 @@ export function socatCommand(socatPath: string, args: string[]): { file: string;
 
 interface PtyServer {
   socat: ResultPromise;
+  /** Replaced when it closes by itself while the port is served (see reattachWhenClosed). */
   boardLink: Link;
 }
 
@@ -103,9 +112,9 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
       }
       await new Promise((resolve) => setTimeout(resolve, SOCAT_POLL_MS));
     }
-    let boardLink: SerialLink;
+    let boardLink: Link;
     try {
-      boardLink = await SerialLink.open(boardPath);
+      boardLink = await openBoardLink(boardPath);
     } catch (error) {
       await stopProcess(socat);
       throw error;
@@ -131,9 +140,43 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
       if (running.get(port) !== entry) return;
       running.delete(port);
       options.onLog?.(`socat for ${port} exited`);
-      void boardLink.close().catch(() => undefined);
+      void entry.boardLink.close().catch(() => undefined);
     });
+    reattachWhenClosed(port, entry, boardPath);
     return entry;
+  };
+
+  /**
+   * The board's link closed by itself (an error: a failed or late write) while socat still serves it:
+   * said in the log, and a fresh link to the same PTY is attached, so the host's open port keeps
+   * working instead of going silent. If that fails the port is stopped, and the host sees it close.
+   * A close without an error is deliberate (ours, or the board giving the port to another link).
+   */
+  const reattachWhenClosed = (port: SimPort, entry: PtyServer, boardPath: string): void => {
+    const link = entry.boardLink;
+    const stopWatching = link.onClose((error) => {
+      stopWatching();
+      const served = (): boolean => running.get(port) === entry && entry.boardLink === link && !closed && board.isPortUp(port);
+      if (!error || !served()) return;
+      options.onLog?.(`board side of ${port} closed (${error.message}); attaching it again`);
+      const next = work[port].then(async () => {
+        if (!served()) return;
+        try {
+          const fresh = await openBoardLink(boardPath);
+          if (!served()) {
+            await fresh.close().catch(() => undefined);
+            return;
+          }
+          entry.boardLink = fresh;
+          board.attach(port, fresh);
+          reattachWhenClosed(port, entry, boardPath);
+        } catch (reopenError) {
+          options.onLog?.(`cannot attach ${port} again (${errorMessage(reopenError)}); the port is stopped`);
+          if (running.get(port) === entry) await stopPort(port);
+        }
+      });
+      work[port] = next.catch(() => undefined);
+    });
   };
 
   /** Brings `port` to what the board says (served while up, not while absent), in order, once per change. */
@@ -185,6 +228,10 @@ export async function servePty(board: SimBoard, options: ServePtyOptions = {}): 
   };
 }
 
+function openBoardLink(boardPath: string): Promise<Link> {
+  return SerialLink.open(boardPath, { writeDeadlineMs: BOARD_WRITE_DEADLINE_MS });
+}
+
 async function stopEntry(entry: PtyServer): Promise<void> {
   await entry.boardLink.close().catch(() => undefined);
   await stopProcess(entry.socat);
@@ -196,84 +243,4 @@ async function stopProcess(child: ResultPromise): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), SOCAT_STOP_DEADLINE_MS);
   await child.catch(() => undefined);
   clearTimeout(timer);
-}
-
-export interface ServeTcpOptions {
-  /** REPL port; 0 picks a free one. Default 0. */
-  replPort?: number;
-  /** AT port; default replPort + 1 (0 when replPort is 0). */
-  atPort?: number;
-  /** Listen address; loopback only by default. */
-  host?: string;
-}
-
-/**
- * What ser2net (4.x, dataxfer.c) writes to a client that connects while the device cannot be opened,
- * before it closes the connection. gensio's text for ENOENT (a USB port that is not there).
- */
-export const SER2NET_DEVICE_GONE = 'Device open failure: Value or file not found\r\n';
-
-/**
- * Serves a board's ports as raw TCP serial servers, as ser2net does with the board's USB ports behind
- * it. What ser2net really does, and so what this does:
- * - its listening socket stays up whether or not the device exists: a TCP connect always succeeds,
- *   even while the board is unplugged or rebooting;
- * - on each new connection it opens the device; when that fails it writes SER2NET_DEVICE_GONE and
- *   closes the connection at once (so does this while a port is absent);
- * - when the device vanishes under an open connection (read error), it closes that connection.
- * So a TCP connect never means "the board is back": a client must probe (send AT, get OK; get the
- * REPL prompt) before it trusts the port again. One client per port: a new connection replaces the
- * old one (ser2net's `kickolduser`).
- */
-export async function serveTcp(board: SimBoard, options: ServeTcpOptions = {}): Promise<ServedBoard> {
-  const host = options.host ?? '127.0.0.1';
-  const replPort = options.replPort ?? 0;
-  const wanted: Record<SimPort, number> = { repl: replPort, at: options.atPort ?? (replPort === 0 ? 0 : replPort + 1) };
-  const servers: Server[] = [];
-  const sockets = new Set<Socket>();
-  const ports = {} as Record<SimPort, string>;
-
-  const refuse = (socket: Socket): void => {
-    socket.on('error', () => undefined);
-    socket.end(SER2NET_DEVICE_GONE, () => socket.destroy());
-  };
-
-  const listen = (port: SimPort): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const server = createServer((socket) => {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        if (!board.isPortUp(port)) {
-          refuse(socket);
-          return;
-        }
-        const link = new TcpLink(`${ports[port]} (board side)`, socket);
-        try {
-          board.attach(port, link);
-        } catch {
-          refuse(socket);
-        }
-      });
-      server.once('error', (error) => reject(new InfrastructureError(`cannot serve ${port} on ${host}:${wanted[port]}: ${error.message}`)));
-      server.listen(wanted[port], host, () => {
-        servers.push(server);
-        const address = server.address();
-        const actual = typeof address === 'object' && address ? address.port : wanted[port];
-        resolve(`tcp://${host.includes(':') ? `[${host}]` : host}:${actual}`);
-      });
-    });
-
-  const close = async (): Promise<void> => {
-    for (const socket of sockets) socket.destroy();
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-    servers.length = 0;
-  };
-
-  try {
-    for (const port of SIM_PORTS) ports[port] = await listen(port);
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  return { ports, close };
 }
