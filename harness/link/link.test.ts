@@ -82,6 +82,26 @@ describe.skipIf(skipWithoutSocat)('serial link over a socat pseudo-terminal', ()
     expect(await atHost).toBe('\r\nOK\r\n');
   });
 
+  it('a write whose completion comes after its deadline timer (a starved process) leaves the link open', async () => {
+    pty = await startPtyPair();
+    cleanups.push(() => pty.kill());
+    const host = await SerialLink.open(pty.hostPath, { writeDeadlineMs: 300 });
+    const board = await SerialLink.open(pty.boardPath);
+    cleanups.push(() => host.close(), () => board.close());
+    const atBoard = nextData(board);
+    const written = host.write(Buffer.from('AT\r'));
+    // Held past the deadline just after the write starts, as a loaded host starves the process: the
+    // deadline timer then runs before the poll phase hands over the write's completion.
+    const endMs = performance.now() + 700;
+    while (performance.now() < endMs) {
+      // Busy on purpose: nothing else of this process runs meanwhile.
+    }
+    await written;
+    expect(host.closed).toBe(false);
+    expect(await atBoard).toBe('AT\r');
+    await host.write(Buffer.from('AT\r'));
+  });
+
   it('opens a port exclusively', async () => {
     pty = await startPtyPair();
     cleanups.push(() => pty.kill());

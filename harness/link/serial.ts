@@ -29,6 +29,11 @@ function identityOf(stats: Stats): DeviceIdentity {
   return { dev: stats.dev, ino: stats.ino, rdev: stats.rdev };
 }
 
+/** A deadline timer this late (host monotonic ms) means the process was held up, not the device. */
+const LATE_TIMER_MS = 100;
+/** However often the process is held up, a write not taken within this long closes the link. */
+const WRITE_DEADLINE_CAP_MS = 30_000;
+
 /** A serial device (`/dev/ttyUSB2`, `/dev/serial/by-id/...`, a pseudo-terminal, `COM5`), opened exclusively. */
 export class SerialLink implements Link {
   private readonly events = new LinkEvents();
@@ -96,12 +101,28 @@ export class SerialLink implements Link {
       const stopWatchingClose = this.events.onClose((error) =>
         settle(error ?? new LinkClosedError(this.address, 'port closed during write')),
       );
-      const timer = setTimeout(() => {
-        const error = new LinkClosedError(this.address, `write not accepted within ${this.writeDeadlineMs}ms`);
-        settle(error);
-        this.events.emitClose(error);
-        if (this.port.isOpen) this.port.close(() => undefined);
-      }, this.writeDeadlineMs);
+      // The deadline counts time this process could run. A starved process (a loaded rig host) fires
+      // its timers before the poll phase delivers a write's completion, so: one turn for pending I/O
+      // first, and a timer that fired late is re-armed, up to WRITE_DEADLINE_CAP_MS in all. A device that
+      // vanished is also seen by the liveness check, so a real loss is not hidden by this.
+      const startedMs = performance.now();
+      let dueMs = startedMs + this.writeDeadlineMs;
+      const expire = (): void => {
+        setImmediate(() => {
+          if (settled) return;
+          const nowMs = performance.now();
+          if (nowMs - dueMs > LATE_TIMER_MS && nowMs - startedMs < WRITE_DEADLINE_CAP_MS) {
+            dueMs = nowMs + this.writeDeadlineMs;
+            timer = setTimeout(expire, this.writeDeadlineMs);
+            return;
+          }
+          const error = new LinkClosedError(this.address, `write not accepted within ${this.writeDeadlineMs}ms`);
+          settle(error);
+          this.events.emitClose(error);
+          if (this.port.isOpen) this.port.close(() => undefined);
+        });
+      };
+      let timer = setTimeout(expire, this.writeDeadlineMs);
       this.port.write(Buffer.from(bytes), (error) => {
         if (error) settle(new LinkClosedError(this.address, `write failed: ${error.message}`));
         else this.port.drain(() => settle());
