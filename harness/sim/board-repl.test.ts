@@ -94,23 +94,6 @@ describe('simulated board: REPL personality', () => {
     expect(stderr).toBe('');
   });
 
-  it('ends a granted raw-paste on Ctrl-C with KeyboardInterrupt and the raw prompt, as MicroPython does', async () => {
-    const sim = await board();
-    const peer = new RawPeer(sim.hostLink('repl'));
-    await peer.enterRaw();
-    peer.rx.discard();
-    await peer.rx.write('\x05A\x01');
-    const header = await peer.rx.waitFor((buffer) => (buffer.length >= 5 ? 5 : -1), limits('raw-paste header'));
-    expect(header.text.slice(0, 2)).toBe('R\x01');
-    // A host that took the grant for no answer types its way back into raw mode.
-    await peer.rx.write('\r\x03');
-    const ended = await peer.rx.waitFor(/\x04>$/, limits('raw prompt after the aborted paste'));
-    expect(ended.text).toContain('KeyboardInterrupt');
-    const { stdout, stderr } = await peer.exec('print(6 * 7)');
-    expect(stdout).toBe('42\n');
-    expect(stderr).toBe('');
-  });
-
   it('refuses raw-paste with R\\x00 when the profile says so, and plain raw mode still works', async () => {
     const sim = await board({ profile: 'ec100y' });
     const peer = new RawPeer(sim.hostLink('repl'));

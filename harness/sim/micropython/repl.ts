@@ -7,7 +7,11 @@ import { ReplModeTracker } from './prompts.js';
 /** Raw-paste flow-control window the sim grants, in bytes (MicroPython's usual stdin buffer). */
 export const RAW_PASTE_WINDOW_BYTES = 256;
 
-const [CTRL_A, CTRL_C, CTRL_D, CTRL_E, LF, CR] = [0x01, 0x03, 0x04, 0x05, 0x0a, 0x0d];
+const CTRL_A = 0x01;
+const CTRL_D = 0x04;
+const CTRL_E = 0x05;
+const LF = 0x0a;
+const CR = 0x0d;
 /** The VM's own banner line starts so; the rest (version, date, "JS with Emscripten") is replaced. */
 const VM_BANNER_START = 'MicroPython v';
 
@@ -143,13 +147,6 @@ export class SimRepl {
         this.emitBytes([0x52, 0x00]);
         this.paste = undefined;
       }
-      this.flush();
-      return false;
-    }
-    if (byte === CTRL_C) {
-      // As MicroPython's stdin reader: Ctrl-C ends the paste (\x04) raising KeyboardInterrupt, then the raw prompt.
-      [this.paste, this.rawLineEmpty] = [undefined, true];
-      this.emitText('\x04\x04KeyboardInterrupt: \r\n\x04>');
       this.flush();
       return false;
     }
