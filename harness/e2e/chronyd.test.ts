@@ -86,8 +86,11 @@ describe.skipIf(!binary && !process.env.CI)('reference client against a real chr
         ours.push((await queryReference({ servers: [`127.0.0.1:${server.port}`], kissState: createKissState() })).offsetMs);
         theirs.push(await chronydOffsetMs('127.0.0.1', server.port, binary));
       }
-      expect(Math.abs(median(theirs) - 5000)).toBeLessThan(1);
-      expect(Math.abs(median(ours) - median(theirs))).toBeLessThan(1);
+      // chronyd -Q is a fresh process per query, scheduled on a loaded host like any other: its one-shot
+      // loopback offset wanders by a few ms (1.4 ms seen once in CI). Within 5 ms of +5000 it read our
+      // server's answer as intended; a misread field would be off by seconds or by 2^32 fractions.
+      expect(Math.abs(median(theirs) - 5000)).toBeLessThan(5);
+      expect(Math.abs(median(ours) - median(theirs))).toBeLessThan(5);
     } finally {
       await server.close();
     }
