@@ -17,6 +17,7 @@ import { startSimBoard, type SimBoard } from '../sim/board.js';
 import { serveControlSocket, type ControlSocket } from '../sim/control-socket.js';
 import { servePty, serveTcp, type ServedBoard } from '../sim/serve.js';
 import { skipWithoutSocat } from '../testing/socat.js';
+import { until } from '../testing/until.js';
 
 const BIN = fileURLToPath(new URL('../../bin/qhil.js', import.meta.url));
 /** A loaded 2-core machine: process start-up alone can take seconds. */
@@ -89,14 +90,6 @@ async function leasesTaken(count: number, child: ResultPromise, deadlineMs = 60_
   }
 }
 
-async function until(what: string, check: () => boolean, deadlineMs: number): Promise<void> {
-  const endMs = performance.now() + deadlineMs;
-  while (!check()) {
-    if (performance.now() > endMs) throw new Error(`not within ${deadlineMs}ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 function resultOf(output: Result): RunResult {
   const runDir = /^Reports: (.+)$/m.exec(String(output.stdout))?.[1];
   if (!runDir) throw new Error(`no run folder in ${String(output.stdout)}`);
@@ -119,7 +112,7 @@ describe.skipIf(skipWithoutSocat)('board leases across processes', () => {
         const queued = run(quick(), ['--at', ports.at], ['--wait', '90s']);
         let queuedOut = '';
         queued.stdout?.on('data', (bytes: Buffer) => (queuedOut += bytes.toString()));
-        await until('the second run queues', () => queuedOut.includes('waiting up to 90s for the port'), 60_000);
+        await until('the second run queues', () => queuedOut.includes('waiting up to 90s for the port'), 60_000, { pollMs: 50 });
         // The holder stops (SIGTERM: ports closed, leases released); the queued run gets the board.
         holder.kill('SIGTERM');
         expect((await holder).exitCode).toBe(3);

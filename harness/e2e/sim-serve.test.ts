@@ -17,6 +17,7 @@ import { resolveBoardProfile, startSimBoard, type SimBoard } from '../sim/board.
 import { FAULT_NAMES, type FaultName } from '../sim/faults.js';
 import { SER2NET_DEVICE_GONE, servePty, serveTcp, type ServedBoard } from '../sim/serve.js';
 import { skipWithoutSocat, socatPidsFor } from '../testing/socat.js';
+import { until } from '../testing/until.js';
 
 const skip = skipWithoutSocat;
 const bin = fileURLToPath(new URL('../../bin/qhil.js', import.meta.url));
@@ -65,15 +66,6 @@ async function startSimProcess(args: string[]): Promise<{ child: ResultPromise; 
     throw error;
   });
   return { child, ports, stderr: () => stderr };
-}
-
-/** Resolves once `check` holds; rejects after `deadlineMs` naming `what`. */
-async function until(what: string, check: () => boolean, deadlineMs: number): Promise<void> {
-  const endMs = performance.now() + deadlineMs;
-  while (!check()) {
-    if (performance.now() > endMs) throw new Error(`not within ${deadlineMs}ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Sends AT until an OK comes back over `address` (a PTY path that may not exist yet, or tcp://), within `deadlineMs`. */
@@ -178,7 +170,8 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     expect(String((error as LinkClosedError | undefined)?.message)).toContain(served.ports.repl);
   });
 
-  it('a board write whose callback runs over a second late (a starved process) leaves the port answering', async () => {
+  /** A sim board served on PTYs, its log kept, and its AT port open from the host and answering. */
+  async function servedAtPort(): Promise<{ at: SerialLink; rx: Receiver; log: string[] }> {
     const board = await startSimBoard({ profile: 'ec200u' });
     boards.push(board);
     const log: string[] = [];
@@ -189,6 +182,11 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
     const rx = new Receiver(at);
     await rx.write('AT\r');
     await rx.waitFor('\r\nOK\r\n', limits('first OK'));
+    return { at, rx, log };
+  }
+
+  it('a board write whose callback runs over a second late (a starved process) leaves the port answering', async () => {
+    const { rx, log } = await servedAtPort();
     // The process held for 1.2 s just after the board starts a write, as a loaded machine starves it:
     // its callback then runs after its deadline timer. SerialLink's own 1 s deadline closed the
     // board's link there, and the port went dead with nothing logged.
@@ -218,16 +216,7 @@ describe.skipIf(skip)('sim served on a PTY (socat)', () => {
   });
 
   it('a board link that fails by itself is attached again: the open host port keeps answering, and the log says so', async () => {
-    const board = await startSimBoard({ profile: 'ec200u' });
-    boards.push(board);
-    const log: string[] = [];
-    const served = await servePty(board, { onLog: (message) => log.push(message) });
-    serving.push(served);
-    const at = await SerialLink.open(served.ports.at);
-    links.push(at);
-    const rx = new Receiver(at);
-    await rx.write('AT\r');
-    await rx.waitFor('\r\nOK\r\n', limits('first OK'));
+    const { at, rx, log } = await servedAtPort();
     // The board's link fails as a write error makes it (SerialLink's own path for a vanished device).
     const write = SerialLink.prototype.write;
     let failed = false;

@@ -3,6 +3,7 @@ import type { BoardProfileInput } from '../sim/profile.js';
 import type { ModemModel } from '../sim/modem.js';
 import type { AtServices } from '../sim/at/interpreter.js';
 import { createAtPort, type AtPort } from '../sim/at/port.js';
+import { until } from './until.js';
 
 /** The zone AT+CCLK and +QNTP report on this profile: UTC-4, in quarter hours. */
 export const ZONE_QUARTER_HOURS = -16;
@@ -34,13 +35,8 @@ export function rawPort(
     output,
     settle: (ms = 60) => new Promise((resolve) => setTimeout(resolve, ms)),
     /** Until the output holds `text` (a URC that comes later), or throws at the deadline: no fixed wait a loaded host outlasts. */
-    until: async (text, deadlineMs = 5000) => {
-      const endMs = performance.now() + deadlineMs;
-      while (!output().includes(text)) {
-        if (performance.now() > endMs) throw new Error(`no ${JSON.stringify(text)} within ${deadlineMs}ms; output: ${JSON.stringify(output())}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    },
+    until: (text, deadlineMs = 5000) =>
+      until(JSON.stringify(text), () => output().includes(text), deadlineMs, { pollMs: 5, detail: () => `output: ${JSON.stringify(output())}` }),
   };
 }
 
