@@ -94,6 +94,32 @@ describe('simulated board: REPL personality', () => {
     expect(stderr).toBe('');
   });
 
+  it('ends a granted raw-paste on Ctrl-C with KeyboardInterrupt and the raw prompt, as MicroPython does', async () => {
+    const sim = await board();
+    const peer = new RawPeer(sim.hostLink('repl'));
+    await peer.enterRaw();
+    peer.rx.discard();
+    await peer.rx.write('\x05A\x01');
+    const header = await peer.rx.waitFor((buffer) => (buffer.length >= 5 ? 5 : -1), limits('raw-paste header'));
+    expect(header.text.slice(0, 2)).toBe('R\x01');
+    // A host that took the grant for no answer types its way back into raw mode.
+    await peer.rx.write('\r\x03');
+    const ended = await peer.rx.waitFor(/\x04>$/, limits('raw prompt after the aborted paste'));
+    expect(ended.text).toContain('KeyboardInterrupt');
+    const { stdout, stderr } = await peer.exec('print(6 * 7)');
+    expect(stdout).toBe('42\n');
+    expect(stderr).toBe('');
+  });
+
+  it('a grant that comes after the harness gave up on it: ReplChannel gets back to raw mode and runs the code', async () => {
+    const sim = await board();
+    // No time at all for the answer: the grant always comes late, as from a board on a loaded host.
+    const repl = new ReplChannel(sim.hostLink('repl'), { rawPasteAnswerMs: 0 });
+    expect((await repl.exec('print(6 * 7)', { timeoutMs: 5000 })).stdout).toBe('42\n');
+    expect(repl.mode).toBe('raw');
+    expect((await repl.exec('print(7 * 8)', { timeoutMs: 5000 })).stdout).toBe('56\n');
+  });
+
   it('refuses raw-paste with R\\x00 when the profile says so, and plain raw mode still works', async () => {
     const sim = await board({ profile: 'ec100y' });
     const peer = new RawPeer(sim.hostLink('repl'));

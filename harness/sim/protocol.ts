@@ -12,9 +12,15 @@ export const BRIDGE = {
   replyLength: 1,
   /** Int32 index: set to 1 when the VM thread must stop waiting (board closing or rebooting). */
   stop: 2,
+  /** Int32 index: the last input message the VM thread has processed, stored before that input's last output is posted. */
+  idleSeq: 3,
+  /** Int32 index: 1 while the VM runs what the host typed (Python may be executing: a Ctrl-C interrupts it). */
+  running: 4,
+  /** Int32 slots before the payload. */
+  controlInts: 8,
   /** Byte offset of the JSON payload. */
-  payloadOffset: 16,
-  bytes: 16 + 256 * 1024,
+  payloadOffset: 32,
+  bytes: 32 + 256 * 1024,
 } as const;
 
 /**

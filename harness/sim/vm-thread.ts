@@ -80,7 +80,7 @@ export class VmThread {
   ) {
     this.replMode = new ReplModeTracker(boot === 'resume-raw' ? 'raw' : 'friendly');
     const bridge = new SharedArrayBuffer(BRIDGE.bytes);
-    this.control = new Int32Array(bridge, 0, 4);
+    this.control = new Int32Array(bridge, 0, BRIDGE.controlInts);
     this.payload = new Uint8Array(bridge, BRIDGE.payloadOffset);
     const vmData: VmWorkerData = { profile: host.profile, bridge, boot, filesystemDir: host.filesystemDir, rtc: host.rtc, ...(host.vmModule && { vmModule: host.vmModule }) };
     this.worker = new Worker(host.vmWorkerPath, { workerData: vmData });
@@ -109,9 +109,17 @@ export class VmThread {
     this.ready.catch(() => undefined);
   }
 
-  /** Python is running (input not yet processed, or a bridge call open). Input before boot only waits. */
-  get busy(): boolean {
-    return this.isReady && (this.sentSeq !== this.idleSeq || this.pending !== undefined);
+  /**
+   * Whether a Ctrl-C now is an interrupt: `running` while the VM runs what was typed or a bridge call
+   * is open (a board's UART takes Ctrl-C as the interrupt char then); `queued` while input the VM has
+   * not reached yet may start Python; else `idle`, and Ctrl-C is a keystroke (a raw-paste ends on it).
+   * Input before boot only waits.
+   */
+  private state(): 'running' | 'queued' | 'idle' {
+    if (!this.isReady) return 'idle';
+    if (this.pending !== undefined || Atomics.load(this.control, BRIDGE.running) === 1) return 'running';
+    // The shared seq is ahead of the 'idle' message: it is stored before the output a host may answer.
+    return this.sentSeq !== Math.max(this.idleSeq, Atomics.load(this.control, BRIDGE.idleSeq)) ? 'queued' : 'idle';
   }
 
   /**
@@ -131,8 +139,10 @@ export class VmThread {
   input(bytes: Buffer): void {
     let forward = bytes;
     if (this.unanswered) this.unanswered.replay.push(bytes);
-    if (this.busy && bytes.includes(CTRL_C) && !this.stdin.ctrlCIsData) {
-      forward = Buffer.from([...bytes].filter((byte) => byte !== CTRL_C));
+    const state = bytes.includes(CTRL_C) && !this.stdin.ctrlCIsData ? this.state() : 'idle';
+    if (state !== 'idle') {
+      // Queued input may only be keystrokes: the Ctrl-C goes with it, and interrupts what it starts.
+      if (state === 'running') forward = Buffer.from([...bytes].filter((byte) => byte !== CTRL_C));
       if (!this.unanswered) {
         const ctrlC = bytes.indexOf(CTRL_C);
         const after = Buffer.concat([bytes.subarray(0, ctrlC), bytes.subarray(ctrlC + 1)]);

@@ -3,15 +3,9 @@ import type { BoardProfile } from '../profile.js';
 import type { VmBoot } from '../protocol.js';
 import { createBoardVm, quecPythonBanner } from './board-vm.js';
 import { ReplModeTracker } from './prompts.js';
+import { RawPaste } from './raw-paste.js';
 
-/** Raw-paste flow-control window the sim grants, in bytes (MicroPython's usual stdin buffer). */
-export const RAW_PASTE_WINDOW_BYTES = 256;
-
-const CTRL_A = 0x01;
-const CTRL_D = 0x04;
-const CTRL_E = 0x05;
-const LF = 0x0a;
-const CR = 0x0d;
+const [CTRL_A, CTRL_D, LF, CR] = [0x01, 0x04, 0x0a, 0x0d];
 /** The VM's own banner line starts so; the rest (version, date, "JS with Emscripten") is replaced. */
 const VM_BANNER_START = 'MicroPython v';
 
@@ -29,6 +23,10 @@ export interface SimReplOptions {
   absorbPendingInput?: () => void;
   /** The last input message this thread has taken (see port-stdin.ts). */
   seenInputSeq?: () => number;
+  /** Called when all queued input is processed, before the last output of it is sent. */
+  onDrained?: () => void;
+  /** Called around each byte the VM takes: while true, Python may run (a Ctrl-C must interrupt it). */
+  onRunning?: (running: boolean) => void;
 }
 
 /**
@@ -46,7 +44,7 @@ export class SimRepl {
   private readonly modeTracker = new ReplModeTracker();
   /** In raw mode, nothing typed since the last `>` prompt: where a raw-paste request may start. */
   private rawLineEmpty = false;
-  private paste: { stage: 'request'; seen: number } | { stage: 'collect'; code: number[]; sinceGrant: number } | undefined;
+  private readonly paste: RawPaste;
   /** Output bytes to drop (the VM's `OK`, which raw-paste does not print). */
   private swallow = '';
   /** Held output that may be the start of the VM's banner. */
@@ -58,7 +56,9 @@ export class SimRepl {
   /** The VM's previous output byte, to tell a bare `\n` from `\r\n`. */
   private lastVmByte = 0;
 
-  constructor(private readonly options: SimReplOptions) {}
+  constructor(private readonly options: SimReplOptions) {
+    this.paste = new RawPaste((bytes) => this.emitBytes(bytes), options.rawPaste ?? options.profile.rawPaste);
+  }
 
   private get mode(): 'friendly' | 'raw' {
     return this.modeTracker.mode;
@@ -107,80 +107,56 @@ export class SimRepl {
       const softReboot = this.processByte(byte);
       if (softReboot) await this.softReboot();
     }
+    this.options.onDrained?.();
     this.flushHeld();
     this.flush();
   }
 
   /** One host byte; true when the VM asked for a soft reboot. */
   private processByte(byte: number): boolean {
-    if (this.paste) return this.processPasteByte(byte);
-    if (this.mode === 'raw' && this.rawLineEmpty && byte === CTRL_E) {
-      this.paste = { stage: 'request', seen: 1 };
-      return false;
-    }
+    if (this.paste.active) return this.processPasteByte(byte);
+    if (this.mode === 'raw' && this.rawLineEmpty && this.paste.start(byte)) return false;
     if (this.mode === 'raw') this.rawLineEmpty = false;
     return this.feedVm(byte);
   }
 
   private processPasteByte(byte: number): boolean {
-    const paste = this.paste;
-    if (!paste) return false;
-    if (paste.stage === 'request') {
-      const expected = paste.seen === 1 ? 0x41 /* 'A' */ : CTRL_A;
-      if (byte !== expected) {
-        // Not a raw-paste request after all: hand everything to the VM as typed.
-        this.paste = undefined;
-        this.rawLineEmpty = false;
-        const replay = [CTRL_E, ...(paste.seen === 2 ? [0x41] : []), byte];
-        return replay.reduce((reboot, b) => this.feedVm(b) || reboot, false);
-      }
-      if (paste.seen === 1) {
-        paste.seen = 2;
+    const step = this.paste.take(byte);
+    switch (step.kind) {
+      case 'taken':
+        // No flush: the drain's end sends the answer once the VM counts as idle, for a host answering at once.
         return false;
+      case 'typed':
+        this.rawLineEmpty = false;
+        return step.bytes.reduce((reboot, b) => this.feedVm(b) || reboot, false);
+      case 'interrupted':
+        this.rawLineEmpty = true;
+        return false;
+      case 'run': {
+        // The acknowledgement goes before the code runs; the VM's "OK" is not printed in raw-paste.
+        this.flush();
+        this.rawLineEmpty = false;
+        const reboot = step.code.reduce((soFar, b) => this.feedVm(b) || soFar, false);
+        this.swallow = 'OK';
+        return this.feedVm(CTRL_D) || reboot;
       }
-      if (this.options.rawPaste ?? this.options.profile.rawPaste) {
-        const window = RAW_PASTE_WINDOW_BYTES;
-        this.emitBytes([0x52 /* R */, 0x01, window & 0xff, window >> 8, 0x01]);
-        this.paste = { stage: 'collect', code: [], sinceGrant: 0 };
-      } else {
-        // Refused: the board stays at the raw prompt, line still empty.
-        this.emitBytes([0x52, 0x00]);
-        this.paste = undefined;
-      }
-      this.flush();
-      return false;
     }
-    if (byte === CTRL_D) {
-      // End of data: acknowledge, then run the code through plain raw mode without its "OK".
-      this.emitBytes([CTRL_D]);
-      this.flush();
-      const code = paste.code;
-      this.paste = undefined;
-      this.rawLineEmpty = false;
-      let reboot = false;
-      for (const b of code) reboot = this.feedVm(b) || reboot;
-      this.swallow = 'OK';
-      return this.feedVm(CTRL_D) || reboot;
-    }
-    paste.code.push(byte);
-    paste.sinceGrant += 1;
-    if (paste.sinceGrant >= RAW_PASTE_WINDOW_BYTES) {
-      paste.sinceGrant = 0;
-      this.emitBytes([0x01]);
-      this.flush();
-    }
-    return false;
   }
 
   private feedVm(byte: number): boolean {
     const vm = this.vm;
     if (!vm) return false;
-    return vm.replProcessChar(byte) !== 0;
+    this.options.onRunning?.(true);
+    try {
+      return vm.replProcessChar(byte) !== 0;
+    } finally {
+      this.options.onRunning?.(false);
+    }
   }
 
   private async softReboot(): Promise<void> {
     const wasRaw = this.mode === 'raw';
-    this.paste = undefined;
+    this.paste.reset();
     this.swallow = '';
     this.flushHeld();
     this.emitText('MPY: soft reboot\r\n');
@@ -235,11 +211,9 @@ export class SimRepl {
   private fromVmByte(byte: number): void {
     const char = String.fromCharCode(byte);
     if (this.swallow) {
-      if (char === this.swallow[0]) {
-        this.swallow = this.swallow.slice(1);
-        return;
-      }
-      this.swallow = '';
+      const swallowed = char === this.swallow[0];
+      this.swallow = swallowed ? this.swallow.slice(1) : '';
+      if (swallowed) return;
     }
     if (this.bannerLine !== undefined) {
       this.bannerLine += char;
@@ -260,10 +234,9 @@ export class SimRepl {
   }
 
   private flushHeld(): void {
-    if (!this.held) return;
     const text = this.held;
     this.held = '';
-    this.emitText(text);
+    if (text) this.emitText(text);
   }
 
   private emitText(text: string): void {

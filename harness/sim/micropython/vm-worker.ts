@@ -20,7 +20,7 @@ const BRIDGE_GRACE_MS = 5000;
 const port = parentPort;
 if (!port) throw new Error('harness/sim/micropython/vm-worker.js must run as a worker thread');
 const data = workerData as VmWorkerData;
-const control = new Int32Array(data.bridge, 0, 4);
+const control = new Int32Array(data.bridge, 0, BRIDGE.controlInts);
 const payload = new Uint8Array(data.bridge, BRIDGE.payloadOffset);
 const vmStartedMs = performance.now();
 useCompiledWasm(data.vmModule);
@@ -106,6 +106,9 @@ const repl: SimRepl = new SimRepl({
   bridge,
   filesystemDir: data.filesystemDir,
   seenInputSeq: () => Math.max(currentSeq, absorbedSeq),
+  // Before the last output goes: a host answering it at once must find the VM idle (vm-thread.ts busy).
+  onDrained: () => Atomics.store(control, BRIDGE.idleSeq, Math.max(currentSeq, absorbedSeq)),
+  onRunning: (running) => Atomics.store(control, BRIDGE.running, running ? 1 : 0),
   absorbPendingInput: () => {
     // Python blocks this thread while it reads stdin, so host bytes that came meanwhile are taken here,
     // in order (those dispatched already, then those still on the port); they count as processed when
