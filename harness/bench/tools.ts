@@ -14,14 +14,13 @@ export interface Tool {
 }
 
 /**
- * MicroPython's mpremote, run from source as ../shared/tools/mpremote.sh runs it (QHIL_MPREMOTE names
- * the script elsewhere), but without the shell in between: python3 -m mpremote. Undefined with the
- * reason when it is not there or its Python modules (python3-serial, python3-platformdirs) are missing.
+ * MicroPython's mpremote, vendored in `vendor/mpremote` and run from source as `vendor/mpremote.sh`
+ * runs it (QHIL_MPREMOTE names another such script), but without the shell in between: python3 -m
+ * mpremote. The reason instead when its Python modules (python3-serial, python3-platformdirs) are missing.
  */
 export function findMpremote(): Tool | string {
-  const candidates = [process.env.QHIL_MPREMOTE, join(REPO_DIR, '..', 'shared', 'tools', 'mpremote.sh'), join(REPO_DIR, '..', '..', 'shared', 'tools', 'mpremote.sh')];
-  const script = candidates.find((path): path is string => path !== undefined && existsSync(path));
-  if (!script) return 'mpremote not found (../shared/tools/mpremote.sh, or set QHIL_MPREMOTE)';
+  const script = process.env.QHIL_MPREMOTE ?? join(REPO_DIR, 'vendor', 'mpremote.sh');
+  if (!existsSync(script)) return `mpremote not found (${script})`;
   const source = join(dirname(script), 'mpremote');
   const python = '/usr/bin/python3';
   const env = { ...process.env, PYTHONPATH: source };

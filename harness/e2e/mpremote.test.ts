@@ -1,46 +1,27 @@
 /**
- * MicroPython's own host tool, mpremote (../shared/tools/mpremote.sh, run by /usr/bin/python3), against
+ * MicroPython's own host tool, mpremote (vendored: vendor/mpremote.sh, run by /usr/bin/python3), against
  * `qhil sim --pty`, as a desk engineer points it at a board: exec, eval, the filesystem both ways,
  * soft reset keeping /usr, and `mount` of a host folder with an import from it. Skipped where the
- * machine lacks socat, the script or Debian's python3-serial/python3-platformdirs, except in CI
- * (.ci/run installs them), where that fails.
+ * machine lacks socat or Debian's python3-serial/python3-platformdirs, except in CI (.ci/run installs
+ * them), where that fails.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialLink } from '../link/serial.js';
+import { findMpremote } from '../bench/tools.js';
 import { socatAvailable } from '../testing/socat.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repoRoot, 'bin', 'qhil.js');
-const PYTHON = '/usr/bin/python3';
-
-/** The script beside the checkout (`../shared/tools`), also from a git worktree, whose main checkout holds it. */
-function findMpremote(): string | undefined {
-  const candidates = [process.env.QHIL_MPREMOTE, join(repoRoot, '..', 'shared', 'tools', 'mpremote.sh')];
-  const dotGit = join(repoRoot, '.git');
-  if (existsSync(dotGit) && statSync(dotGit).isFile()) {
-    const gitdir = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, 'utf8'))?.[1]?.trim();
-    // <main>/.git/worktrees/<name>: the main checkout is three levels up.
-    if (gitdir) candidates.push(join(resolve(gitdir, '..', '..', '..'), '..', 'shared', 'tools', 'mpremote.sh'));
-  }
-  return candidates.find((path): path is string => path !== undefined && existsSync(path));
-}
 
 const mpremote = findMpremote();
-const pythonReady = spawnSync(PYTHON, ['-c', 'import serial, platformdirs'], { stdio: 'ignore' }).status === 0;
-const missing = [
-  !socatAvailable() && 'socat',
-  !mpremote && 'mpremote.sh (../shared/tools)',
-  !pythonReady && `${PYTHON} with python3-serial and python3-platformdirs`,
-].filter(Boolean);
-// CI installs socat and the Python modules (.ci/run), so there a missing one fails the tests; the
-// script itself lives beside the checkout (../shared/tools), which a clone elsewhere does not have.
-const skip = !mpremote || (missing.length > 0 && !process.env.CI);
+const missing = [!socatAvailable() && 'socat', typeof mpremote === 'string' && mpremote].filter(Boolean);
+// CI installs socat and the Python modules (.ci/run), so there a missing one fails the tests.
+const skip = missing.length > 0 && !process.env.CI;
 if (skip) console.warn(`mpremote tests skipped: missing ${missing.join(', ')}`);
 
 let sim: ResultPromise | undefined;
@@ -51,7 +32,8 @@ const work = mkdtempSync(join(tmpdir(), 'qhil-mpremote-test-'));
 
 /** One mpremote run against the board; every run has a deadline (a hang fails the test, never the suite). */
 async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const result = await execa(mpremote ?? 'mpremote', ['connect', replPath, ...args], { reject: false, timeout: 30_000, stdin: 'ignore' });
+  if (typeof mpremote === 'string') throw new Error(mpremote);
+  const result = await execa(mpremote.file, [...mpremote.args, 'connect', replPath, ...args], { env: mpremote.env, reject: false, timeout: 30_000, stdin: 'ignore' });
   return { code: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
