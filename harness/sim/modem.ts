@@ -101,9 +101,17 @@ export class ModemModel extends EventEmitter {
     });
   }
 
-  /** The RTC's current wall-clock reading, ms since 1970 as if it were UTC (it is in the board's zone). */
-  rtcReadingMs(): number {
-    const elapsedMs = this.hostNowMs() - this.rtcBaseHostMs;
+  /** The host wall clock the RTC runs against, ms with fractions. */
+  nowMs(): number {
+    return this.hostNowMs();
+  }
+
+  /**
+   * The RTC's wall-clock reading, ms since 1970 as if it were UTC (it is in the board's zone), now or
+   * at host instant `atHostMs` (not before the RTC was last set).
+   */
+  rtcReadingMs(atHostMs = this.hostNowMs()): number {
+    const elapsedMs = Math.max(atHostMs, this.rtcBaseHostMs) - this.rtcBaseHostMs;
     return this.rtcBaseReadingMs + elapsedMs * (1 + this.driftPpm / 1e6);
   }
 

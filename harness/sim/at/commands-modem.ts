@@ -13,9 +13,9 @@ export type CmeAnswer = (code: number) => Answer;
 
 /**
  * The answer to `command` if it is one of these; undefined for any other command. `cme` words a
- * `+CME ERROR` as the port's CMEE mode says.
+ * `+CME ERROR` as the port's CMEE mode says; `readAtMs` is the host instant the board reads its clock.
  */
-export function modemCommand(command: AtCommand, modem: ModemModel, cme: CmeAnswer): Answer | Promise<Answer> | undefined {
+export function modemCommand(command: AtCommand, modem: ModemModel, cme: CmeAnswer, readAtMs = modem.nowMs()): Answer | Promise<Answer> | undefined {
   const { name, form } = command;
   const args = splitArgs(command.argText);
   const profile = modem.profile;
@@ -77,7 +77,7 @@ export function modemCommand(command: AtCommand, modem: ModemModel, cme: CmeAnsw
       return ok([`+QIDNSCFG: ${cid},"${primary}","${secondary}"`]);
     }
     case '+CCLK?':
-      return ok([`+CCLK: "${formatBoardTime(modem.rtcReadingMs(), modem.zoneQuarterHours, 2)}"`]);
+      return ok([`+CCLK: "${formatBoardTime(modem.rtcReadingMs(readAtMs), modem.zoneQuarterHours, 2)}"`]);
     case '+CCLK=':
       return setClock(modem, args[0] ?? '', cme);
     case '+QLTS':

@@ -117,9 +117,13 @@ export class AtInterpreter {
           // result code for the line: OK, or the first error, which stops the rest of the line.
           final = 'OK';
           for (const command of commands) {
-            await this.sleep(this.modem.profile.atDelays[`AT${command.name}`] ?? DEFAULT_DELAY_MS);
+            const delayMs = this.modem.profile.atDelays[`AT${command.name}`] ?? DEFAULT_DELAY_MS;
+            // The board reads its clock when its delay is up, though a loaded host may wake the sim
+            // later: a loaded host is not a loaded board, and a late answer still brackets the read.
+            const readAtMs = this.modem.nowMs() + delayMs;
+            await this.sleep(delayMs);
             if (generation !== this.generation) return;
-            const answer = await this.execute(command);
+            const answer = await this.execute(command, readAtMs);
             if (generation !== this.generation) return;
             this.write(answer.lines.map((text) => `\r\n${text}\r\n`).join(''));
             if (answer.final !== 'OK') {
@@ -136,7 +140,7 @@ export class AtInterpreter {
     }
   }
 
-  private async execute(command: AtCommand): Promise<Answer> {
+  private async execute(command: AtCommand, readAtMs: number): Promise<Answer> {
     const { name, form } = command;
     const args = splitArgs(command.argText);
     const modem = this.modem;
@@ -179,7 +183,7 @@ export class AtInterpreter {
       case '+CTZU?':
         return ok([`+CTZU: ${this.ctzu}`]);
       default:
-        return modemCommand(command, modem, (code) => this.cme(code)) ?? error();
+        return modemCommand(command, modem, (code) => this.cme(code), readAtMs) ?? error();
     }
   }
 
