@@ -9,7 +9,7 @@ import { memoryLinkPair } from '../../link/memory.js';
 import { ModemModel } from '../modem.js';
 import { firmwareNtpQuery } from '../ntp.js';
 import { parseBoardProfile } from '../profile.js';
-import { PROFILE, ZONE_QUARTER_HOURS } from '../../testing/sim-at.js';
+import { NO_NTP, PROFILE, rawPort, ZONE_QUARTER_HOURS } from '../../testing/sim-at.js';
 import { createAtPort, type AtPort } from './port.js';
 
 const SERVER_OFFSET_MS = 3_000;
@@ -119,6 +119,26 @@ describe('sim AT interpreter on the modem model', () => {
     expect(reading.zoneQuarterHours).toBe(ZONE_QUARTER_HOURS);
     const boardUtcMs = Date.UTC(reading.localtime[0], reading.localtime[1] - 1, reading.localtime[2], reading.localtime[3], reading.localtime[4], reading.localtime[5]) - ZONE_QUARTER_HOURS * 15 * 60_000;
     expect(Math.abs(boardUtcMs - reading.hostSendMs)).toBeLessThan(2000);
+  });
+
+  it('reads the clock for AT+CCLK? when its delay is up, but never past the host clock (a timer may fire early)', async () => {
+    let nowMs = 1_800_000_000_000;
+    const clocked = new ModemModel(parseBoardProfile({ ...PROFILE, atDelays: { 'AT+CCLK': 5 } }), () => nowMs);
+    // The RTC's second changes 4.5 ms from now.
+    clocked.setRtcReadingMs(Math.ceil(nowMs / 1000) * 1000 + 1000 - 4.5);
+    const second = (text: string): number => Number(/:(\d{2})[+-]\d+"/.exec(text)?.[1]);
+    const early = rawPort(clocked, NO_NTP);
+    early.port.receive(Buffer.from('AT+CCLK?\r'));
+    // The delay's timer fires with the host clock only 4 ms on: the board reads the old second.
+    nowMs += 4;
+    await early.until('OK');
+    const late = rawPort(clocked, NO_NTP);
+    late.port.receive(Buffer.from('AT+CCLK?\r'));
+    // A timer that fires a second late (a starved host): the board read its clock when its delay was
+    // up, at +9 ms, in the next second, not two seconds on.
+    nowMs += 1006;
+    await late.until('OK');
+    expect((second(late.output()) - second(early.output()) + 60) % 60).toBe(1);
   });
 
   it('sets the RTC with AT+CCLK= and reads it back', async () => {

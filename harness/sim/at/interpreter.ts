@@ -120,10 +120,11 @@ export class AtInterpreter {
             const delayMs = this.modem.profile.atDelays[`AT${command.name}`] ?? DEFAULT_DELAY_MS;
             // The board reads its clock when its delay is up, though a loaded host may wake the sim
             // later: a loaded host is not a loaded board, and a late answer still brackets the read.
+            // Never after now: a timer may fire up to a ms early (libuv's loop time is whole ms).
             const readAtMs = this.modem.nowMs() + delayMs;
             await this.sleep(delayMs);
             if (generation !== this.generation) return;
-            const answer = await this.execute(command, readAtMs);
+            const answer = await this.execute(command, Math.min(readAtMs, this.modem.nowMs()));
             if (generation !== this.generation) return;
             this.write(answer.lines.map((text) => `\r\n${text}\r\n`).join(''));
             if (answer.final !== 'OK') {
