@@ -20,7 +20,9 @@ import { median, percentile, round } from './stats.js';
  * |reported - injected| (median, max), reported half-width (median), how often the interval holds
  * the injected value, and time per reading. AT readings run on several boards at once (each mostly
  * waits for its aimed polls); REPL readings one at a time (the board loop spins a core).
- * Trials per path and condition: QHIL_BENCH_EDGE_TRIALS (default 200). Needs `npm run build`.
+ * Trials per path and condition: QHIL_BENCH_EDGE_TRIALS (default 200); QHIL_BENCH_EDGE_PATHS=at or
+ * repl runs one path; QHIL_BENCH_EDGE_SYNCS (default 20; 0: none) the settime() truncation trials.
+ * Needs `npm run build`.
  */
 
 const BASE_OFFSETS_MS = [-60_000, -1500, -0.4, 250, 999, 7321, 60_000];
@@ -174,8 +176,11 @@ export async function benchEdge(
     Object.assign(out, part);
     progress(part);
   };
-  add(await benchTruncation(Number(process.env.QHIL_BENCH_EDGE_SYNCS ?? 20)));
-  for (const via of ['repl', 'at'] as const) {
+  const syncs = Number(process.env.QHIL_BENCH_EDGE_SYNCS ?? 20);
+  if (syncs > 0) add(await benchTruncation(syncs));
+  // QHIL_BENCH_EDGE_PATHS=at (or repl) runs one path only.
+  const paths = (['repl', 'at'] as const).filter((via) => (process.env.QHIL_BENCH_EDGE_PATHS ?? 'repl,at').split(',').includes(via));
+  for (const via of paths) {
     const quietFromLoad = oneMinuteLoad();
     add(figures(`${via} quiet`, await runTrials(via, trials)));
     add({ [`${via} quiet: load average (1 min) at start / end`]: `${quietFromLoad} / ${oneMinuteLoad()}` });
