@@ -211,4 +211,40 @@ describe('simulated board: QuecPython modules', () => {
     const rtcS = (await y2k.control.readRtcMs()) / 1000;
     for (const out of [outA, outB]) expect(Math.abs(tupleMs(tuple(out.stdout.slice(out.stdout.lastIndexOf('(')))) / 1000 - rtcS)).toBeLessThan(3);
   });
+
+  it('a loop polling localtime() sees each second change within a few ms, in a few dozen passes, not thousands', async () => {
+    const sim = await board();
+    const peer = new RawPeer(sim.hostLink('repl'));
+    await peer.enterRaw();
+    // As the harness's edge loop: ticks before the last read of the old second, after the first of the new.
+    const code = [
+      'import utime',
+      'tk = utime.ticks_ms',
+      'lt = utime.localtime',
+      'for k in range(3):',
+      '    s0 = lt()',
+      '    p = c = tk()',
+      '    n = 0',
+      '    while True:',
+      '        a = tk()',
+      '        s = lt()',
+      '        c = tk()',
+      '        n += 1',
+      '        if s != s0:',
+      '            break',
+      '        p = a',
+      "    print(utime.ticks_diff(c, p), n, s[5] - s0[5])",
+    ].join('\n');
+    const { stdout, stderr } = await peer.exec(code, 10_000);
+    expect(stderr).toBe('');
+    const loops = stdout.trim().split('\n').map((line) => line.split(' ').map(Number));
+    expect(loops).toHaveLength(3);
+    for (const [widthMs = NaN, passes = NaN, step = NaN] of loops) {
+      // The sim sleeps a polling loop most of the way to the edge, never past it (a wide edge here
+      // was a wait that began after the second had already changed).
+      expect(widthMs).toBeLessThan(50);
+      expect(passes).toBeLessThan(400);
+      expect([1, -59]).toContain(step);
+    }
+  });
 });

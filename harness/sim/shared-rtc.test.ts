@@ -47,4 +47,43 @@ describe('SharedRtc (the VM thread reads localtime() without a bridge call)', ()
     expect(Math.abs(seen.readingMs - Date.UTC(2030, 5, 15, 12, 0, 0, 500))).toBeLessThan(1000);
     expect(rtc.localtime()?.slice(0, 5)).toEqual([2030, 6, 15, 7, 0]);
   });
+
+  it('says which second the reading is in and how far the next one is, at its drift; a stopped clock never gets there', () => {
+    const rtc = new SharedRtc();
+    expect(rtc.secondAndNext()).toBeUndefined();
+    const atMonoMs = monoMs();
+    rtc.publish({ readingMs: 5000.25, atMonoMs, driftPpm: 0, zoneHours: 3 });
+    expect(rtc.secondAndNext(atMonoMs)).toEqual({ second: 5, toNextMs: 999.75 });
+    // Twice as fast: the next second is half the host time away.
+    rtc.publish({ readingMs: 5999, atMonoMs, driftPpm: 1e6, zoneHours: 0 });
+    expect(rtc.secondAndNext(atMonoMs)).toEqual({ second: 5, toNextMs: 0.5 });
+    rtc.publish({ readingMs: 5999, atMonoMs, driftPpm: -1e6, zoneHours: 0 });
+    expect(rtc.secondAndNext(atMonoMs + 10)).toEqual({ second: 5, toNextMs: Infinity });
+  });
+
+  it('wakes a thread sleeping on the clock as soon as another thread publishes a change', async () => {
+    const rtc = new SharedRtc();
+    rtc.publish({ readingMs: 0, atMonoMs: monoMs(), driftPpm: 0, zoneHours: 0 });
+    const script = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const seq = new Int32Array(workerData, 0, 1);
+      const before = Atomics.load(seq, 0);
+      parentPort.postMessage('sleeping');
+      const started = performance.now();
+      Atomics.wait(seq, 0, before, 10000);
+      parentPort.postMessage(performance.now() - started);`;
+    const worker = new Worker(script, { eval: true, workerData: rtc.buffer });
+    try {
+      const sleptMs = await new Promise<number>((resolve, reject) => {
+        worker.on('message', (message: unknown) => {
+          if (message === 'sleeping') setTimeout(() => rtc.publish({ readingMs: 1000, atMonoMs: monoMs(), driftPpm: 0, zoneHours: 0 }), 50);
+          else resolve(message as number);
+        });
+        worker.once('error', reject);
+      });
+      expect(sleptMs).toBeLessThan(5000);
+    } finally {
+      await worker.terminate();
+    }
+  });
 });

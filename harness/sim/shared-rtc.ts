@@ -49,6 +49,26 @@ export class SharedRtc {
     this.values[DRIFT_PPM] = state.driftPpm;
     this.values[ZONE_HOURS] = state.zoneHours;
     Atomics.add(this.seq, SEQ, 1);
+    // Wakes a VM thread sleeping in sleepUnlessChanged: a loop polling the clock sees the change at once.
+    Atomics.notify(this.seq, SEQ);
+  }
+
+  /**
+   * VM thread: the reading's whole second at `nowMonoMs` and the host ms until the next one
+   * (Infinity: a stopped clock); undefined before the first publish.
+   */
+  secondAndNext(nowMonoMs = monoMs()): { second: number; toNextMs: number } | undefined {
+    const state = this.read();
+    if (!state) return undefined;
+    const rate = 1 + state.driftPpm / 1e6;
+    const readingMs = state.readingMs + (nowMonoMs - state.atMonoMs) * rate;
+    const second = Math.floor(readingMs / 1000);
+    return { second, toNextMs: rate > 0 ? ((second + 1) * 1000 - readingMs) / rate : Infinity };
+  }
+
+  /** VM thread: sleeps up to `ms`, waking early when the board worker publishes a change. */
+  sleepUnlessChanged(ms: number): void {
+    Atomics.wait(this.seq, SEQ, Atomics.load(this.seq, SEQ), ms);
   }
 
   /** VM thread: the state, or undefined before the first publish. */

@@ -10,7 +10,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { BRIDGE, type FromVm, type ToVm, type VmWorkerData } from '../protocol.js';
 import { useCompiledWasm } from './board-vm.js';
 import { SimRepl } from './repl.js';
-import { SharedRtc } from '../shared-rtc.js';
+import { monoMs, SharedRtc } from '../shared-rtc.js';
 
 /** How often a blocked bridge call wakes to check the stop flag and its deadline. */
 const WAIT_SLICE_MS = 100;
@@ -40,23 +40,40 @@ const rtc = data.rtc ? new SharedRtc(data.rtc) : undefined;
  * most of it, which a loaded host also schedules more promptly than a spinning thread.
  */
 const RTC_POLL_INTERVAL_MS = 0.2;
-const pace = new Int32Array(new SharedArrayBuffer(4));
+/**
+ * A read this soon after the last one is a loop that does nothing but poll. Until the second changes
+ * it can only see the same reading, so such a read sleeps half the way to the RTC's next second while
+ * that is more than 2 x EDGE_GUARD_MS off (a clock set wakes it: SharedRtc.sleepUnlessChanged): a
+ * pass or ten where a board's loop makes thousands, the same at the edge. LIMIT: Python that counts
+ * its passes while polling the clock sees few and long ones far from the edge.
+ */
+const TIGHT_POLL_MS = 1;
+const EDGE_GUARD_MS = 3;
 let lastRtcReadMs = -Infinity;
+let lastRtcSecond: number | undefined;
 
-function pacedRtcRead(): ReturnType<SharedRtc['localtime']> | undefined {
-  const waitMs = lastRtcReadMs + RTC_POLL_INTERVAL_MS - performance.now();
+function pacedRtcRead(rtc: SharedRtc): ReturnType<SharedRtc['localtime']> {
+  const sinceLastMs = performance.now() - lastRtcReadMs;
+  let waitMs = RTC_POLL_INTERVAL_MS - sinceLastMs;
+  const now = rtc.secondAndNext();
+  // Not when the second changed since the last read: the loop must see that now, not a wait later.
+  if (sinceLastMs < TIGHT_POLL_MS && now && now.second === lastRtcSecond && now.toNextMs > 2 * EDGE_GUARD_MS) {
+    waitMs = Math.max(waitMs, Math.min((now.toNextMs - EDGE_GUARD_MS) / 2, 1000));
+  }
   // The wait comes before the read, so the reading is as fresh as the moment it is returned.
-  if (waitMs > 0) Atomics.wait(pace, 0, 0, waitMs);
+  if (waitMs > 0) rtc.sleepUnlessChanged(waitMs);
   lastRtcReadMs = performance.now();
-  return rtc?.localtime();
+  const readMonoMs = monoMs();
+  lastRtcSecond = rtc.secondAndNext(readMonoMs)?.second;
+  return rtc.localtime(readMonoMs);
 }
 
 function localAnswer(name: string, argsJson: string): string | undefined {
   // Tick counters need no modem: answered here, without a round trip. They run from the board's own
   // system timer (the profile's ticksDriftPpm), not from the RTC (see profile.ts). localtime() of now
   // reads the RTC the board worker publishes, in microseconds as a real board does.
-  if (name === 'localtime' && argsJson === '[null]') {
-    const fields = pacedRtcRead();
+  if (name === 'localtime' && argsJson === '[null]' && rtc) {
+    const fields = pacedRtcRead(rtc);
     if (fields) return JSON.stringify({ v: fields });
   }
   const ticksMs = data.profile.ticksStartMs + (performance.now() - vmStartedMs) * (1 + data.profile.ticksDriftPpm / 1e6);
