@@ -327,8 +327,13 @@ export class ReplBoardDriver implements BoardDriver {
   }
 }
 
-/** An edge narrower than this (ticks between the reads around it) is kept; a wider one is tried again. */
-const NARROW_EDGE_MS = 4;
+/**
+ * An edge no wider than this (ticks between the reads around it) is kept; a wider one is tried again.
+ * Its share of the half-width is at most 3.5 ms, so with the round trip's (about 1 ms) a reading stays
+ * within ±5 ms. A board thread descheduled for a few ms at the edge (a sim rig of many boards on two
+ * cores) is kept rather than costing the reading another second.
+ */
+const NARROW_EDGE_MS = 6;
 /** ...if no more than this has passed: a second edge costs up to a second, and a reading has 3 s. */
 const REPL_RETRY_BEFORE_MS = 1300;
 /** An edge-timed reading over the REPL takes at most 3 s (issue 9); exchanges stop here, a margin short. */

@@ -48,7 +48,7 @@ const RTC_POLL_INTERVAL_MS = 0.2;
  * its passes while polling the clock sees few and long ones far from the edge.
  */
 const TIGHT_POLL_MS = 1;
-const EDGE_GUARD_MS = 3;
+const EDGE_GUARD_MS = 10;
 let lastRtcReadMs = -Infinity;
 let lastRtcSecond: number | undefined;
 
