@@ -53,7 +53,9 @@ export const leaseCommand: CliCommand = {
           return;
         }
         let refused = false;
-        const signalled = new Set<number>();
+        // Every lease is removed before any holder is signalled: a holder stopping on SIGTERM removes its
+        // other leases itself, and that is not "changed meanwhile".
+        const released: { entry: (typeof entries)[number]; who: string }[] = [];
         for (const entry of entries) {
           const who = safeField(describeHolder(entry.holder, store.host), 300);
           if (entry.state === 'held' && !flags.kick) {
@@ -66,6 +68,10 @@ export const leaseCommand: CliCommand = {
             refused = true;
             continue;
           }
+          released.push({ entry, who });
+        }
+        const signalled = new Set<number>();
+        for (const { entry, who } of released) {
           let stopped = '';
           // One SIGTERM per holder (a board has two ports): a second one makes a run leave at once.
           if (entry.state === 'held' && entry.holder.host === hostname() && !signalled.has(entry.holder.pid) && pidAlive(entry.holder.pid)) {

@@ -49,6 +49,8 @@ const RTC_POLL_INTERVAL_MS = 0.2;
  */
 const TIGHT_POLL_MS = 1;
 const EDGE_GUARD_MS = 10;
+/** ...at most this long a pass: a clock that stopped or crawls must still let the loop's own deadline end it. */
+const MAX_POLL_SLEEP_MS = 100;
 let lastRtcReadMs = -Infinity;
 let lastRtcSecond: number | undefined;
 
@@ -58,7 +60,7 @@ function pacedRtcRead(rtc: SharedRtc): ReturnType<SharedRtc['localtime']> {
   const now = rtc.secondAndNext();
   // Not when the second changed since the last read: the loop must see that now, not a wait later.
   if (sinceLastMs < TIGHT_POLL_MS && now && now.second === lastRtcSecond && now.toNextMs > 2 * EDGE_GUARD_MS) {
-    waitMs = Math.max(waitMs, Math.min((now.toNextMs - EDGE_GUARD_MS) / 2, 1000));
+    waitMs = Math.max(waitMs, Math.min((now.toNextMs - EDGE_GUARD_MS) / 2, MAX_POLL_SLEEP_MS));
   }
   // The wait comes before the read, so the reading is as fresh as the moment it is returned.
   if (waitMs > 0) rtc.sleepUnlessChanged(waitMs);
