@@ -14,6 +14,18 @@ const fixtures = new SimFixtures();
 afterEach(() => fixtures.cleanup());
 const board = (options: Partial<StartSimBoardOptions> = {}): Promise<SimBoard> => fixtures.board(options);
 
+/** A board at the raw prompt that was asked for raw-paste (`\x05A\x01`) and granted it: the 5-byte answer. */
+async function rawPasteGranted(): Promise<{ peer: RawPeer; header: { text: string } }> {
+  const sim = await board();
+  const peer = new RawPeer(sim.hostLink('repl'));
+  await peer.enterRaw();
+  peer.rx.discard();
+  await peer.rx.write('\x05A\x01');
+  const header = await peer.rx.waitFor((buffer) => (buffer.length >= 5 ? 5 : -1), limits('raw-paste header'));
+  expect(header.text.slice(0, 2)).toBe('R\x01');
+  return { peer, header };
+}
+
 describe('simulated board: REPL personality', () => {
   it('greets with a QuecPython banner from its profile, not the VM`s', async () => {
     const sim = await board();
@@ -60,13 +72,7 @@ describe('simulated board: REPL personality', () => {
   });
 
   it('emulates raw-paste with flow control (R\\x01) and runs code larger than a window', async () => {
-    const sim = await board();
-    const peer = new RawPeer(sim.hostLink('repl'));
-    await peer.enterRaw();
-    peer.rx.discard();
-    await peer.rx.write('\x05A\x01');
-    const header = await peer.rx.waitFor((buffer) => (buffer.length >= 5 ? 5 : -1), limits('raw-paste header'));
-    expect(header.text.slice(0, 2)).toBe('R\x01');
+    const { peer, header } = await rawPasteGranted();
     const windowBytes = header.text.charCodeAt(2) | (header.text.charCodeAt(3) << 8);
     expect(windowBytes).toBeGreaterThan(0);
     expect(header.text[4]).toBe('\x01');
@@ -95,13 +101,7 @@ describe('simulated board: REPL personality', () => {
   });
 
   it('ends a granted raw-paste on Ctrl-C with KeyboardInterrupt and the raw prompt, as MicroPython does', async () => {
-    const sim = await board();
-    const peer = new RawPeer(sim.hostLink('repl'));
-    await peer.enterRaw();
-    peer.rx.discard();
-    await peer.rx.write('\x05A\x01');
-    const header = await peer.rx.waitFor((buffer) => (buffer.length >= 5 ? 5 : -1), limits('raw-paste header'));
-    expect(header.text.slice(0, 2)).toBe('R\x01');
+    const { peer } = await rawPasteGranted();
     // A host that took the grant for no answer types its way back into raw mode.
     await peer.rx.write('\r\x03');
     const ended = await peer.rx.waitFor(/\x04>$/, limits('raw prompt after the aborted paste'));

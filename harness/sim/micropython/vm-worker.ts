@@ -55,19 +55,19 @@ let lastRtcReadMs = -Infinity;
 let lastRtcSecond: number | undefined;
 
 function pacedRtcRead(rtc: SharedRtc): ReturnType<SharedRtc['localtime']> {
-  const sinceLastMs = performance.now() - lastRtcReadMs;
+  const nowMonoMs = monoMs();
+  const sinceLastMs = nowMonoMs - lastRtcReadMs;
   let waitMs = RTC_POLL_INTERVAL_MS - sinceLastMs;
-  const now = rtc.secondAndNext();
+  const now = rtc.secondAndNext(nowMonoMs);
   // Not when the second changed since the last read: the loop must see that now, not a wait later.
   if (sinceLastMs < TIGHT_POLL_MS && now && now.second === lastRtcSecond && now.toNextMs > 2 * EDGE_GUARD_MS) {
     waitMs = Math.max(waitMs, Math.min((now.toNextMs - EDGE_GUARD_MS) / 2, MAX_POLL_SLEEP_MS));
   }
   // The wait comes before the read, so the reading is as fresh as the moment it is returned.
   if (waitMs > 0) rtc.sleepUnlessChanged(waitMs);
-  lastRtcReadMs = performance.now();
-  const readMonoMs = monoMs();
-  lastRtcSecond = rtc.secondAndNext(readMonoMs)?.second;
-  return rtc.localtime(readMonoMs);
+  lastRtcReadMs = monoMs();
+  lastRtcSecond = rtc.secondAndNext(lastRtcReadMs)?.second;
+  return rtc.localtime(lastRtcReadMs);
 }
 
 function localAnswer(name: string, argsJson: string): string | undefined {
