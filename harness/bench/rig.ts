@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { startSntpServer } from '../clock/sntp/server.js';
 import type { BoardSpec } from '../core/model.js';
+import { LeaseStore } from '../runner/lease.js';
 import { runScenarios } from '../runner/run.js';
 import { loadScenario, parseScenarioText } from '../runner/scenario.js';
 import { fakeBoard } from '../testing/fake-board.js';
@@ -39,6 +40,7 @@ interface RigFigures {
   baselineRssKb: number;
   outcome: string;
   passed: number;
+  firstProblem?: string;
 }
 
 /** CPU time (user + system) of this process's main thread so far, ms; Linux /proc, else the event loop's busy time. */
@@ -54,19 +56,65 @@ function mainThreadCpuMs(): number {
   }
 }
 
+/**
+ * How a rig's boards are there. `booted`: simulated boards the run itself starts (sim:// ports, in this
+ * process): their boot is in the wall time, on the same cores. `powered`: boards already on when the run
+ * starts, as a bench rig's are: simulated boards in another process (rig-boards.ts), opened through
+ * `tcp://` ports with leases, as a rig of network-attached boards; their work during the run still
+ * shares this machine's cores, their boot does not count.
+ */
+export type RigBoards = 'booted' | 'powered';
+
+/** Boards powered on in a process of their own; resolves once every one is up. */
+async function powerOnBoards(count: number, hosts: Record<string, string>): Promise<{ ports: { repl: string; at: string }[]; off: () => Promise<void> }> {
+  const script = fileURLToPath(new URL('./rig-boards.js', import.meta.url));
+  const child = execa('node', [script, String(count), PROFILE, JSON.stringify(hosts)], { stdin: 'pipe', stderr: 'inherit', timeout: 10 * 60_000, reject: false });
+  const ports: { repl: string; at: string }[] = [];
+  const stdout = child.stdout;
+  if (!stdout) throw new Error('rig-boards: no standard output');
+  await new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (line === 'ready') {
+          stdout.off('data', onData);
+          resolve();
+          return;
+        }
+        ports.push(JSON.parse(line) as { repl: string; at: string });
+      }
+    };
+    stdout.on('data', onData);
+    child.then((done) => reject(new Error(`rig-boards ended before its boards were up (exit ${done.exitCode})`)), reject);
+  });
+  return {
+    ports,
+    off: async () => {
+      child.stdin?.end();
+      await child;
+    },
+  };
+}
+
 /** One rig size, in this process. */
-export async function runRig(boards: number): Promise<RigFigures> {
-  const baselineRssKb = process.resourceUsage().maxRSS;
+export async function runRig(boards: number, how: RigBoards = 'booted'): Promise<RigFigures> {
   const scenario = loadScenario(SCENARIO);
   const boardServer = await startSntpServer({ host: '127.0.0.1', port: 0, delayMs: NTP_DELAY_MS });
   const referenceServer = await startSntpServer({ host: '127.0.0.1', port: 0 });
   const out = mkdtempSync(join(tmpdir(), 'qhil-bench-rig-'));
+  const address = `127.0.0.1:${boardServer.port}`;
+  const names = new Set([FIRMWARE_NTP_HOST, ...FIRMWARE_NTP_FALLBACKS, ...ntpHostsOf([scenario])]);
+  const simHosts = Object.fromEntries([...names].map((name) => [name, address]));
+  const powered = how === 'powered' ? await powerOnBoards(boards, simHosts) : undefined;
+  const baselineRssKb = process.resourceUsage().maxRSS;
   try {
-    const address = `127.0.0.1:${boardServer.port}`;
-    const names = new Set([FIRMWARE_NTP_HOST, ...FIRMWARE_NTP_FALLBACKS, ...ntpHostsOf([scenario])]);
     const specs: BoardSpec[] = Array.from({ length: boards }, (_, i) => ({
       id: `sim-${String(i + 1).padStart(3, '0')}`,
-      sim: { profile: PROFILE, offsetMs: 0, faults: [] },
+      ...(powered ? { repl: powered.ports[i]?.repl, at: powered.ports[i]?.at, apn: 'internet' } : { sim: { profile: PROFILE, offsetMs: 0, faults: [] } }),
       fields: {},
     }));
     const cpu0 = mainThreadCpuMs();
@@ -77,7 +125,8 @@ export async function runRig(boards: number): Promise<RigFigures> {
       boards: specs,
       outDir: out,
       reference: { servers: [`127.0.0.1:${referenceServer.port}`], samples: 4, timeoutMs: 5000, keys: [] },
-      simHosts: Object.fromEntries([...names].map((name) => [name, address])),
+      simHosts,
+      ...(powered && { leases: { store: new LeaseStore({ lockDir: join(out, 'leases') }), waitMs: 0 } }),
       // QHIL_BENCH_SIM_BOOTS=<n> tries another number of simulated boards booting at once.
       ...(process.env.QHIL_BENCH_SIM_BOOTS && { simBootsAtOnce: Number(process.env.QHIL_BENCH_SIM_BOOTS) }),
     });
@@ -94,11 +143,13 @@ export async function runRig(boards: number): Promise<RigFigures> {
       baselineRssKb,
       outcome: result.outcome,
       passed: scenarios.filter((s) => s.outcome === 'PASS').length,
+      ...(powered && { firstProblem: scenarios.find((s) => s.outcome !== 'PASS')?.message }),
     };
   } finally {
     // QHIL_BENCH_KEEP=1 keeps the run folder, to see where the time went (events.jsonl).
     if (process.env.QHIL_BENCH_KEEP) process.stderr.write(`run folder kept: ${out}\n`);
     else rmSync(out, { recursive: true, force: true });
+    await powered?.off();
     await boardServer.close();
     await referenceServer.close();
   }
@@ -153,22 +204,26 @@ export async function runFakeRig(boards: number): Promise<{ wallMs: number; main
   }
 }
 
-/** Every size, each in its own process; sizes from QHIL_BENCH_RIG_SIZES (`1,8,32`) when set. */
+/** Every size, each in its own process; sizes from QHIL_BENCH_RIG_SIZES (`1,8,32`) when set, both ways of having the boards (QHIL_BENCH_RIG_BOARDS=booted|powered: one). */
 export async function benchRig(): Promise<Record<string, number | string>> {
   const sizes = process.env.QHIL_BENCH_RIG_SIZES ? process.env.QHIL_BENCH_RIG_SIZES.split(',').map(Number) : SIZES;
+  const ways: RigBoards[] = process.env.QHIL_BENCH_RIG_BOARDS ? [process.env.QHIL_BENCH_RIG_BOARDS as RigBoards] : ['powered', 'booted'];
   const self = fileURLToPath(import.meta.url);
   const figures: Record<string, number | string> = {};
-  let oneBoardMs: number | undefined;
-  for (const size of sizes) {
-    const { stdout } = await execa('node', [self, String(size)], { timeout: 15 * 60_000 });
-    const rig = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as RigFigures;
-    if (size === 1) oneBoardMs = rig.wallMs;
-    const label = `${size} board${size === 1 ? '' : 's'}`;
-    figures[`${label}: wall time, ms (${rig.outcome}, ${rig.passed}/${size} passed)`] = round(rig.wallMs);
-    if (oneBoardMs !== undefined) figures[`${label}: wall time / one board's`] = round(rig.wallMs / oneBoardMs, 2);
-    figures[`${label}: harness main-thread CPU per board, ms`] = round(rig.mainCpuMs / size);
-    figures[`${label}: process CPU per board (harness and simulated boards), ms`] = round(rig.processCpuMs / size);
-    figures[`${label}: peak RSS per board, MiB`] = round((rig.peakRssKb - rig.baselineRssKb) / 1024 / size, 1);
+  for (const how of ways) {
+    let oneBoardMs: number | undefined;
+    for (const size of sizes) {
+      const { stdout } = await execa('node', [self, String(size), how], { timeout: 15 * 60_000 });
+      const rig = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as RigFigures;
+      if (size === 1) oneBoardMs = rig.wallMs;
+      const label = `${how === 'powered' ? 'boards on before the run' : 'boards booted by the run'}, ${size} board${size === 1 ? '' : 's'}`;
+      figures[`${label}: wall time, ms (${rig.outcome}, ${rig.passed}/${size} passed)`] = round(rig.wallMs);
+      if (rig.firstProblem) figures[`${label}: first problem`] = rig.firstProblem;
+      if (oneBoardMs !== undefined) figures[`${label}: wall time / one board's`] = round(rig.wallMs / oneBoardMs, 2);
+      figures[`${label}: harness main-thread CPU per board, ms`] = round(rig.mainCpuMs / size);
+      figures[`${label}: process CPU per board (${how === 'powered' ? 'harness only' : 'harness and simulated boards'}), ms`] = round(rig.processCpuMs / size);
+      figures[`${label}: peak RSS per board, MiB`] = round((rig.peakRssKb - rig.baselineRssKb) / 1024 / size, 1);
+    }
   }
   let oneFakeMs: number | undefined;
   for (const size of sizes) {
@@ -186,7 +241,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (process.argv[3] === 'fake') {
     process.stdout.write(`${JSON.stringify(await runFakeRig(size))}\n`);
   } else if (Number.isInteger(size) && size > 0) {
-    process.stdout.write(`${JSON.stringify(await runRig(size))}\n`);
+    process.stdout.write(`${JSON.stringify(await runRig(size, process.argv[3] === 'powered' ? 'powered' : 'booted'))}\n`);
   } else {
     process.stdout.write(`${JSON.stringify(await benchRig(), null, 2)}\n`);
   }

@@ -4,6 +4,7 @@ import {
   bestExchange,
   bracketEdge,
   consecutiveReadProblem,
+  edgeFloorHalfWidthMs,
   edgeFromExchanges,
   edgeFromTicks,
   ticksDiff,
@@ -125,6 +126,37 @@ describe('edgeFromExchanges (REPL: every exchange intersected)', () => {
     expect(contains(edgeFromExchanges(edge, [honest]), 1000)).toBe(true);
     // The board read 1500 at host 1500 in truth; one exchange claims it was read 10 ms later.
     expect(contains(edgeFromExchanges(edge, [honest, { hostSendMs: 1509, hostReceiveMs: 1511, ticksMs: 1500 }]), 1000)).toBe(false);
+  });
+});
+
+describe('edgeFloorHalfWidthMs (what a reading may ask of its exchanges)', () => {
+  it('is the limit of perfect exchanges, and true exchanges never beat it', () => {
+    const next = random(7);
+    for (let trial = 0; trial < 500; trial++) {
+      // The board's ticks: tick T covers host [T + offset, T + offset + 1).
+      const offsetMs = 5000 + next();
+      const ticksAt = (hostMs: number): number => Math.floor(hostMs - offsetMs);
+      const edgeMs = 20_000 + next() * 1000;
+      const edge = { ticksBeforeMs: ticksAt(edgeMs - next() * 5), ticksAfterMs: ticksAt(edgeMs + next() * 5) };
+      const floor = edgeFloorHalfWidthMs(edge);
+      expect(floor).toBe((edge.ticksAfterMs - edge.ticksBeforeMs + 1) / 2);
+      // No round trip, read at every phase of a tick: the intersection closes in on the floor.
+      const perfect = Array.from({ length: 50 }, (_, i) => {
+        const readMs = edgeMs + 10 + i * 1.02;
+        return { hostSendMs: readMs, hostReceiveMs: readMs, ticksMs: ticksAt(readMs) };
+      });
+      const closest = edgeFromExchanges(edge, perfect, 0);
+      expect((closest.hostHighMs - closest.hostLowMs) / 2 - floor).toBeLessThan(0.05);
+      // Round trips of up to 4 ms, each read somewhere inside its own: never under the floor.
+      const real = Array.from({ length: 30 }, (_, i) => {
+        const sendMs = edgeMs + 10 + i * 5 + next() * 3;
+        const receiveMs = sendMs + next() * 4;
+        return { hostSendMs: sendMs, hostReceiveMs: receiveMs, ticksMs: ticksAt(sendMs + next() * (receiveMs - sendMs)) };
+      });
+      const interval = edgeFromExchanges(edge, real, 0);
+      expect(contains(interval, edgeMs)).toBe(true);
+      expect((interval.hostHighMs - interval.hostLowMs) / 2).toBeGreaterThanOrEqual(floor - 1e-9);
+    }
   });
 });
 

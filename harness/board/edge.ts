@@ -107,6 +107,15 @@ export function edgeFromExchanges(edge: BoardTickEdge, exchanges: readonly TickE
   return { hostLowMs, hostHighMs, readingMs, roundTripMs: halfWidthMs - readingMs, lowFrom, highFrom };
 }
 
+/**
+ * The narrowest half-width any exchanges can give this edge: even exchanges with no round trip, read
+ * at every phase of a tick, leave the loop's ticks between the reads around the edge and one tick of
+ * ticks_ms' floor. A reading that asks for narrower than this asks in vain until its time is up.
+ */
+export function edgeFloorHalfWidthMs(edge: BoardTickEdge): number {
+  return (ticksDiff(edge.ticksAfterMs, edge.ticksBeforeMs) + 1) / 2;
+}
+
 /** One host poll of the board clock (AT+CCLK?): the board read `second` at an instant in [send, receive]. */
 export interface ClockPoll {
   hostSendMs: number;

@@ -7,6 +7,7 @@ import { hostClock } from '../clock/hostclock.js';
 import {
   consecutiveReadProblem,
   EDGE_LIMIT_MS,
+  edgeFloorHalfWidthMs,
   edgeFromExchanges,
   formatTuple,
   RATE_ALLOWANCE_PPM,
@@ -211,9 +212,11 @@ export class ReplBoardDriver implements BoardDriver {
     // Cristian, with every exchange's bounds intersected: keep asking until the interval is narrow or
     // the reading's time is up. On a loaded host most exchanges are slow; the few quick ones (or
     // quick on one side) are what narrows it.
+    // The target allows for the loop's own width: an edge 3 ticks wide can never be within 2 ms.
+    const targetMs = Math.max(REPL_TARGET_HALF_WIDTH_MS, edgeFloorHalfWidthMs(loop) + REPL_TARGET_EXCHANGE_SHARE_MS);
     const enough = (exchanges: readonly TickExchange[]): boolean =>
       exchanges.length >= MIN_TICK_EXCHANGES &&
-      (exchanges.length >= MAX_TICK_EXCHANGES || performance.now() >= exchangesEndMonoMs || halfWidthMs(edgeFromExchanges(loop, exchanges)) <= REPL_TARGET_HALF_WIDTH_MS);
+      (exchanges.length >= MAX_TICK_EXCHANGES || performance.now() >= exchangesEndMonoMs || halfWidthMs(edgeFromExchanges(loop, exchanges)) <= targetMs);
     const exchanges = await this.tickExchanges(enough, left, signal);
     const interval = edgeFromExchanges(loop, exchanges);
     const { lowFrom, highFrom, ...edgeInterval } = interval;
@@ -342,6 +345,8 @@ const REPL_EDGE_MAX_MS = 2700;
 const MIN_TICK_EXCHANGES = 4;
 const MAX_TICK_EXCHANGES = 100;
 const REPL_TARGET_HALF_WIDTH_MS = 2;
+/** ...or, for an edge whose own ticks leave more than that (edgeFloorHalfWidthMs), until the exchanges add no more than this to it. */
+const REPL_TARGET_EXCHANGE_SHARE_MS = 0.5;
 
 function halfWidthMs(interval: EdgeInterval | undefined): number {
   return interval === undefined ? Infinity : (interval.hostHighMs - interval.hostLowMs) / 2;
