@@ -24,7 +24,7 @@ const TRANSPORTS = ['pty', 'tcp'] as const;
 
 /** Every step's own timeout: short, so a bounded case ends fast. */
 const STEP_TIMEOUT_MS = 2000;
-/** The process itself: node start, opening the port, writing the reports (matrix GRACE_MS covers a loaded host on top). */
+/** The process itself: node start, opening the port, writing the reports (matrix GRACE_MS and LOADED_HOST_MS cover a loaded host on top). */
 const STARTUP_MS = 1500;
 /**
  * What `qhil run` spends identifying a board before the first step, by what the board does (the
