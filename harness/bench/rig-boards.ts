@@ -5,12 +5,18 @@
  * `node rig-boards.js <count> <profile> <hosts-json>`. Prints one JSON line per board (`{"repl", "at"}`)
  * once every board is up, then `ready`; closes every board when its standard input ends.
  */
+import { availableParallelism } from 'node:os';
 import { serveTcp } from '../sim/serve.js';
 import { startSimBoard, type SimBoard } from '../sim/board.js';
 import type { ServedBoard } from '../sim/serve.js';
 
-/** Boards booting at once: the runner's own default for simulated boards on this many cores. */
-const BOOTS_AT_ONCE = 4;
+/** Boards booting at once: the runner's own default for simulated boards (run.ts). */
+const BOOTS_AT_ONCE = Math.max(2, 2 * availableParallelism());
+
+/** Closes every board started so far; set once main has its lists. */
+let closeAll = async (): Promise<void> => undefined;
+/** A close that hangs must not keep the process: a board's close has deadlines, this is the last word. */
+const CLOSE_LIMIT_MS = 15_000;
 
 async function main(): Promise<void> {
   const count = Number(process.argv[2]);
@@ -19,10 +25,11 @@ async function main(): Promise<void> {
   if (!Number.isInteger(count) || count < 1 || !profile) throw new Error('usage: rig-boards.js <count> <profile> <hosts-json>');
   const boards: SimBoard[] = [];
   const served: ServedBoard[] = [];
-  const closeAll = async (): Promise<void> => {
+  closeAll = async (): Promise<void> => {
     await Promise.allSettled(served.map((s) => s.close()));
     await Promise.allSettled(boards.map((b) => b.close()));
   };
+  // The bench ends its standard input when done, or by dying: either way every board closes (its temp folder too).
   process.stdin.on('end', () => void closeAll().then(() => process.exit(0)));
   process.stdin.resume();
   let next = 0;
@@ -43,7 +50,9 @@ async function main(): Promise<void> {
   process.stdout.write('ready\n');
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   process.stderr.write(`rig-boards: ${error instanceof Error ? error.message : String(error)}\n`);
+  setTimeout(() => process.exit(3), CLOSE_LIMIT_MS).unref();
+  await closeAll();
   process.exit(3);
 });

@@ -5,9 +5,10 @@
  *
  * Figures per size: wall time (host monotonic, `runScenarios` start to end, reports included) and its
  * ratio to one board's; the harness main thread's CPU time per board (/proc, the main thread only:
- * the simulated boards run in worker threads) and the whole process's (every thread: what the
- * simulated boards cost on top); peak RSS per board (the process's, less a process that
- * ran nothing); and the result.json snapshot's last write, ms.
+ * the simulated boards run in worker threads) and the whole process's (every thread: with boards
+ * booted by the run, what the simulated boards cost on top; with boards on before the run, the
+ * harness alone, as the boards run in rig-boards.ts's process); peak RSS per board (the process's,
+ * less what it held before the run). Both ways of having the boards: see RigBoards.
  */
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,12 +86,35 @@ async function powerOnBoards(count: number, hosts: Record<string, string>): Prom
           resolve();
           return;
         }
-        ports.push(JSON.parse(line) as { repl: string; at: string });
+        const port: unknown = (() => {
+          try {
+            return JSON.parse(line);
+          } catch {
+            return undefined;
+          }
+        })();
+        const { repl, at } = (port ?? {}) as { repl?: unknown; at?: unknown };
+        if (typeof repl !== 'string' || typeof at !== 'string') {
+          stdout.off('data', onData);
+          reject(new Error(`rig-boards: not a board's ports: ${JSON.stringify(line.slice(0, 200))}`));
+          return;
+        }
+        ports.push({ repl, at });
       }
     };
     stdout.on('data', onData);
     child.then((done) => reject(new Error(`rig-boards ended before its boards were up (exit ${done.exitCode})`)), reject);
+  }).catch(async (error: unknown) => {
+    child.stdin?.end();
+    child.kill('SIGTERM');
+    await child;
+    throw error;
   });
+  if (ports.length !== count) {
+    child.stdin?.end();
+    await child;
+    throw new Error(`rig-boards: ${ports.length} boards' ports for ${count} boards`);
+  }
   return {
     ports,
     off: async () => {
@@ -109,9 +133,10 @@ export async function runRig(boards: number, how: RigBoards = 'booted'): Promise
   const address = `127.0.0.1:${boardServer.port}`;
   const names = new Set([FIRMWARE_NTP_HOST, ...FIRMWARE_NTP_FALLBACKS, ...ntpHostsOf([scenario])]);
   const simHosts = Object.fromEntries([...names].map((name) => [name, address]));
-  const powered = how === 'powered' ? await powerOnBoards(boards, simHosts) : undefined;
-  const baselineRssKb = process.resourceUsage().maxRSS;
+  let powered: Awaited<ReturnType<typeof powerOnBoards>> | undefined;
   try {
+    if (how === 'powered') powered = await powerOnBoards(boards, simHosts);
+    const baselineRssKb = process.resourceUsage().maxRSS;
     const specs: BoardSpec[] = Array.from({ length: boards }, (_, i) => ({
       id: `sim-${String(i + 1).padStart(3, '0')}`,
       ...(powered ? { repl: powered.ports[i]?.repl, at: powered.ports[i]?.at, apn: 'internet' } : { sim: { profile: PROFILE, offsetMs: 0, faults: [] } }),
@@ -207,7 +232,9 @@ export async function runFakeRig(boards: number): Promise<{ wallMs: number; main
 /** Every size, each in its own process; sizes from QHIL_BENCH_RIG_SIZES (`1,8,32`) when set, both ways of having the boards (QHIL_BENCH_RIG_BOARDS=booted|powered: one). */
 export async function benchRig(): Promise<Record<string, number | string>> {
   const sizes = process.env.QHIL_BENCH_RIG_SIZES ? process.env.QHIL_BENCH_RIG_SIZES.split(',').map(Number) : SIZES;
-  const ways: RigBoards[] = process.env.QHIL_BENCH_RIG_BOARDS ? [process.env.QHIL_BENCH_RIG_BOARDS as RigBoards] : ['powered', 'booted'];
+  const only = process.env.QHIL_BENCH_RIG_BOARDS;
+  if (only !== undefined && only !== 'powered' && only !== 'booted') throw new Error(`QHIL_BENCH_RIG_BOARDS: powered or booted, not ${JSON.stringify(only)}`);
+  const ways: RigBoards[] = only ? [only] : ['powered', 'booted'];
   const self = fileURLToPath(import.meta.url);
   const figures: Record<string, number | string> = {};
   for (const how of ways) {

@@ -7,6 +7,7 @@ import {
   edgeFloorHalfWidthMs,
   edgeFromExchanges,
   edgeFromTicks,
+  exchangeTargetHalfWidthMs,
   ticksDiff,
   TICKS_PERIOD,
   type ClockPoll,
@@ -156,6 +157,35 @@ describe('edgeFloorHalfWidthMs (what a reading may ask of its exchanges)', () =>
       const interval = edgeFromExchanges(edge, real, 0);
       expect(contains(interval, edgeMs)).toBe(true);
       expect((interval.hostHighMs - interval.hostLowMs) / 2).toBeGreaterThanOrEqual(floor - 1e-9);
+    }
+  });
+});
+
+describe('exchangeTargetHalfWidthMs (when a reading stops exchanging)', () => {
+  const quick = (edge: { ticksBeforeMs: number; ticksAfterMs: number }, count: number, fromTicks = 30) =>
+    Array.from({ length: count }, (_, i) => {
+      // Tick T covers host [T + 0.3, T + 1.3); each exchange a 0.2 ms round trip at a new phase.
+      const readMs = edge.ticksAfterMs + fromTicks + i * 1.37 + 0.3;
+      return { hostSendMs: readMs - 0.1, hostReceiveMs: readMs + 0.1, ticksMs: Math.floor(readMs - 0.3) };
+    });
+
+  it('is the wanted width for a narrow edge, and reachable there', () => {
+    const edge = { ticksBeforeMs: 1000, ticksAfterMs: 1001 };
+    const exchanges = quick(edge, 20);
+    expect(exchangeTargetHalfWidthMs(edge, exchanges, 2, 0.5)).toBe(2);
+    expect((edgeFromExchanges(edge, exchanges).hostHighMs - edgeFromExchanges(edge, exchanges).hostLowMs) / 2).toBeLessThanOrEqual(2);
+  });
+
+  it('allows for a wide edge and for the rate over the time since it, so quick exchanges reach it', () => {
+    const edge = { ticksBeforeMs: 1000, ticksAfterMs: 1004 };
+    for (const fromTicks of [30, 1500]) {
+      const exchanges = quick(edge, 20, fromTicks);
+      const interval = edgeFromExchanges(edge, exchanges);
+      const halfWidthMs = (interval.hostHighMs - interval.hostLowMs) / 2;
+      // A fixed 2 ms could never be met by this edge: the reading would exchange until its time was up.
+      expect(halfWidthMs).toBeGreaterThan(2);
+      expect(halfWidthMs).toBeLessThanOrEqual(exchangeTargetHalfWidthMs(edge, exchanges, 2, 0.5));
+      expect(exchangeTargetHalfWidthMs(edge, exchanges, 2, 0.5)).toBeCloseTo(2.5 + 0.5 + ((fromTicks + 26) * 200) / 1e6, 2);
     }
   });
 });

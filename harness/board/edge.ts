@@ -116,6 +116,23 @@ export function edgeFloorHalfWidthMs(edge: BoardTickEdge): number {
   return (ticksDiff(edge.ticksAfterMs, edge.ticksBeforeMs) + 1) / 2;
 }
 
+/**
+ * How narrow a reading may ask its exchanges to make this edge: `wantedMs`, or, for an edge whose own
+ * ticks leave more than that, `shareMs` over its floor and the rate allowance over the ticks from the
+ * edge to the latest exchange. Exchanges that keep going past this only spend the reading's time.
+ */
+export function exchangeTargetHalfWidthMs(
+  edge: BoardTickEdge,
+  exchanges: readonly TickExchange[],
+  wantedMs: number,
+  shareMs: number,
+  rateAllowancePpm = RATE_ALLOWANCE_PPM,
+): number {
+  const latest = exchanges.at(-1);
+  const rateMs = latest ? (Math.abs(ticksDiff(latest.ticksMs, edge.ticksAfterMs)) * rateAllowancePpm) / 1e6 : 0;
+  return Math.max(wantedMs, edgeFloorHalfWidthMs(edge) + rateMs + shareMs);
+}
+
 /** One host poll of the board clock (AT+CCLK?): the board read `second` at an instant in [send, receive]. */
 export interface ClockPoll {
   hostSendMs: number;

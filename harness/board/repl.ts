@@ -7,8 +7,8 @@ import { hostClock } from '../clock/hostclock.js';
 import {
   consecutiveReadProblem,
   EDGE_LIMIT_MS,
-  edgeFloorHalfWidthMs,
   edgeFromExchanges,
+  exchangeTargetHalfWidthMs,
   formatTuple,
   RATE_ALLOWANCE_PPM,
   ticksDiff,
@@ -212,11 +212,14 @@ export class ReplBoardDriver implements BoardDriver {
     // Cristian, with every exchange's bounds intersected: keep asking until the interval is narrow or
     // the reading's time is up. On a loaded host most exchanges are slow; the few quick ones (or
     // quick on one side) are what narrows it.
-    // The target allows for the loop's own width: an edge 3 ticks wide can never be within 2 ms.
-    const targetMs = Math.max(REPL_TARGET_HALF_WIDTH_MS, edgeFloorHalfWidthMs(loop) + REPL_TARGET_EXCHANGE_SHARE_MS);
+    // The target allows for the loop's own width (an edge 3 ticks wide can never be within 2 ms) and
+    // for the rate allowance over the ticks from the edge to the latest exchange (an edge kept from a
+    // second ago carries 0.2 ms of it).
+    const targetMs = (exchanges: readonly TickExchange[]): number =>
+      exchangeTargetHalfWidthMs(loop, exchanges, REPL_TARGET_HALF_WIDTH_MS, REPL_TARGET_EXCHANGE_SHARE_MS);
     const enough = (exchanges: readonly TickExchange[]): boolean =>
       exchanges.length >= MIN_TICK_EXCHANGES &&
-      (exchanges.length >= MAX_TICK_EXCHANGES || performance.now() >= exchangesEndMonoMs || halfWidthMs(edgeFromExchanges(loop, exchanges)) <= targetMs);
+      (exchanges.length >= MAX_TICK_EXCHANGES || performance.now() >= exchangesEndMonoMs || halfWidthMs(edgeFromExchanges(loop, exchanges)) <= targetMs(exchanges));
     const exchanges = await this.tickExchanges(enough, left, signal);
     const interval = edgeFromExchanges(loop, exchanges);
     const { lowFrom, highFrom, ...edgeInterval } = interval;

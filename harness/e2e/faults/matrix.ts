@@ -25,6 +25,11 @@ export const GRACE_MS = 3000;
  */
 export const LOADED_HOST_MS = 6000;
 
+/** A vitest timeout for a case whose deadline is `deadlineMs`: past qhil's kill, with room to wait for a slot. */
+export function caseTimeoutMs(deadlineMs: number): number {
+  return deadlineMs + GRACE_MS + LOADED_HOST_MS + 10_000;
+}
+
 export interface Observation {
   /** undefined when the process had to be killed: a hang. */
   exitCode: number | undefined;
@@ -35,6 +40,8 @@ export interface Observation {
   result?: RunResult;
   junit?: string;
   events?: RunEvent[];
+  /** Wall-clock ms the case's deadline counts from when not the process's start (a signal sent mid-run). */
+  judgedFromMs?: number;
 }
 
 export interface Expectation {
@@ -176,20 +183,23 @@ function firstNonPass(result: RunResult): { outcome: RecordOutcome; fault?: Faul
   return undefined;
 }
 
-/** From the run-start event to the run-end event, ms; undefined without both. */
-function runSpanMs(events: readonly RunEvent[] | undefined): number | undefined {
+/** From the run-start event (or `fromMs`, if later) to the run-end event, ms; undefined without both events. */
+function runSpanMs(events: readonly RunEvent[] | undefined, fromMs = -Infinity): number | undefined {
   const start = events?.find((event) => event.type === 'run-start');
   const end = events?.find((event) => event.type === 'run-end');
-  return start && end ? Date.parse(end.at) - Date.parse(start.at) : undefined;
+  return start && end ? Date.parse(end.at) - Math.max(Date.parse(start.at), fromMs) : undefined;
 }
 
 /** Everything wrong with an observation, judged against what was expected; empty when the case is right. */
 export function judge(observation: Observation, expected: Expectation): string[] {
   const problems: string[] = [];
-  const runMs = runSpanMs(observation.events);
+  // A case with a run is judged on the run's span, and its process gets LOADED_HOST_MS more for
+  // starting and exiting; one without (bad input, validate, report) on its process alone, as before.
+  const runMs = runSpanMs(observation.events, observation.judgedFromMs);
+  const processLimitMs = expected.deadlineMs + GRACE_MS + (runMs === undefined ? 0 : LOADED_HOST_MS);
   if (observation.exitCode === undefined) problems.push(`hang: killed after ${Math.round(observation.elapsedMs)}ms`);
   else if (runMs !== undefined && runMs > expected.deadlineMs + GRACE_MS) problems.push(`hang: the run took ${Math.round(runMs)}ms, deadline ${expected.deadlineMs}ms`);
-  else if (observation.elapsedMs > expected.deadlineMs + GRACE_MS + LOADED_HOST_MS) problems.push(`hang: took ${Math.round(observation.elapsedMs)}ms, deadline ${expected.deadlineMs}ms`);
+  else if (observation.elapsedMs > processLimitMs) problems.push(`hang: took ${Math.round(observation.elapsedMs)}ms, deadline ${expected.deadlineMs}ms`);
   if (observation.exitCode !== undefined && observation.exitCode !== expected.exit) problems.push(`wrong class: exit ${observation.exitCode}, expected ${expected.exit}`);
   const result = observation.result;
   if (expected.outcome === 'none') {

@@ -37,6 +37,7 @@ async function stopped(signals: NodeJS.Signals[], when: 'starting' | 'mid-step')
   if (when === 'starting') await new Promise((resolve) => setTimeout(resolve, 700));
   else await waitForEvent(outDir, /"type":"step-start"[^\n]*"kind":"wait"/, 20_000);
   const signalledAt = performance.now();
+  const signalledAtWallMs = Date.now();
   // As a user who presses Ctrl-C twice: the second once the first is being handled (signals sent
   // back to back may merge into one).
   let output = '';
@@ -52,7 +53,7 @@ async function stopped(signals: NodeJS.Signals[], when: 'starting' | 'mid-step')
   }
   const observation = await observe(child, startedAt, outDir);
   // The case is judged on the time from the signal: a stopped run must end at once.
-  return { ...observation, elapsedMs: observation.elapsedMs - (signalledAt - startedAt) };
+  return { ...observation, elapsedMs: observation.elapsedMs - (signalledAt - startedAt), judgedFromMs: signalledAtWallMs };
 }
 
 function report(runDir: string): Promise<Observation> {
@@ -67,7 +68,7 @@ describe('fault matrix: a run stopped by a signal', () => {
       expect(problems, observation.stderr).toEqual([]);
       expect(observation.result?.aborted).toBe(true);
       expect(observation.result?.boards[0]?.scenarios[0]?.steps[0]?.outcome).toBe('PASS');
-    }, 40_000);
+    }, 50_000);
   }
 
   it('SIGINT while starting: exit 3, nothing reads as a pass', async () => {
@@ -75,7 +76,7 @@ describe('fault matrix: a run stopped by a signal', () => {
     const problems = verdictOf('signals', 'SIGINT while starting', observation, { exit: 3, says: /SIGINT|stopped/, deadlineMs: 3000 });
     expect(problems, observation.stderr).toEqual([]);
     expect(observation.result?.outcome ?? 'none').not.toBe('PASS');
-  }, 40_000);
+  }, 50_000);
 
   it('a second SIGINT leaves at once, exit 3; a record it leaves unfinished is no pass, and its report says so', async () => {
     const observation = await stopped(['SIGINT', 'SIGINT'], 'mid-step');
@@ -88,7 +89,7 @@ describe('fault matrix: a run stopped by a signal', () => {
     const reportProblems = verdictOf('signals', 'qhil report of a record left by a double SIGINT', rendered, { exit: 3, says: /unfinished|did not finish/i, deadlineMs: 5000 });
     expect(reportProblems, rendered.stderr).toEqual([]);
     expect(readFileSync(join(observation.runDir ?? '', 'junit.xml'), 'utf8')).toMatch(/<error/);
-  }, 40_000);
+  }, 50_000);
 
   it('SIGKILL mid-step: the record says RUNNING, and a report from it is no pass', async () => {
     const observation = await stopped(['SIGKILL'], 'mid-step');
@@ -101,7 +102,7 @@ describe('fault matrix: a run stopped by a signal', () => {
     const problems = verdictOf('signals', 'qhil report of a record left by SIGKILL', rendered, { exit: 3, says: /unfinished|did not finish/i, deadlineMs: 5000 });
     expect(problems, rendered.stderr).toEqual([]);
     expect(readFileSync(join(observation.runDir ?? '', 'junit.xml'), 'utf8')).toMatch(/<error/);
-  }, 40_000);
+  }, 50_000);
 });
 
 /** True when this process may mount a tmpfs (root on Linux, as on CI); the disk cases need it. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Fault } from '../../core/errors.js';
 import type { RecordOutcome } from '../../core/model.js';
-import { caseFolder, ROOT, runQhilLimited, verdictOf } from './matrix.js';
+import { caseFolder, caseTimeoutMs, ROOT, runQhilLimited, verdictOf } from './matrix.js';
 
 const { file, outDir: newOutDir } = caseFolder('sim');
 const PROFILE = join(ROOT, 'fixtures', 'sim', 'ec200u.yaml');
@@ -82,6 +82,6 @@ describe.concurrent('fault matrix: every named fault of the simulated board', ()
       const observation = await runQhilLimited(['run', c.scenario, '--rig', rig(c.fault), '--out', outDir], { deadlineMs: c.deadlineMs, outDir });
       const problems = verdictOf('sim faults', name, observation, { exit: c.exit, outcome: c.outcome, fault: c.fault_, says: c.says, deadlineMs: c.deadlineMs });
       expect(problems, observation.stdout + observation.stderr).toEqual([]);
-    }, c.deadlineMs + 10_000);
+    }, caseTimeoutMs(c.deadlineMs));
   }
 });
