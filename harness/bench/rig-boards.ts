@@ -13,22 +13,23 @@ import type { ServedBoard } from '../sim/serve.js';
 /** Boards booting at once: the runner's own default for simulated boards (run.ts). */
 const BOOTS_AT_ONCE = Math.max(2, 2 * availableParallelism());
 
-/** Closes every board started so far; set once main has its lists. */
-let closeAll = async (): Promise<void> => undefined;
 /** A close that hangs must not keep the process: a board's close has deadlines, this is the last word. */
 const CLOSE_LIMIT_MS = 15_000;
+
+const boards: SimBoard[] = [];
+const served: ServedBoard[] = [];
+
+/** Closes every board started so far, its TCP ports first. */
+async function closeAll(): Promise<void> {
+  await Promise.allSettled(served.map((s) => s.close()));
+  await Promise.allSettled(boards.map((b) => b.close()));
+}
 
 async function main(): Promise<void> {
   const count = Number(process.argv[2]);
   const profile = process.argv[3];
   const hosts = JSON.parse(process.argv[4] ?? '{}') as Record<string, string>;
   if (!Number.isInteger(count) || count < 1 || !profile) throw new Error('usage: rig-boards.js <count> <profile> <hosts-json>');
-  const boards: SimBoard[] = [];
-  const served: ServedBoard[] = [];
-  closeAll = async (): Promise<void> => {
-    await Promise.allSettled(served.map((s) => s.close()));
-    await Promise.allSettled(boards.map((b) => b.close()));
-  };
   // The bench ends its standard input when done, or by dying: either way every board closes (its temp folder too).
   process.stdin.on('end', () => void closeAll().then(() => process.exit(0)));
   process.stdin.resume();

@@ -13,6 +13,7 @@
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { startSntpServer } from '../clock/sntp/server.js';
@@ -66,59 +67,44 @@ function mainThreadCpuMs(): number {
  */
 export type RigBoards = 'booted' | 'powered';
 
+/** One line of rig-boards.ts's output as a board's ports, or undefined. */
+function portsOf(line: string): { repl: string; at: string } | undefined {
+  try {
+    const { repl, at } = JSON.parse(line) as { repl?: unknown; at?: unknown };
+    return typeof repl === 'string' && typeof at === 'string' ? { repl, at } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Boards powered on in a process of their own; resolves once every one is up. */
 async function powerOnBoards(count: number, hosts: Record<string, string>): Promise<{ ports: { repl: string; at: string }[]; off: () => Promise<void> }> {
   const script = fileURLToPath(new URL('./rig-boards.js', import.meta.url));
   const child = execa('node', [script, String(count), PROFILE, JSON.stringify(hosts)], { stdin: 'pipe', stderr: 'inherit', timeout: 10 * 60_000, reject: false });
   const ports: { repl: string; at: string }[] = [];
-  const stdout = child.stdout;
-  if (!stdout) throw new Error('rig-boards: no standard output');
-  await new Promise<void>((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line === 'ready') {
-          stdout.off('data', onData);
-          resolve();
-          return;
-        }
-        const port: unknown = (() => {
-          try {
-            return JSON.parse(line);
-          } catch {
-            return undefined;
-          }
-        })();
-        const { repl, at } = (port ?? {}) as { repl?: unknown; at?: unknown };
-        if (typeof repl !== 'string' || typeof at !== 'string') {
-          stdout.off('data', onData);
-          reject(new Error(`rig-boards: not a board's ports: ${JSON.stringify(line.slice(0, 200))}`));
-          return;
-        }
-        ports.push({ repl, at });
+  try {
+    let ready = false;
+    for await (const line of createInterface({ input: child.stdout })) {
+      if (line === 'ready') {
+        ready = true;
+        break;
       }
-    };
-    stdout.on('data', onData);
-    child.then((done) => reject(new Error(`rig-boards ended before its boards were up (exit ${done.exitCode})`)), reject);
-  }).catch(async (error: unknown) => {
-    child.stdin?.end();
+      const port = portsOf(line);
+      if (!port) throw new Error(`rig-boards: not a board's ports: ${JSON.stringify(line.slice(0, 200))}`);
+      ports.push(port);
+    }
+    if (!ready) throw new Error(`rig-boards ended before its boards were up (exit ${(await child).exitCode})`);
+    if (ports.length !== count) throw new Error(`rig-boards: ${ports.length} boards' ports for ${count} boards`);
+  } catch (error) {
+    child.stdin.end();
     child.kill('SIGTERM');
     await child;
     throw error;
-  });
-  if (ports.length !== count) {
-    child.stdin?.end();
-    await child;
-    throw new Error(`rig-boards: ${ports.length} boards' ports for ${count} boards`);
   }
   return {
     ports,
     off: async () => {
-      child.stdin?.end();
+      child.stdin.end();
       await child;
     },
   };
@@ -168,7 +154,7 @@ export async function runRig(boards: number, how: RigBoards = 'booted'): Promise
       baselineRssKb,
       outcome: result.outcome,
       passed: scenarios.filter((s) => s.outcome === 'PASS').length,
-      ...(powered && { firstProblem: scenarios.find((s) => s.outcome !== 'PASS')?.message }),
+      firstProblem: scenarios.find((s) => s.outcome !== 'PASS')?.message,
     };
   } finally {
     // QHIL_BENCH_KEEP=1 keeps the run folder, to see where the time went (events.jsonl).

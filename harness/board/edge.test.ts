@@ -173,7 +173,8 @@ describe('exchangeTargetHalfWidthMs (when a reading stops exchanging)', () => {
     const edge = { ticksBeforeMs: 1000, ticksAfterMs: 1001 };
     const exchanges = quick(edge, 20);
     expect(exchangeTargetHalfWidthMs(edge, exchanges, 2, 0.5)).toBe(2);
-    expect((edgeFromExchanges(edge, exchanges).hostHighMs - edgeFromExchanges(edge, exchanges).hostLowMs) / 2).toBeLessThanOrEqual(2);
+    const interval = edgeFromExchanges(edge, exchanges);
+    expect((interval.hostHighMs - interval.hostLowMs) / 2).toBeLessThanOrEqual(2);
   });
 
   it('allows for a wide edge and for the rate over the time since it, so quick exchanges reach it', () => {
