@@ -80,6 +80,12 @@ function profileSchema<D extends typeof codeDuration | typeof fileDuration>(dura
       /** `utime.ticks_ms()` at VM start; set near 2^30 (1073741824) to exercise the wrap. */
       ticksStartMs: z.number().int().min(0).max(2 ** 30 - 1).default(0),
       /**
+       * How long the first `utime.localtime()` to see a new second keeps the VM from going on, as a
+       * module whose own tasks take the CPU at the RTC's second tick: a board loop timing the edge comes
+       * out this much wider. Default 0.
+       */
+      edgeStall: duration.default(0),
+      /**
        * Which of the three \`ntptime.py\` generations in Quectel's repositories the firmware ships
        * (shared/reference/quectel.md): \`core\` settime() with no timezone argument (passing one raises
        * TypeError), OSError escapes when no server answers; \`py\` settime(timezone=0): -1 for a zone

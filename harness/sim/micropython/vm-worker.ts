@@ -42,13 +42,18 @@ const rtc = data.rtc ? new SharedRtc(data.rtc) : undefined;
 const RTC_POLL_INTERVAL_MS = 0.2;
 /**
  * A read this soon after the last one is a loop that does nothing but poll. Until the second changes
- * it can only see the same reading, so such a read sleeps half the way to the RTC's next second while
- * that is more than 2 x EDGE_GUARD_MS off (a clock set wakes it: SharedRtc.sleepUnlessChanged): a
- * pass or ten where a board's loop makes thousands, the same at the edge. LIMIT: Python that counts
- * its passes while polling the clock sees few and long ones far from the edge.
+ * it can only see the same reading, so such a read sleeps half the way to the RTC's next second
+ * (a clock set wakes it: SharedRtc.sleepUnlessChanged), and once that is within EDGE_STEP_MS, until
+ * just past it: a dozen passes per second where a board's loop makes thousands. A loop's width at
+ * the edge is then about the last step and a wake-up, as a real board's is about two passes, and a
+ * rig's boards, whose RTCs a shared NTP server set within ms of each other, wake about twice at their
+ * edge instead of all polling every 0.2 ms through its last 20 ms on the same cores. LIMIT: Python
+ * that counts its passes while polling the clock sees few and long ones.
  */
 const TIGHT_POLL_MS = 1;
-const EDGE_GUARD_MS = 10;
+const EDGE_STEP_MS = 0.3;
+/** How far past the edge the last step wakes, so the read it makes is of the new second. */
+const PAST_EDGE_MS = 0.02;
 /** ...at most this long a pass: a clock that stopped or crawls must still let the loop's own deadline end it. */
 const MAX_POLL_SLEEP_MS = 100;
 let lastRtcReadMs = -Infinity;
@@ -60,15 +65,21 @@ function pacedRtcRead(rtc: SharedRtc): ReturnType<SharedRtc['localtime']> {
   let waitMs = RTC_POLL_INTERVAL_MS - sinceLastMs;
   const now = rtc.secondAndNext(nowMonoMs);
   // Not when the second changed since the last read: the loop must see that now, not a wait later.
-  if (sinceLastMs < TIGHT_POLL_MS && now && now.second === lastRtcSecond && now.toNextMs > 2 * EDGE_GUARD_MS) {
-    waitMs = Math.max(waitMs, Math.min((now.toNextMs - EDGE_GUARD_MS) / 2, MAX_POLL_SLEEP_MS));
+  if (sinceLastMs < TIGHT_POLL_MS && now && now.second === lastRtcSecond) {
+    const stepMs = now.toNextMs > EDGE_STEP_MS ? now.toNextMs / 2 : now.toNextMs + PAST_EDGE_MS;
+    waitMs = Math.max(waitMs, Math.min(stepMs, MAX_POLL_SLEEP_MS));
   }
   // The wait comes before the read, so the reading is as fresh as the moment it is returned.
   if (waitMs > 0) rtc.sleepUnlessChanged(waitMs);
   lastRtcReadMs = monoMs();
+  const secondBefore = lastRtcSecond;
   lastRtcSecond = rtc.secondAndNext(lastRtcReadMs)?.second;
-  return rtc.localtime(lastRtcReadMs);
+  const fields = rtc.localtime(lastRtcReadMs);
+  // The profile's edgeStall: the board busy at its second tick (a sleep, not a spin: the host's CPU is the rig's).
+  if (data.profile.edgeStall > 0 && secondBefore !== undefined && lastRtcSecond !== secondBefore) Atomics.wait(stallCell, 0, 0, data.profile.edgeStall);
+  return fields;
 }
+const stallCell = new Int32Array(new SharedArrayBuffer(4));
 
 function localAnswer(name: string, argsJson: string): string | undefined {
   // Tick counters need no modem: answered here, without a round trip. They run from the board's own
