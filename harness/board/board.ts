@@ -63,6 +63,11 @@ export interface ReadOptions {
    * ms wide; takes up to 3 s over the REPL and 5 s over AT.
    */
   precision?: 'second' | 'edge';
+  /**
+   * `edge` over the REPL: a board loop wider than this at the edge (ms between the reads around it)
+   * tries the next second, once or twice within the reading's time; default 6 ms.
+   */
+  widestLoopMs?: number;
   signal?: AbortSignal;
 }
 

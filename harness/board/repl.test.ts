@@ -3,17 +3,19 @@ import { BoardEnvironmentError } from '../core/errors.js';
 import { ReplChannel } from '../channel/repl/repl.js';
 import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
 import { resolveBoardProfile, startSimBoard, type SimBoard } from '../sim/board.js';
-import { ReplBoardDriver } from './repl.js';
+import { TimingSlots } from '../clock/timing-slots.js';
+import type { TickExchange } from './edge.js';
+import { ReplBoardDriver, type ReplBoardOptions } from './repl.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-async function driverFor(options: Parameters<typeof startSimBoard>[0]): Promise<{ driver: ReplBoardDriver; board: SimBoard }> {
+async function driverFor(options: Parameters<typeof startSimBoard>[0], driverOptions: ReplBoardOptions = {}): Promise<{ driver: ReplBoardDriver; board: SimBoard }> {
   const board = await startSimBoard(options);
   cleanups.push(() => board.close());
-  return { driver: new ReplBoardDriver(new ReplChannel(board.hostLink('repl'))), board };
+  return { driver: new ReplBoardDriver(new ReplChannel(board.hostLink('repl')), driverOptions), board };
 }
 
 async function ntpServer(offsetMs: number): Promise<SntpServer> {
@@ -105,5 +107,49 @@ describe('ReplBoardDriver on the simulated QuecPython board', () => {
     const result = await driver.syncClock({ server: 'ntp.unknown.example', timezoneHours: 0, timeoutMs: 30_000 });
     expect(result.ok).toBe(false);
     expect(result.reason).toBe('OSError: Server connection failed!');
+  });
+
+  it('times edges in turns: boards sharing one timing slot never exchange ticks at the same time', async () => {
+    const slots = new TimingSlots(1);
+    // Same offset, same edge: without turns all three would exchange in the same few ms.
+    const drivers = await Promise.all([0, 1, 2].map(async () => (await driverFor({ profile: 'ec200u' }, { timingSlots: slots })).driver));
+    const readings = await Promise.all(drivers.map((driver) => driver.readLocaltime({ timeoutMs: 10_000, precision: 'edge' })));
+    const windows = readings
+      .map((reading) => {
+        const exchanges = (reading.edge?.evidence as { exchanges: TickExchange[] } | undefined)?.exchanges ?? [];
+        expect(exchanges.length).toBeGreaterThanOrEqual(4);
+        return [exchanges[0]!.hostSendMs, exchanges.at(-1)!.hostReceiveMs] as const;
+      })
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < windows.length; i++) expect(windows[i]![0], JSON.stringify(windows)).toBeGreaterThanOrEqual(windows[i - 1]![1]);
+    expect(slots.state).toEqual({ busy: 0, waiting: 0 });
+  });
+
+  it('reads the edge without a turn when none comes in time: a held turn delays a reading, never stops it', async () => {
+    const slots = new TimingSlots(1);
+    const held = await slots.acquire(0);
+    const { driver } = await driverFor({ profile: 'ec200u' }, { timingSlots: slots });
+    const startedMs = performance.now();
+    const reading = await driver.readLocaltime({ timeoutMs: 10_000, precision: 'edge' });
+    expect(reading.edge?.method).toBe('repl-ticks');
+    expect(performance.now() - startedMs).toBeLessThan(3000);
+    expect(slots.state).toEqual({ busy: 1, waiting: 0 });
+    held.release();
+  });
+
+  it('tries the next second when the board loop was wide at the edge, keeps the narrower and records the one passed over', async () => {
+    // A module busy for 9 ms at every second tick: every loop is about 9 ms wide, wider than the default 6.
+    const { driver } = await driverFor({ profile: { ...resolveBoardProfile('ec200u'), edgeStall: 9 } });
+    const reading = await driver.readLocaltime({ timeoutMs: 10_000, precision: 'edge' });
+    const evidence = reading.edge?.evidence as { loop: { ticksBeforeMs: number; ticksAfterMs: number }; passedOver?: { ticksBeforeMs: number; ticksAfterMs: number }[] };
+    const width = (loop: { ticksBeforeMs: number; ticksAfterMs: number }): number => loop.ticksAfterMs - loop.ticksBeforeMs;
+    expect(width(evidence.loop)).toBeGreaterThanOrEqual(9);
+    expect(evidence.passedOver?.length).toBeGreaterThanOrEqual(1);
+    for (const wide of evidence.passedOver ?? []) expect(width(wide)).toBeGreaterThanOrEqual(width(evidence.loop));
+    // widest-loop: 25ms keeps the first one: no second spent.
+    const kept = await driver.readLocaltime({ timeoutMs: 10_000, precision: 'edge', widestLoopMs: 25 });
+    const keptEvidence = kept.edge?.evidence as { loop: { ticksBeforeMs: number; ticksAfterMs: number }; passedOver?: unknown };
+    expect(width(keptEvidence.loop)).toBeGreaterThanOrEqual(9);
+    expect(keptEvidence.passedOver).toBeUndefined();
   });
 });

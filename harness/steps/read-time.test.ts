@@ -38,6 +38,21 @@ describe('read-time precision', () => {
     expect(readTimeStep.schema.safeParse({ precision: 'ms' }).success).toBe(false);
   });
 
+  it('takes widest-loop only for an edge over the REPL, as ms, and passes it to the driver', async () => {
+    expect(readTimeStep.schema.parse({ precision: 'edge', 'widest-loop': '25ms' })).toMatchObject({ widestLoopMs: 25 });
+    expect(readTimeStep.schema.parse({ precision: 'edge' }).widestLoopMs).toBeUndefined();
+    for (const args of [{ 'widest-loop': '25ms' }, { via: 'at', precision: 'edge', 'widest-loop': '25ms' }]) {
+      const result = readTimeStep.schema.safeParse(args);
+      expect(result.success).toBe(false);
+      expect(result.error?.issues[0]).toMatchObject({ path: ['widest-loop'], message: expect.stringMatching(/only for precision: edge via repl/) });
+    }
+    expect(readTimeStep.schema.safeParse({ precision: 'edge', 'widest-loop': '0ms' }).success).toBe(false);
+    const seen: ReadOptions[] = [];
+    const edge = { method: 'repl-ticks' as const, hostLowMs: 1, hostHighMs: 2, readingMs: 0.5, roundTripMs: 0, evidence: {} };
+    await readTimeStep.run(contextFor({ ...READING, edge }, seen), readTimeStep.schema.parse({ precision: 'edge', 'widest-loop': '25ms' }));
+    expect(seen[0]).toMatchObject({ precision: 'edge', widestLoopMs: 25 });
+  });
+
   it('asks the driver for the edge, shows the interval with its parts, and keeps the evidence in data', async () => {
     const seen: ReadOptions[] = [];
     const edge = { method: 'repl-ticks' as const, hostLowMs: 1_796_171_404_410.5, hostHighMs: 1_796_171_404_414.5, readingMs: 0.5, roundTripMs: 1.5, evidence: { exchanges: [1, 2] } };

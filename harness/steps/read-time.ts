@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonStepOptions, via } from '../core/schema.js';
+import { commonStepOptions, positiveDurationMs, via } from '../core/schema.js';
 import type { LocaltimeReading } from '../core/model.js';
 import type { StepDefinition } from './step.js';
 
@@ -9,10 +9,21 @@ const schema = z
     as: z.string().regex(/^[A-Za-z_][\w-]*$/, 'a name: letters, digits, _ or -').default('time'),
     /** `second`: which second the board was in; `edge`: also the host instant that second began, to a few ms. */
     precision: z.enum(['second', 'edge']).default('second'),
+    /**
+     * Edge over the REPL: the widest board loop at the edge kept (default 6ms, ±3.5 ms of reading);
+     * a wider one tries the next second, which costs a second. A scenario whose tolerance is a second
+     * or more can keep a wider one and save that second.
+     */
+    'widest-loop': positiveDurationMs.optional(),
     ...commonStepOptions,
   })
   .strict()
-  .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
+  .superRefine((args, ctx) => {
+    if (args['widest-loop'] !== undefined && (args.precision !== 'edge' || args.via !== 'repl')) {
+      ctx.addIssue({ code: 'custom', path: ['widest-loop'], message: 'only for precision: edge via repl (the board loop that times the edge)' });
+    }
+  })
+  .transform(({ timeout, 'widest-loop': widestLoopMs, ...rest }) => ({ ...rest, timeoutMs: timeout, widestLoopMs }));
 
 /** `read-time`: read the board's local time (utime.localtime() or AT+CCLK?) with the host times around it. */
 export const readTimeStep: StepDefinition<z.output<typeof schema>> = {
@@ -25,7 +36,12 @@ export const readTimeStep: StepDefinition<z.output<typeof schema>> = {
   async run(context, args) {
     const reading = await context.board
       .driver(args.via)
-      .readLocaltime({ timeoutMs: context.timeLeftMs(), signal: context.signal, precision: args.precision });
+      .readLocaltime({
+        timeoutMs: context.timeLeftMs(),
+        signal: context.signal,
+        precision: args.precision,
+        ...(args.widestLoopMs !== undefined && { widestLoopMs: args.widestLoopMs }),
+      });
     context.values.set(args.as, { kind: 'localtime', reading });
     const [y, mo, d, h, mi, s] = reading.localtime.map((n) => String(n).padStart(2, '0'));
     return {
