@@ -3,7 +3,7 @@ import { BoardEnvironmentError } from '../core/errors.js';
 import { ReplChannel } from '../channel/repl/repl.js';
 import { startSntpServer, type SntpServer } from '../clock/sntp/server.js';
 import { resolveBoardProfile, startSimBoard, type SimBoard } from '../sim/board.js';
-import { TimingSlots } from '../clock/timing-slots.js';
+import { Gate } from '../core/gate.js';
 import type { TickExchange } from './edge.js';
 import { ReplBoardDriver, type ReplBoardOptions } from './repl.js';
 
@@ -110,7 +110,7 @@ describe('ReplBoardDriver on the simulated QuecPython board', () => {
   });
 
   it('times edges in turns: boards sharing one timing slot never exchange ticks at the same time', async () => {
-    const slots = new TimingSlots(1);
+    const slots = new Gate(1);
     // Same offset, same edge: without turns all three would exchange in the same few ms.
     const drivers = await Promise.all([0, 1, 2].map(async () => (await driverFor({ profile: 'ec200u' }, { timingSlots: slots })).driver));
     const readings = await Promise.all(drivers.map((driver) => driver.readLocaltime({ timeoutMs: 10_000, precision: 'edge' })));
@@ -126,8 +126,8 @@ describe('ReplBoardDriver on the simulated QuecPython board', () => {
   });
 
   it('reads the edge without a turn when none comes in time: a held turn delays a reading, never stops it', async () => {
-    const slots = new TimingSlots(1);
-    const held = await slots.acquire(0);
+    const slots = new Gate(1);
+    const held = await slots.acquire();
     const { driver } = await driverFor({ profile: 'ec200u' }, { timingSlots: slots });
     const startedMs = performance.now();
     const reading = await driver.readLocaltime({ timeoutMs: 10_000, precision: 'edge' });
@@ -139,7 +139,9 @@ describe('ReplBoardDriver on the simulated QuecPython board', () => {
 
   it('tries the next second when the board loop was wide at the edge, keeps the narrower and records the one passed over', async () => {
     // A module busy for 9 ms at every second tick: every loop is about 9 ms wide, wider than the default 6.
-    const { driver } = await driverFor({ profile: { ...resolveBoardProfile('ec200u'), edgeStall: 9 } });
+    // The sim's clock is the host's: start mid-second, so the first edge comes well within the time a second try needs.
+    const { driver } = await driverFor({ profile: { ...resolveBoardProfile('ec200u'), edgeStall: 9 }, clockOffsetMs: 0 });
+    await new Promise((resolve) => setTimeout(resolve, (1400 - (Date.now() % 1000)) % 1000));
     const reading = await driver.readLocaltime({ timeoutMs: 10_000, precision: 'edge' });
     const evidence = reading.edge?.evidence as { loop: { ticksBeforeMs: number; ticksAfterMs: number }; passedOver?: { ticksBeforeMs: number; ticksAfterMs: number }[] };
     const width = (loop: { ticksBeforeMs: number; ticksAfterMs: number }): number => loop.ticksAfterMs - loop.ticksBeforeMs;

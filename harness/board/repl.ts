@@ -4,7 +4,8 @@ import type { ReplChannel } from '../channel/repl/repl.js';
 import { quoteBoardText } from '../channel/text.js';
 import { fieldsInRange } from './at.js';
 import { hostClock } from '../clock/hostclock.js';
-import { timingSlots, type TimingSlots } from '../clock/timing-slots.js';
+import { timingSlots } from '../clock/timing-slots.js';
+import type { Gate } from '../core/gate.js';
 import {
   consecutiveReadProblem,
   EDGE_LIMIT_MS,
@@ -36,7 +37,7 @@ export interface ReplBoardOptions {
   /** Time to wait between `dataCall.getInfo` polls while a call comes up. */
   dialPollMs?: number;
   /** Whose turns the tick exchanges take (timing-slots.ts); the process's own unless a test gives its own. */
-  timingSlots?: TimingSlots;
+  timingSlots?: Gate;
 }
 
 /**
@@ -211,9 +212,10 @@ export class ReplBoardDriver implements BoardDriver {
     const widestMs = options.widestLoopMs ?? NARROW_EDGE_MS;
     while (loopWidthMs(found.loop) > widestMs && performance.now() - startedMonoMs < REPL_RETRY_BEFORE_MS && left() > EDGE_LIMIT_MS + 1500) {
       const again = await this.edgeLoop(left, signal);
-      const wider = loopWidthMs(again.loop) < loopWidthMs(found.loop) ? found : again;
-      if (wider === found) found = again;
-      passedOver.push(wider.loop);
+      if (loopWidthMs(again.loop) < loopWidthMs(found.loop)) {
+        passedOver.push(found.loop);
+        found = again;
+      } else passedOver.push(again.loop);
     }
     const { loop, after, hostSendMs, hostReceiveMs, raw } = found;
     const exchangesEndMonoMs = Math.min(startedMonoMs + REPL_EDGE_MAX_MS, performance.now() + left() - 1000);
@@ -229,7 +231,8 @@ export class ReplBoardDriver implements BoardDriver {
       exchanges.length >= MIN_TICK_EXCHANGES &&
       (exchanges.length >= MAX_TICK_EXCHANGES || performance.now() >= exchangesEndMonoMs || halfWidthMs(edgeFromExchanges(loop, exchanges)) <= targetMs(exchanges));
     // One of the process's timing turns (timing-slots.ts), waited for while the exchanges' window leaves room for them.
-    const turn = await (this.options.timingSlots ?? timingSlots).acquire(exchangesEndMonoMs - EXCHANGES_RESERVE_MS - performance.now(), signal);
+    const turn = await (this.options.timingSlots ?? timingSlots).acquire(signal, exchangesEndMonoMs - EXCHANGES_RESERVE_MS - performance.now());
+    signal?.throwIfAborted();
     let exchanges: TickExchange[];
     try {
       exchanges = await this.tickExchanges(enough, left, signal);

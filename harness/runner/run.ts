@@ -15,6 +15,7 @@ import type { StepDefinition, StepValue } from '../steps/step.js';
 import { runStep, type StepEnvironment } from './attempt.js';
 import { BoardSession, type BoardConnection, type OpenBoardOptions } from './boards.js';
 import { hostLoad } from './host-load.js';
+import { Gate } from '../core/gate.js';
 import { identityProblem } from './identity.js';
 import { checkRunnable, resolveStepArgs, selectScenarios, shardRecord, type ShardSpec } from './preflight.js';
 import {
@@ -269,47 +270,6 @@ async function inParallel(count: number, limit: number, task: (index: number) =>
   return settled;
 }
 
-/** At most `free` holders at once; waiters are served in order, and stop waiting when their signal aborts. */
-class Gate {
-  private readonly waiting: { grant: () => void }[] = [];
-
-  constructor(private free: number) {}
-
-  /** Resolves to the release of a slot (call it once; later calls do nothing), or a no-op once `signal` aborts. */
-  async acquire(signal?: AbortSignal): Promise<() => void> {
-    if (this.free > 0) {
-      this.free--;
-      return this.releaser();
-    }
-    if (signal?.aborted) return () => undefined;
-    return new Promise((resolve) => {
-      const waiter = {
-        grant: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(this.releaser());
-        },
-      };
-      const onAbort = (): void => {
-        this.waiting.splice(this.waiting.indexOf(waiter), 1);
-        resolve(() => undefined);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
-  }
-
-  private releaser(): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next.grant();
-      else this.free++;
-    };
-  }
-}
-
 function notRunResult(scenario: Scenario | undefined, board: string, outcome: Outcome, message: string, fault?: ScenarioResult['fault']): ScenarioResult {
   return {
     scenario: scenario?.name ?? '(none)',
@@ -349,7 +309,7 @@ async function runBoard(spec: BoardSpec, boardResult: BoardResult, scenarios: Sc
   }
   // Booting a simulated board is CPU work on this host: a few at a time, so that 128 of them do not
   // each take 128 times as long (and miss their boot deadline) while the first could be testing.
-  const releaseBoot = spec.sim ? await ctx.simBoots.acquire(ctx.signal) : () => undefined;
+  const releaseBoot = spec.sim ? (await ctx.simBoots.acquire(ctx.signal)).release : () => undefined;
   if (ctx.signal?.aborted) {
     releaseBoot();
     notRun('SKIP', 'the run was stopped before this board started');

@@ -57,6 +57,8 @@ const PAST_EDGE_MS = 0.02;
 /** ...at most this long a pass: a clock that stopped or crawls must still let the loop's own deadline end it. */
 const MAX_POLL_SLEEP_MS = 100;
 let lastRtcReadMs = -Infinity;
+/** What the profile's edgeStall waits on: nothing ever notifies it. */
+const stallCell = new Int32Array(new SharedArrayBuffer(4));
 let lastRtcSecond: number | undefined;
 
 function pacedRtcRead(rtc: SharedRtc): ReturnType<SharedRtc['localtime']> {
@@ -79,7 +81,6 @@ function pacedRtcRead(rtc: SharedRtc): ReturnType<SharedRtc['localtime']> {
   if (data.profile.edgeStall > 0 && secondBefore !== undefined && lastRtcSecond !== secondBefore) Atomics.wait(stallCell, 0, 0, data.profile.edgeStall);
   return fields;
 }
-const stallCell = new Int32Array(new SharedArrayBuffer(4));
 
 function localAnswer(name: string, argsJson: string): string | undefined {
   // Tick counters need no modem: answered here, without a round trip. They run from the board's own
